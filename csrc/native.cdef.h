@@ -1,0 +1,97 @@
+/* What Python sees of csrc/ (cffi cdef).  Only sentry/native.py imports the
+ * compiled module. */
+
+struct seccomp_data {
+    int nr;
+    uint32_t arch;
+    uint64_t instruction_pointer;
+    uint64_t args[6];
+};
+struct seccomp_notif {
+    uint64_t id;
+    uint32_t pid;
+    uint32_t flags;
+    struct seccomp_data data;
+};
+struct seccomp_notif_resp {
+    uint64_t id;
+    int64_t val;
+    int32_t error;
+    uint32_t flags;
+};
+struct utsname {
+    char sysname[65];
+    char nodename[65];
+    char release[65];
+    char version[65];
+    char machine[65];
+    char domainname[65];
+};
+
+#define SB_MAX_NR 512
+#define SB_STOP_EINTR 1
+#define SB_STOP_GONE 2
+#define SB_STOP_REQUEST 3
+#define SB_REPLY 0
+#define SB_DEFERRED 1
+#define SB_DROPPED 2
+#define SB_STOP 3
+#define SB_K_PYTHON 0
+#define SB_K_CONTINUE 1
+#define SB_K_UNAME 2
+
+struct sb_sentry {
+    int fd;
+    uint8_t kind[512];
+    uint64_t count[512];
+    uint64_t fast;
+    uint64_t slow;
+    struct utsname uts;
+};
+
+/* notify.c */
+int sb_serve(struct sb_sentry *s);
+long sb_mem_read(int pid, uint64_t addr, void *buf, size_t len);
+long sb_mem_write(int pid, uint64_t addr, const void *buf, size_t len);
+long sb_mem_read_cstr(int pid, uint64_t addr, char *buf, size_t max);
+int sb_id_valid(int fd, uint64_t id);
+int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags);
+int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
+int sb_set_sync_wakeup(int fd);
+extern "Python+C" int sb_py_dispatch(struct seccomp_notif *, struct seccomp_notif_resp *);
+
+/* filter.c */
+#define SB_A_ALLOW 0
+#define SB_A_NOTIFY 1
+#define SB_A_ERRNO 2
+#define SB_A_KILL 3
+void *sb_filter_new(int default_errno);
+void sb_filter_free(void *ctx);
+int sb_filter_add(void *ctx, int nr, int action, int err);
+int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
+                        uint64_t mask, int deny_err);
+int sb_filter_export(void *ctx, int fd);
+
+/* spawn.c */
+struct sb_spawn {
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int sock;
+    int status_fd;
+    int tty;
+    void *filter;
+    uint64_t caps;
+    uint32_t uid, gid;
+};
+int sb_init_run(const struct sb_spawn *sp);
+
+/* sysdeps.c: kernel calls Python 3.11's os module lacks */
+int sb_unshare(int flags);
+int sb_mount(const char *src, const char *target, const char *fstype,
+             unsigned long flags, const char *data);
+int sb_umount(const char *target, int flags);
+int sb_pivot_root(const char *new_root, const char *put_old);
+int sb_mount_setattr_ro(const char *path);
+int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+int sb_setns(int fd, int nstype);

@@ -1,0 +1,152 @@
+/* The seccomp user-notify dispatch loop and the tracee primitives.
+ *
+ * One thread runs sb_serve(): RECV, look the number up in a dense array,
+ * answer in C or call the one Python callback, SEND.  Kernel facts: see sb.h.
+ *
+ * Tracee memory is accessed with process_vm_readv/writev, not /proc/PID/mem:
+ * they honour page protections exactly like the kernel's own copy_to_user
+ * (a write to a read-only page fails with EFAULT), where /proc/PID/mem
+ * writes with FOLL_FORCE.  The notification's pid is a thread id, which both
+ * calls accept.  Callers check SECCOMP_IOCTL_NOTIF_ID_VALID after reading and
+ * before writing or replying, so a pid recycled after the tracee died is
+ * never acted upon.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sb.h"
+
+long sb_mem_read(int pid, uint64_t addr, void *buf, size_t len)
+{
+    struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    return n < 0 ? -errno : n;
+}
+
+long sb_mem_write(int pid, uint64_t addr, const void *buf, size_t len)
+{
+    struct iovec local = { (void *)buf, len }, remote = { (void *)(uintptr_t)addr, len };
+    ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    return n < 0 ? -errno : n;
+}
+
+/* Read a NUL-terminated string of at most max-1 bytes.  Reads page by page so
+ * a string that ends just before an unmapped page is still read, as the
+ * kernel's strncpy_from_user would.  Returns its length, -ENAMETOOLONG if no
+ * NUL was found within max bytes, or -EFAULT. */
+long sb_mem_read_cstr(int pid, uint64_t addr, char *buf, size_t max)
+{
+    size_t got = 0;
+    while (got < max) {
+        size_t page_left = 4096 - ((addr + got) & 4095);
+        size_t want = max - got < page_left ? max - got : page_left;
+        long n = sb_mem_read(pid, addr + got, buf + got, want);
+        if (n <= 0)
+            return -EFAULT;
+        char *nul = memchr(buf + got, 0, (size_t)n);
+        if (nul)
+            return nul - buf;
+        got += (size_t)n;
+    }
+    return -ENAMETOOLONG;
+}
+
+int sb_id_valid(int fd, uint64_t id)
+{
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags)
+{
+    struct seccomp_notif_resp resp = { .id = id, .val = val, .error = error, .flags = flags };
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? -errno : 0;
+}
+
+/* Install srcfd in the tracee and complete its syscall with the new fd
+ * number, atomically (ADDFD|SEND).  Returns that number or -errno. */
+int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags)
+{
+    struct seccomp_notif_addfd a = {
+        .id = id, .flags = SECCOMP_ADDFD_FLAG_SEND,
+        .srcfd = (uint32_t)srcfd, .newfd = 0, .newfd_flags = newfd_flags,
+    };
+    int r = ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    return r < 0 ? -errno : r;
+}
+
+int sb_set_sync_wakeup(int fd)
+{
+    uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) < 0 ? -errno : 0;
+}
+
+static int fast_continue(struct sb_sentry *s, struct seccomp_notif *req,
+                         struct seccomp_notif_resp *resp)
+{
+    (void)s; (void)req;
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    return SB_REPLY;
+}
+
+typedef int (*sb_fast_fn)(struct sb_sentry *, struct seccomp_notif *, struct seccomp_notif_resp *);
+static const sb_fast_fn fast_handlers[SB_K_COUNT] = {
+    [SB_K_CONTINUE] = fast_continue,
+    [SB_K_UNAME] = sb_fast_uname,
+};
+
+/* True once no task uses the filter any more. */
+static int filter_orphaned(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
+}
+
+/* Serve notifications until a signal arrives, the sandbox is gone, or a
+ * handler asks to stop.  Returns one of SB_STOP_* or -errno. */
+int sb_serve(struct sb_sentry *s)
+{
+    struct seccomp_notif req;
+    struct seccomp_notif_resp resp;
+
+    for (;;) {
+        memset(&req, 0, sizeof req);
+        if (ioctl(s->fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+            if (errno == EINTR)
+                return SB_STOP_EINTR;
+            if (errno == ENOENT) {
+                if (filter_orphaned(s->fd))
+                    return SB_STOP_GONE;
+                continue;   /* the tracee was killed while we woke up */
+            }
+            return -errno;
+        }
+        memset(&resp, 0, sizeof resp);
+        resp.id = req.id;
+
+        unsigned nr = (unsigned)req.data.nr;
+        int kind = SB_K_PYTHON;
+        if (nr < SB_MAX_NR) {
+            kind = s->kind[nr];
+            s->count[nr]++;
+        }
+        int rc;
+        if (kind != SB_K_PYTHON) {
+            s->fast++;
+            rc = fast_handlers[kind](s, &req, &resp);
+        } else {
+            s->slow++;
+            rc = sb_py_dispatch(&req, &resp);
+        }
+        if (rc == SB_REPLY || rc == SB_STOP) {
+            /* ENOENT here means the tracee died meanwhile: nothing to do. */
+            ioctl(s->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        }
+        if (rc == SB_STOP)
+            return SB_STOP_REQUEST;
+    }
+}

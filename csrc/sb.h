@@ -1,0 +1,110 @@
+/* Shared declarations of the pysandbox C hot path.
+ *
+ * Kernel facts this code relies on (Linux >= 5.14, checked on 6.18):
+ * - SECCOMP_IOCTL_NOTIF_RECV needs a zeroed struct seccomp_notif, or it
+ *   fails with EINVAL.
+ * - RECV also fails with ENOENT when the notification it was woken for was
+ *   cancelled (the caller got SIGKILL); that is not the end of the sandbox.
+ *   The end is when the filter has no users left: poll() then reports POLLHUP.
+ * - SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6) wakes the supervisor on the
+ *   tracee's CPU; without it every notification can cost a cross-CPU wakeup
+ *   (40-130 us on this VM).  Debian 12's 6.1 headers lack it: defined here.
+ * - SECCOMP_ADDFD_FLAG_SEND (5.14) installs an fd in the tracee and completes
+ *   the syscall with that fd number in one ioctl.
+ */
+#ifndef PYSANDBOX_SB_H
+#define PYSANDBOX_SB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/utsname.h>
+#include <linux/seccomp.h>
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+#define SB_MAX_NR 512
+
+/* What sb_serve() returns to Python. */
+#define SB_STOP_EINTR   1   /* a signal arrived: let Python run its handlers */
+#define SB_STOP_GONE    2   /* no task uses the filter any more */
+#define SB_STOP_REQUEST 3   /* a handler asked the loop to stop */
+
+/* What a handler (C or Python) returns to the loop. */
+#define SB_REPLY    0   /* resp is filled in: send it */
+#define SB_DEFERRED 1   /* someone else will answer this id later */
+#define SB_DROPPED  2   /* the tracee is gone: nothing to send */
+#define SB_STOP     3   /* send resp, then return SB_STOP_REQUEST */
+
+/* Fast-path kinds in sb_sentry.kind[]; 0 means "call Python". */
+#define SB_K_PYTHON   0
+#define SB_K_CONTINUE 1
+#define SB_K_UNAME    2
+#define SB_K_COUNT    3
+
+struct sb_sentry {
+    int fd;                       /* the seccomp listener */
+    uint8_t kind[SB_MAX_NR];      /* per syscall number */
+    uint64_t count[SB_MAX_NR];    /* notifications per syscall number */
+    uint64_t fast;                /* answered in C */
+    uint64_t slow;                /* answered by Python */
+    struct utsname uts;           /* what uname(2) returns in the sandbox */
+};
+
+struct sb_spawn {
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int sock;          /* SOCK_SEQPACKET to the sentry: listener fd, or "E" text */
+    int status_fd;     /* init writes the workload's wait status here */
+    int tty;           /* pty slave to make the controlling terminal, or -1 */
+    void *filter;      /* scmp_filter_ctx built by the sentry */
+    uint64_t caps;     /* capabilities kept (bounding, permitted, effective) */
+    uint32_t uid, gid;
+};
+
+/* notify.c */
+int sb_serve(struct sb_sentry *s);
+long sb_mem_read(int pid, uint64_t addr, void *buf, size_t len);
+long sb_mem_write(int pid, uint64_t addr, const void *buf, size_t len);
+long sb_mem_read_cstr(int pid, uint64_t addr, char *buf, size_t max);
+int sb_id_valid(int fd, uint64_t id);
+int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags);
+int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
+int sb_set_sync_wakeup(int fd);
+/* Defined by cffi (extern "Python+C"): the Python side of the dispatch. */
+int sb_py_dispatch(struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+
+/* fastpath.c */
+int sb_fast_uname(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+
+/* filter.c */
+#define SB_A_ALLOW  0
+#define SB_A_NOTIFY 1
+#define SB_A_ERRNO  2
+#define SB_A_KILL   3
+void *sb_filter_new(int default_errno);
+void sb_filter_free(void *ctx);
+int sb_filter_add(void *ctx, int nr, int action, int err);
+int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
+                        uint64_t mask, int deny_err);
+int sb_filter_export(void *ctx, int fd);
+
+/* spawn.c */
+int sb_init_run(const struct sb_spawn *sp);
+
+/* sysdeps.c */
+int sb_unshare(int flags);
+int sb_setns(int fd, int nstype);
+int sb_mount(const char *src, const char *target, const char *fstype,
+             unsigned long flags, const char *data);
+int sb_umount(const char *target, int flags);
+int sb_pivot_root(const char *new_root, const char *put_old);
+int sb_mount_setattr_ro(const char *path);
+int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
+
+#endif

@@ -1,0 +1,205 @@
+/* Starting the workload: the sandbox's init, and the child that applies the
+ * filter and execs.  Runs after fork(), so only async-signal-safe libc.
+ *
+ * Kernel facts this code relies on:
+ * - For a uid-0 process, execve() sets the permitted set to
+ *   (inheritable | bounding), so dropping the bounding set is what limits
+ *   root's capabilities after exec.
+ * - PR_SET_NO_NEW_PRIVS lets an unprivileged filter load and makes setuid
+ *   binaries unable to regain privileges.  It survives execve.
+ * - The listener fd from a NEW_LISTENER filter is created O_CLOEXEC; only one
+ *   NEW_LISTENER filter may exist per task tree (EBUSY otherwise).
+ * - Signals to a pid namespace's init from inside that namespace are dropped
+ *   unless init handles them; SIGKILL from the parent namespace always works.
+ *   When init exits the kernel kills every other process in the namespace.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sb.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static void report(int sock, const char *what, int err)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "E%s: %s", what, strerror(err));
+    if (n > 0)
+        send(sock, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1, MSG_NOSIGNAL);
+}
+
+static int send_fd(int sock, char tag, int fd)
+{
+    char buf[CMSG_SPACE(sizeof(int))];
+    memset(buf, 0, sizeof buf);
+    struct iovec iov = { &tag, 1 };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = buf, .msg_controllen = sizeof buf };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int drop_caps(uint64_t keep)
+{
+    for (int cap = 0; cap < 64; cap++)
+        if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+            return -errno;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+        return -errno;
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof d);
+    d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)keep;
+    d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t)(keep >> 32);
+    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+/* execvp() with PATH taken from the workload's environment, not ours. */
+static int exec_path(char *const *argv, char *const *envp)
+{
+    const char *file = argv[0];
+    if (strchr(file, '/')) {
+        execve(file, argv, envp);
+        return errno;
+    }
+    const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (char *const *e = envp; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path = *e + 5;
+    int err = ENOENT;
+    char buf[4096];
+    while (*path) {
+        const char *end = strchrnul(path, ':');
+        size_t dl = (size_t)(end - path);
+        if (dl + strlen(file) + 2 < sizeof buf) {
+            memcpy(buf, path, dl);
+            buf[dl] = '/';
+            strcpy(buf + dl + 1, file);
+            execve(dl ? buf : file, argv, envp);
+            if (errno == EACCES)
+                err = EACCES;
+            else if (errno != ENOENT && errno != ENOTDIR)
+                return errno;
+        }
+        path = *end ? end + 1 : end;
+    }
+    return err;
+}
+
+static void workload(const struct sb_spawn *sp)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+
+    if (sp->tty >= 0) {
+        if (setsid() < 0 || ioctl(sp->tty, TIOCSCTTY, 0) < 0) {
+            report(sp->sock, "making the pty the controlling terminal", errno);
+            _exit(125);
+        }
+        dup2(sp->tty, 0);
+        dup2(sp->tty, 1);
+        dup2(sp->tty, 2);
+    }
+    if (sp->cwd && chdir(sp->cwd) < 0) {
+        report(sp->sock, sp->cwd, errno);
+        _exit(125);
+    }
+    if (setgroups(0, NULL) < 0 || setresgid(sp->gid, sp->gid, sp->gid) < 0
+        || setresuid(sp->uid, sp->uid, sp->uid) < 0) {
+        report(sp->sock, "setting uid/gid", errno);
+        _exit(125);
+    }
+    /* Everything but stdio (and the socket, until exec) closes at exec. */
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    int err = -drop_caps(sp->caps);
+    if (err) {
+        report(sp->sock, "dropping capabilities", err);
+        _exit(125);
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        report(sp->sock, "setting no_new_privs", errno);
+        _exit(125);
+    }
+    err = -seccomp_load(sp->filter);
+    if (err) {
+        report(sp->sock, "loading the seccomp filter", err);
+        _exit(125);
+    }
+    /* From here on every syscall goes through the filter. */
+    int lfd = seccomp_notify_fd(sp->filter);
+    if (lfd < 0 || send_fd(sp->sock, 'L', lfd) < 0)
+        _exit(125);
+    close(lfd);
+    err = exec_path(sp->argv, sp->envp);
+    dprintf(2, "pysandbox: %s: %s\n", sp->argv[0], strerror(err));
+    _exit(err == ENOENT ? 127 : 126);
+}
+
+static volatile pid_t g_child;
+
+static void forward(int sig)
+{
+    if (g_child > 0)
+        kill(g_child, sig);
+}
+
+/* Run as the sandbox's pid 1: fork the workload, forward signals to it, reap
+ * orphans, and when the workload exits write its wait status and exit (the
+ * kernel then kills whatever is left in the namespace).  Returns -errno only
+ * if the workload could not be forked. */
+int sb_init_run(const struct sb_spawn *sp)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0)
+        workload(sp);
+    g_child = pid;
+    close(sp->sock);
+    if (sp->tty >= 0)
+        close(sp->tty);
+
+    static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward;
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++)
+        sigaction(fwd[i], &sa, NULL);
+
+    int status = 0;
+    for (;;) {
+        int st;
+        pid_t w = waitpid(-1, &st, 0);
+        if (w == pid) {
+            status = st;
+            break;
+        }
+        if (w < 0 && errno == ECHILD)
+            break;
+    }
+    (void)!write(sp->status_fd, &status, sizeof status);
+    _exit(0);
+}

@@ -1,0 +1,49 @@
+"""Capability names and the default set the workload keeps.
+
+The default is Docker's and runc's unprivileged set.  Capabilities are real
+host capabilities (there is no user namespace by default), so CAP_SYS_ADMIN
+and friends are never in the default; the seccomp filter refuses the mount
+family, bpf, ptrace and the rest whatever the capabilities say.
+"""
+from __future__ import annotations
+
+from sentry.errors import SandboxError
+
+NAMES = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL",
+    "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE",
+    "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME",
+    "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL",
+    "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM",
+    "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+]
+NUMBER = {name: i for i, name in enumerate(NAMES)}
+
+DEFAULT = frozenset({
+    "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
+    "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
+    "AUDIT_WRITE",
+})
+
+
+def parse(name: str) -> str:
+    """'cap_sys_admin', 'SYS_ADMIN' -> 'SYS_ADMIN'; 'ALL' is allowed."""
+    n = name.upper().removeprefix("CAP_")
+    if n != "ALL" and n not in NUMBER:
+        raise SandboxError(f"unknown capability {name!r}")
+    return n
+
+
+def resolve(add=(), drop=()) -> frozenset[str]:
+    caps = set(DEFAULT)
+    for name in map(parse, drop):
+        caps = set() if name == "ALL" else caps - {name}
+    for name in map(parse, add):
+        caps = set(NAMES) if name == "ALL" else caps | {name}
+    return frozenset(caps)
+
+
+def mask(caps) -> int:
+    return sum(1 << NUMBER[c] for c in caps)

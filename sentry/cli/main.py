@@ -1,0 +1,85 @@
+"""`pysandbox`: the command line.  Each subcommand is a thin layer over the
+library (sentry.sandbox, sentry.syscalls.report, ...)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors exit 125, like docker and runc, not argparse's 2."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"pysandbox: error: {message}\n")
+        sys.exit(EXIT_SANDBOX_ERROR)
+
+
+RUN_HELP = """\
+Run CMD in a new sandbox under its own sentry.
+
+Without --rootfs the sandbox sees the host root read-only, with a private
+/tmp, its own /dev and /proc.  With --rootfs DIR it sees DIR, read-only.
+It always gets new pid, mount, uts, ipc and net namespaces (--net host keeps
+the host's network), Docker's default capabilities and no_new_privs.
+
+Exit status: CMD's, or 128+N if signal N killed it; 125 for errors of
+pysandbox itself; 126/127 if CMD cannot be executed / found.
+"""
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="pysandbox", description="A gVisor-style userspace sandbox.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    r = sub.add_parser("run", help="run a command in a sandbox", description=RUN_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--rootfs", metavar="DIR", help="root filesystem (default: the host's, read-only)")
+    r.add_argument("--hostname", default="pysandbox")
+    r.add_argument("--kernel-release", dest="release", default="6.1.0-pysandbox",
+                   help="what uname -r says inside (default: %(default)s)")
+    r.add_argument("--net", default="none", choices=["none", "host"],
+                   help="none: own network namespace with only lo (default); host: the host's")
+    r.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
+    r.add_argument("--cwd", metavar="DIR", help="working directory inside the sandbox")
+    r.add_argument("--bind", action="append", default=[], metavar="SRC:DST[:ro]")
+    r.add_argument("--tmpfs", action="append", default=[], metavar="DST")
+    r.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
+    r.add_argument("--strace", nargs="?", const="emulated", choices=["emulated", "all"],
+                   help="print intercepted syscalls; =all also traces passthrough calls (much slower)")
+    r.add_argument("--summary", action="store_true", help="print a count of intercepted syscalls at exit")
+    r.add_argument("--no-fastpath", dest="fastpath", action="store_false",
+                   help="answer every emulated syscall in Python (for debugging and benchmarks)")
+    r.add_argument("--platform", default="seccomp", help="interception platform (default: seccomp)")
+    r.add_argument("--cap-add", action="append", default=[], metavar="CAP")
+    r.add_argument("--cap-drop", action="append", default=[], metavar="CAP")
+    r.add_argument("--user", metavar="UID[:GID]", help="run as this uid/gid (default 0:0)")
+    r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+
+    s = sub.add_parser("syscalls", help="print the syscall table")
+    s.add_argument("--format", default="table", choices=["table", "json", "csv", "markdown"])
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            from sentry.cli.run import run
+            return run(args)
+        if args.command == "syscalls":
+            from sentry.syscalls.report import render
+            sys.stdout.write(render(args.format))
+            return 0
+    except SandboxError as e:
+        sys.stderr.write(f"pysandbox: error: {e}\n")
+        return EXIT_SANDBOX_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_SANDBOX_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

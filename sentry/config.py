@@ -1,0 +1,109 @@
+"""What one sandbox run asks for, validated and normalised in one place.
+
+The CLI (and later the OCI and CRI front ends) fill a RunConfig; `normalise`
+checks it and fills defaults, raising SandboxError naming the bad field.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from sentry import caps
+from sentry.errors import SandboxError
+from sentry.mounts import Bind
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PLATFORMS = ("seccomp",)
+
+
+@dataclass
+class RunConfig:
+    argv: list[str]
+    rootfs: str | None = None
+    hostname: str = "pysandbox"
+    release: str = "6.1.0-pysandbox"
+    net: str = "none"
+    env: list[str] = field(default_factory=list)
+    cwd: str | None = None
+    binds: list[Bind] = field(default_factory=list)
+    tmpfs: list[str] = field(default_factory=list)
+    tty: bool = False
+    strace: str | None = None        # None, "emulated", "all"
+    summary: bool = False
+    fastpath: bool = True
+    platform: str = "seccomp"
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    uid: int = 0
+    gid: int = 0
+    cap_mask: int = 0                # filled by normalise
+
+
+def parse_bind(spec: str) -> Bind:
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1] or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise SandboxError(f"--bind {spec!r}: expected SRC:DST or SRC:DST:ro")
+    return Bind(os.path.abspath(parts[0]), _sandbox_path("--bind destination", parts[1]),
+                len(parts) == 3 and parts[2] == "ro")
+
+
+def _sandbox_path(what: str, path: str) -> str:
+    if not path.startswith("/"):
+        raise SandboxError(f"{what} {path!r} must be an absolute path")
+    norm = os.path.normpath(path)
+    if ".." in norm.split("/"):
+        raise SandboxError(f"{what} {path!r} must not contain '..'")
+    return "/" + norm.lstrip("/")
+
+
+def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
+    if not cfg.argv:
+        raise SandboxError("no command given (usage: pysandbox run [OPTIONS] -- CMD [ARGS...])")
+    if cfg.platform not in PLATFORMS:
+        raise SandboxError(f"--platform {cfg.platform!r} is not available (have: {', '.join(PLATFORMS)})")
+    if cfg.net not in ("none", "host"):
+        raise SandboxError(f"--net {cfg.net!r}: expected 'none' or 'host'")
+    if not cfg.hostname or len(cfg.hostname.encode()) > 64 or "/" in cfg.hostname:
+        raise SandboxError(f"--hostname {cfg.hostname!r}: must be 1 to 64 bytes without '/'")
+    if cfg.rootfs is not None:
+        if not os.path.isdir(cfg.rootfs):
+            raise SandboxError(f"--rootfs {cfg.rootfs}: not a directory")
+        cfg.rootfs = os.path.realpath(cfg.rootfs)
+        if cfg.rootfs == "/":
+            raise SandboxError("--rootfs /: leave --rootfs out to see the host root read-only")
+    cfg.tmpfs = [_sandbox_path("--tmpfs", p) for p in cfg.tmpfs]
+    cfg.cap_mask = caps.mask(caps.resolve(cfg.cap_add, cfg.cap_drop))
+    cfg.env = _environment(cfg, host_env)
+    if cfg.cwd is None:
+        cfg.cwd = _default_cwd() if cfg.rootfs is None else "/"
+    else:
+        cfg.cwd = _sandbox_path("--cwd", cfg.cwd)
+    return cfg
+
+
+def _environment(cfg: RunConfig, host_env) -> list[str]:
+    """The workload sees only this, never the sentry's environment."""
+    env = {"PATH": DEFAULT_PATH, "HOSTNAME": cfg.hostname, "HOME": "/root"}
+    if cfg.tty:
+        env["TERM"] = host_env.get("TERM", "xterm")
+    for item in cfg.env:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise SandboxError(f"-e {item!r}: expected KEY=VALUE")
+        if not eq:                      # -e KEY passes the caller's value, like docker
+            if key not in host_env:
+                continue
+            value = host_env[key]
+        env[key] = value
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def _default_cwd() -> str:
+    """The caller's directory, if the default view shows it (it hides the
+    host's /tmp, /dev and /proc behind its own)."""
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        return "/"
+    hidden = ("/tmp", "/dev", "/proc", "/sys")
+    return "/" if any(cwd == h or cwd.startswith(h + "/") for h in hidden) else cwd

@@ -1,0 +1,71 @@
+"""Compiling the syscall table into a seccomp filter (libseccomp, csrc/filter.c).
+
+- passthrough -> ALLOW, or NOTIFY with --strace=all (traced, then CONTINUE);
+- emulate, observe -> NOTIFY;
+- deny -> ERRNO(e);
+- numbers the table does not list -> the default action, ERRNO(ENOSYS);
+- a non-x86_64 arch (int 0x80) or an x32 number -> KILL_PROCESS.
+
+Under --strace=all, sendmsg stays ALLOW: the workload sends us the listener
+fd with it after the filter is loaded, before anyone is serving.
+"""
+from __future__ import annotations
+
+import errno
+
+from sentry.native import ffi, lib
+from sentry.syscalls.model import Action, Row
+
+# Before the sentry is serving, the workload must still be able to make
+# these calls without waiting for a reply.
+NEEDED_BEFORE_SERVING = frozenset({"sendmsg"})
+
+
+class Filter:
+    """An owned scmp_filter_ctx."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def export_bpf(self, fd: int) -> None:
+        if lib.sb_filter_export(self.ctx, fd) < 0:
+            raise OSError(errno.EIO, "seccomp_export_bpf failed")
+
+    def close(self) -> None:
+        if self.ctx != ffi.NULL:
+            lib.sb_filter_free(self.ctx)
+            self.ctx = ffi.NULL
+
+
+def filter_action(row: Row, trace_all: bool) -> tuple[int, int]:
+    """(libseccomp action, errno) for one row."""
+    if row.action is Action.DENY:
+        return lib.SB_A_ERRNO, row.errno
+    if row.action is Action.KILL:
+        return lib.SB_A_KILL, 0
+    if row.action is Action.PASSTHROUGH and not (trace_all and row.name not in NEEDED_BEFORE_SERVING):
+        return lib.SB_A_ALLOW, 0
+    return lib.SB_A_NOTIFY, 0
+
+
+def build(rows, trace_all: bool = False) -> Filter:
+    ctx = lib.sb_filter_new(errno.ENOSYS)
+    if ctx == ffi.NULL:
+        raise OSError(errno.ENOMEM, "seccomp_init failed")
+    f = Filter(ctx)
+    try:
+        for row in rows:
+            action, err = filter_action(row, trace_all)
+            if (action, err) == (lib.SB_A_ERRNO, errno.ENOSYS) and not row.arg_rules:
+                continue   # that is the default action; libseccomp refuses a duplicate
+            if not row.arg_rules:
+                rc = lib.sb_filter_add(ctx, row.nr, action, err)
+            else:
+                (rule,) = row.arg_rules   # one flag word per syscall is all we use
+                rc = lib.sb_filter_add_flags(ctx, row.nr, action, err, rule.arg, rule.mask, rule.errno)
+            if rc < 0:
+                raise OSError(-rc, f"libseccomp refused the rule for {row.name}")
+    except BaseException:
+        f.close()
+        raise
+    return f

@@ -1,0 +1,134 @@
+"""The sandbox's root filesystem view, built in its own mount namespace.
+
+Runs in the sandbox's init (pid 1 of the new pid namespace), as real root,
+after unshare(CLONE_NEWNS) and before the workload exists.
+
+Kernel facts relied upon:
+- After unshare(CLONE_NEWNS) mounts still propagate to and from the host
+  unless the tree is made private first (MS_REC|MS_PRIVATE).
+- mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY) makes a whole bind tree
+  read-only at once; a plain MS_RDONLY remount covers only the top mount.
+- A proc mount belongs to the pid namespace of the process that mounts it,
+  so this must run inside the new pid namespace.
+- pivot_root(".", ".") stacks the old root on top of the new one; a lazy
+  umount of "." then detaches the old root, leaving no host path reachable
+  through the mount tree.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from sentry import native
+from sentry.errors import SandboxError
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+
+STAGING = "/tmp"                 # in our private mount ns only
+DEFAULT_ROOT = STAGING + "/root"
+
+# Like runc's defaults: files that expose or poke the host kernel.
+MASKED = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
+          "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/sys/firmware"]
+READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+DEVICES = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
+           ("urandom", 1, 9), ("tty", 5, 0)]
+DEV_LINKS = [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+             ("ptmx", "pts/ptmx")]
+
+
+@dataclass(frozen=True)
+class Bind:
+    src: str
+    dst: str
+    readonly: bool = False
+
+
+def setup(rootfs: str | None, binds: list[Bind], tmpfs: list[str]) -> None:
+    """Build the view and pivot into it.  Raises SandboxError naming the
+    path at fault."""
+    native.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    if rootfs is None:
+        # The host root, read-only: bind it below a staging tmpfs.
+        native.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
+        os.mkdir(DEFAULT_ROOT)
+        root = DEFAULT_ROOT
+        native.mount("/", root, None, MS_BIND | MS_REC)
+    else:
+        root = rootfs
+        native.mount(root, root, None, MS_BIND | MS_REC)
+    native.make_tree_readonly(root)
+
+    _need_dir(root, "/tmp")
+    native.mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    _mount_dev(root)
+    _need_dir(root, "/proc")
+    native.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    if os.path.isdir(root + "/sys"):
+        native.mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for b in binds:
+        _bind(root, b)
+    for dst in tmpfs:
+        _need_dir(root, dst)
+        native.mount("tmpfs", root + dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    _mask(root)
+
+    os.chdir(root)
+    native.pivot_root(".", ".")
+    native.umount(".", MNT_DETACH)
+    os.chdir("/")
+
+
+def _need_dir(root: str, path: str) -> None:
+    if not os.path.isdir(root + path):
+        where = "the host" if root == DEFAULT_ROOT else f"rootfs {root}"
+        raise SandboxError(f"{path} does not exist as a directory in {where}; "
+                           "it is needed as a mount point")
+
+
+def _mount_dev(root: str) -> None:
+    _need_dir(root, "/dev")
+    dev = root + "/dev"
+    native.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k")
+    for name, major, minor in DEVICES:
+        os.mknod(f"{dev}/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(f"{dev}/{name}", 0o666)   # mknod honours the umask
+    for name, target in DEV_LINKS:
+        os.symlink(target, f"{dev}/{name}")
+    os.mkdir(f"{dev}/pts")
+    native.mount("devpts", f"{dev}/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    os.mkdir(f"{dev}/shm")
+    native.mount("tmpfs", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777")
+
+
+def _bind(root: str, b: Bind) -> None:
+    if not os.path.exists(b.src):
+        raise SandboxError(f"--bind source {b.src} does not exist")
+    target = root + b.dst
+    if not os.path.exists(target):
+        raise SandboxError(f"--bind destination {b.dst} does not exist in the sandbox")
+    if os.path.isdir(b.src) != os.path.isdir(target):
+        raise SandboxError(f"--bind {b.src}:{b.dst}: one is a directory and the other is not")
+    native.mount(b.src, target, None, MS_BIND | MS_REC)
+    if b.readonly:
+        native.make_tree_readonly(target)
+
+
+def _mask(root: str) -> None:
+    for path in MASKED:
+        p = root + path
+        if os.path.isdir(p):
+            native.mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+        elif os.path.exists(p):
+            native.mount(root + "/dev/null", p, None, MS_BIND)
+    for path in READONLY:
+        p = root + path
+        if os.path.exists(p):
+            native.mount(p, p, None, MS_BIND | MS_REC)
+            native.make_tree_readonly(p)

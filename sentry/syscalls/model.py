@@ -1,0 +1,59 @@
+"""The shape of one row of the syscall table.
+
+Every x86_64 syscall number has exactly one Row.  The table is data: the
+seccomp filter, the C dispatch array, `pysandbox syscalls` and
+docs/syscalls.md are all derived from it, so they cannot drift apart.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+
+class Action(enum.Enum):
+    PASSTHROUGH = "passthrough"   # allowed in BPF; runs on the host kernel
+    EMULATE = "emulated"          # notified; the sentry answers
+    OBSERVE = "observed"          # notified, traced, then CONTINUE (kernel boundary confines it)
+    DENY = "denied"               # refused in BPF with a fixed errno
+    KILL = "kill"                 # kills the process
+
+
+@dataclass(frozen=True)
+class ArgRule:
+    """Refuse the call in BPF when (args[arg] & mask) != 0.
+
+    Used for flag words such as clone's namespace flags: the value is in a
+    register, so BPF can check it without any TOCTOU window.
+    """
+    arg: int
+    mask: int
+    errno: int
+
+
+@dataclass(frozen=True)
+class Row:
+    nr: int
+    name: str
+    action: Action
+    note: str = ""
+    errno: int = 0                       # for DENY
+    handler: Optional[Callable] = None   # for EMULATE (and optional for OBSERVE)
+    fast: Optional[str] = None           # name of a C fast-path handler, if any
+    arg_rules: tuple = field(default_factory=tuple)  # ArgRule..., checked before the action
+
+
+def P(nr, name, note="", arg_rules=()):
+    return Row(nr, name, Action.PASSTHROUGH, note, arg_rules=tuple(arg_rules))
+
+
+def E(nr, name, handler, note="", fast=None):
+    return Row(nr, name, Action.EMULATE, note, handler=handler, fast=fast)
+
+
+def O(nr, name, note="", handler=None):
+    return Row(nr, name, Action.OBSERVE, note, handler=handler)
+
+
+def D(nr, name, errno, note=""):
+    return Row(nr, name, Action.DENY, note, errno=errno)
