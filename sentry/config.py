@@ -71,6 +71,9 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
         cfg.rootfs = os.path.realpath(cfg.rootfs)
         if cfg.rootfs == "/":
             raise SandboxError("--rootfs /: leave --rootfs out to see the host root read-only")
+    for b in cfg.binds:
+        if not os.path.exists(b.src):
+            raise SandboxError(f"--bind source {b.src} does not exist")
     cfg.tmpfs = [_sandbox_path("--tmpfs", p) for p in cfg.tmpfs]
     cfg.cap_mask = caps.mask(caps.resolve(cfg.cap_add, cfg.cap_drop))
     cfg.env = _environment(cfg, host_env)

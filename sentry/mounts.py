@@ -53,6 +53,9 @@ def setup(rootfs: str | None, binds: list[Bind], tmpfs: list[str]) -> None:
     """Build the view and pivot into it.  Raises SandboxError naming the
     path at fault."""
     native.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # Hold every bind source before anything is mounted over the host paths
+    # (the staging tmpfs hides the host's /tmp).
+    sources = [_open_source(b) for b in binds]
     if rootfs is None:
         # The host root, read-only: bind it below a staging tmpfs.
         native.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
@@ -71,8 +74,9 @@ def setup(rootfs: str | None, binds: list[Bind], tmpfs: list[str]) -> None:
     native.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if os.path.isdir(root + "/sys"):
         native.mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for b in binds:
-        _bind(root, b)
+    for b, fd in zip(binds, sources):
+        _bind(root, b, fd)
+        os.close(fd)
     for dst in tmpfs:
         _need_dir(root, dst)
         native.mount("tmpfs", root + dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
@@ -107,15 +111,21 @@ def _mount_dev(root: str) -> None:
     native.mount("tmpfs", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777")
 
 
-def _bind(root: str, b: Bind) -> None:
-    if not os.path.exists(b.src):
-        raise SandboxError(f"--bind source {b.src} does not exist")
+def _open_source(b: Bind) -> int:
+    try:
+        return os.open(b.src, os.O_PATH | os.O_CLOEXEC)
+    except OSError as e:
+        raise SandboxError(f"--bind source {b.src}: {e.strerror}") from None
+
+
+def _bind(root: str, b: Bind, fd: int) -> None:
     target = root + b.dst
     if not os.path.exists(target):
         raise SandboxError(f"--bind destination {b.dst} does not exist in the sandbox")
-    if os.path.isdir(b.src) != os.path.isdir(target):
+    src = f"/proc/self/fd/{fd}"
+    if os.path.isdir(src) != os.path.isdir(target):
         raise SandboxError(f"--bind {b.src}:{b.dst}: one is a directory and the other is not")
-    native.mount(b.src, target, None, MS_BIND | MS_REC)
+    native.mount(src, target, None, MS_BIND | MS_REC)
     if b.readonly:
         native.make_tree_readonly(target)
 

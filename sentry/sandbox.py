@@ -35,19 +35,23 @@ CLONE_NEWPID = 0x20000000
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
-def handlers_and_kinds(sb: Sandbox):
-    """The dense per-number handler list for Python, and the C kinds."""
+def handlers_and_kinds(sb: Sandbox, rows=None):
+    """The dense per-number handler list for Python, the numbers whose
+    handlers may block, and the C fast-path kinds."""
     handlers = [None] * native.lib.SB_MAX_NR
     kinds = {}
-    for row in table.ROWS:
+    blocking = set()
+    for row in rows or table.ROWS:
         if row.action in (Action.EMULATE, Action.OBSERVE):
             handlers[row.nr] = row.handler
+            if row.blocking:
+                blocking.add(row.nr)
             if sb.strace is None:
                 if row.fast and sb.fastpath:
                     kinds[row.nr] = seccomp_notify.FAST_KINDS[row.fast]
                 elif row.action is Action.OBSERVE and row.handler is None:
                     kinds[row.nr] = native.lib.SB_K_CONTINUE
-    return handlers, kinds
+    return handlers, frozenset(blocking), kinds
 
 
 def run(cfg) -> int:
@@ -89,8 +93,9 @@ def run(cfg) -> int:
         if cfg.strace:
             from sentry.strace import Tracer
             tracer = Tracer(sb)
-        handlers, kinds = handlers_and_kinds(sb)
-        dispatcher = seccomp_notify.Dispatcher(handlers, on_fatal=lambda msg: _fatal(pid, msg), tracer=tracer)
+        handlers, blocking, kinds = handlers_and_kinds(sb)
+        dispatcher = seccomp_notify.Dispatcher(handlers, on_fatal=lambda msg: _fatal(pid, msg),
+                                               tracer=tracer, blocking=blocking)
         seccomp_notify.serve(listener, sb.sentry, dispatcher, kinds)
         os.close(listener)
     except BaseException:

@@ -25,6 +25,7 @@ class Sandbox:
     init_pid: int = 0                  # host pid of the sandbox's pid 1
     memory_limit: int = 0              # bytes; 0 means none
     sentry: object = field(default=None, repr=False)   # struct sb_sentry *
+    _uts: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self):
         self.sentry = ffi.new("struct sb_sentry *")
@@ -37,7 +38,14 @@ class Sandbox:
         set_uts_field(uts, "nodename", self.hostname.encode())
 
     def uts_bytes(self) -> bytes:
-        return ffi.buffer(ffi.addressof(self.sentry.uts))[:]
+        """struct utsname as bytes, cached: uname is hot, changes are rare."""
+        if self._uts is None:
+            self._uts = ffi.buffer(ffi.addressof(self.sentry.uts))[:]
+        return self._uts
+
+    def set_uts(self, name: str, value: bytes) -> None:
+        set_uts_field(self.sentry.uts, name, value)
+        self._uts = None
 
     def uptime(self) -> float:
         return time.monotonic() - self.started

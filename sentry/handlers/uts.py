@@ -17,7 +17,7 @@ import errno
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.platform.base import Task
-from sentry.state import UTS_LEN, set_uts_field
+from sentry.state import UTS_LEN
 
 CAP_SYS_ADMIN = 21
 
@@ -36,7 +36,7 @@ def _set_uts(t: Task, field: str) -> int:
     name = t.read(t.arg(0), length) if length else b""
     if not t.valid():
         raise SysError(errno.EINTR)
-    set_uts_field(current.sandbox.sentry.uts, field, name)
+    current.sandbox.set_uts(field, name)
     return 0
 
 

@@ -68,16 +68,39 @@ class NotifyTask:
 
 class Dispatcher:
     """Turns a notification into a handler call and the handler's result
-    into a reply.  handlers[nr] is the table's handler (or None)."""
+    into a reply.  handlers[nr] is the table's handler (or None); numbers in
+    `blocking` have handlers that may sleep, so they run on a worker thread
+    and answer later, and the loop goes on serving the other threads."""
 
-    def __init__(self, handlers, on_fatal, tracer=None):
+    def __init__(self, handlers, on_fatal, tracer=None, blocking=frozenset()):
         self.handlers = handlers
         self.tracer = tracer
         self.on_fatal = on_fatal
+        self.blocking = blocking
+        self.workers = None
         self.fd = -1
 
     def __call__(self, req, resp) -> int:
-        t = NotifyTask(req, self.fd)
+        if req.data.nr in self.blocking:
+            return self._defer(req)
+        return self.handle(NotifyTask(req, self.fd), resp)
+
+    def _defer(self, req) -> int:
+        if self.workers is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self.workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sentry-blocking")
+        own = ffi.new("struct seccomp_notif *")
+        ffi.memmove(own, req, ffi.sizeof("struct seccomp_notif"))   # req is reused by the loop
+        self.workers.submit(self._answer_later, own)
+        return lib.SB_DEFERRED
+
+    def _answer_later(self, req) -> None:
+        resp = ffi.new("struct seccomp_notif_resp *")
+        resp.id = req.id
+        if self.handle(NotifyTask(req, self.fd), resp) in (lib.SB_REPLY, lib.SB_STOP):
+            lib.sb_respond(self.fd, resp.id, resp.val, resp.error, resp.flags)
+
+    def handle(self, t: NotifyTask, resp) -> int:
         handler = self.handlers[t.nr] if 0 <= t.nr < len(self.handlers) else None
         if self.tracer is not None:
             self.tracer.enter(t)

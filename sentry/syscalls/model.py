@@ -40,6 +40,7 @@ class Row:
     errno: int = 0                       # for DENY
     handler: Optional[Callable] = None   # for EMULATE (and optional for OBSERVE)
     fast: Optional[str] = None           # name of a C fast-path handler, if any
+    blocking: bool = False               # handler may sleep: run it off the notify loop
     arg_rules: tuple = field(default_factory=tuple)  # ArgRule..., checked before the action
 
 
@@ -47,8 +48,8 @@ def P(nr, name, note="", arg_rules=()):
     return Row(nr, name, Action.PASSTHROUGH, note, arg_rules=tuple(arg_rules))
 
 
-def E(nr, name, handler, note="", fast=None):
-    return Row(nr, name, Action.EMULATE, note, handler=handler, fast=fast)
+def E(nr, name, handler, note="", fast=None, blocking=False):
+    return Row(nr, name, Action.EMULATE, note, handler=handler, fast=fast, blocking=blocking)
 
 
 def O(nr, name, note="", handler=None):

@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh Debian 12 machine, as root:
+#   make demo   install what is missing, build, run a real workload
+#   make test   the same set-up, then the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Debian packages the build, the tests and the demo need.
+APT_PACKAGES := gcc make libc6-dev libseccomp-dev libffi-dev python3-dev python3-venv \
+                busybox-static iproute2 procps
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean docs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "== apt-get install $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@test -x $(PY) || { echo "== creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "== pip install (editable, builds csrc/ with cffi)"
+	@$(PY) -m pip install -q --disable-pip-version-check setuptools wheel 'cffi>=1.15'
+	@$(PY) -m pip install -q --disable-pip-version-check --no-build-isolation -e '.[test]'
+	@touch $(STAMP)
+
+demo: setup
+	@bash bench/demo.sh $(VENV)/bin/pysandbox
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	$(PY) -m bench.syscalls
+
+docs: setup
+	$(VENV)/bin/pysandbox syscalls --format markdown > docs/syscalls.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info sentry/_native.* .pytest_cache

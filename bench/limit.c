@@ -1,0 +1,104 @@
+/* The interception limit on this machine, measured in the same run as the
+ * sandbox: a minimal C supervisor answering uname(2) notifications.
+ *   limit MODE ITERATIONS    MODE: bare  (RECV + SEND)
+ *                                  write (RECV + ID_VALID + process_vm_writev
+ *                                         of struct utsname + SEND: what any
+ *                                         emulated uname must do)
+ * Prints nanoseconds per uname call as seen by the tracee. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SET_FLAGS SECCOMP_IOW(4, __u64)
+#define SYNC_WAKE_UP 1UL
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static void xfer_fd(int sock, int *fd, int sending)
+{
+    char b = 0, cb[CMSG_SPACE(sizeof(int))];
+    struct iovec io = { &b, 1 };
+    struct msghdr m = { .msg_iov = &io, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof cb };
+    if (sending) {
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), fd, sizeof(int));
+        sendmsg(sock, &m, 0);
+    } else {
+        recvmsg(sock, &m, 0);
+        memcpy(fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof(int));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    int write_mode = !strcmp(argv[1], "write");
+    long n = atol(argv[2]);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    pid_t child = fork();
+    if (child == 0) {
+        scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
+        seccomp_rule_add(c, SCMP_ACT_NOTIFY, SCMP_SYS(uname), 0);
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        if (seccomp_load(c) < 0)
+            _exit(1);
+        int fd = seccomp_notify_fd(c);
+        xfer_fd(sv[1], &fd, 1);
+        struct utsname u;
+        double t0 = now();
+        for (long i = 0; i < n; i++)
+            uname(&u);
+        printf("%.1f\n", (now() - t0) / n);
+        fflush(stdout);
+        _exit(0);
+    }
+    int fd;
+    xfer_fd(sv[0], &fd, 0);
+    ioctl(fd, SET_FLAGS, SYNC_WAKE_UP);
+    struct utsname u;
+    uname(&u);
+    for (long served = 0; served < n; served++) {
+        struct seccomp_notif req;
+        struct seccomp_notif_resp resp;
+        memset(&req, 0, sizeof req);
+        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+            if (errno == EINTR || errno == ENOENT)
+                continue;
+            break;
+        }
+        memset(&resp, 0, sizeof resp);
+        resp.id = req.id;
+        if (write_mode) {
+            __u64 id = req.id;
+            ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);
+            struct iovec l = { &u, sizeof u }, r = { (void *)req.data.args[0], sizeof u };
+            process_vm_writev((pid_t)req.pid, &l, 1, &r, 1, 0);
+        }
+        ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    }
+    int st;
+    waitpid(child, &st, 0);
+    return 0;
+}
