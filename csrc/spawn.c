@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -58,13 +59,22 @@ static int send_fd(int sock, char tag, int fd)
     return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
 
-static int drop_caps(uint64_t keep)
+/* Limit the bounding set while we still have CAP_SETPCAP; the uid change
+ * that follows clears a non-root user's capabilities anyway. */
+static int drop_bounding(uint64_t keep)
 {
     for (int cap = 0; cap < 64; cap++)
         if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
             return -errno;
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return -errno;
+    return 0;
+}
+
+/* Set permitted, effective and inheritable to `keep` (0 for a non-root
+ * user, matching what execve would give it). */
+static int set_caps(uint64_t keep)
+{
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof d);
@@ -126,16 +136,21 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, sp->cwd, errno);
         _exit(125);
     }
+    /* Everything but stdio (and the socket, until exec) closes at exec. */
+    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    int err = -drop_bounding(sp->caps);
+    if (err) {
+        report(sp->sock, "dropping capabilities", err);
+        _exit(125);
+    }
     if (setgroups(0, NULL) < 0 || setresgid(sp->gid, sp->gid, sp->gid) < 0
         || setresuid(sp->uid, sp->uid, sp->uid) < 0) {
         report(sp->sock, "setting uid/gid", errno);
         _exit(125);
     }
-    /* Everything but stdio (and the socket, until exec) closes at exec. */
-    syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-    int err = -drop_caps(sp->caps);
+    err = -set_caps(sp->uid == 0 ? sp->caps : 0);
     if (err) {
-        report(sp->sock, "dropping capabilities", err);
+        report(sp->sock, "setting capabilities", err);
         _exit(125);
     }
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

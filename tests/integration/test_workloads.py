@@ -264,3 +264,11 @@ def test_summary():
     r = run_sandbox("run", "--summary", "--", "uname", "-a")
     assert r.returncode == 0
     assert re.search(r"^\s+\d+\s+uname\s+emulated", r.stderr, re.M), r.stderr
+
+
+def test_user_flag():
+    """--user UID:GID runs the workload as that uid/gid, without capabilities."""
+    r = run_sandbox("run", "--user", "1000:1000", "--", "sh", "-c",
+                    "id -u; id -g; grep CapEff /proc/self/status")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["1000", "1000", "CapEff:", "0000000000000000"]
