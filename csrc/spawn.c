@@ -71,15 +71,16 @@ static int drop_bounding(uint64_t keep)
     return 0;
 }
 
-/* Set permitted, effective and inheritable to `keep` (0 for a non-root
- * user, matching what execve would give it). */
+/* Set permitted and effective to `keep` (0 for a non-root user, matching
+ * what execve would give it).  Inheritable stays empty, as in Docker since
+ * CVE-2022-24769. */
 static int set_caps(uint64_t keep)
 {
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof d);
-    d[0].effective = d[0].permitted = d[0].inheritable = (uint32_t)keep;
-    d[1].effective = d[1].permitted = d[1].inheritable = (uint32_t)(keep >> 32);
+    d[0].effective = d[0].permitted = (uint32_t)keep;
+    d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
     return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
 }
 

@@ -36,13 +36,31 @@ def parse(name: str) -> str:
     return n
 
 
+def host_bounding() -> frozenset[str]:
+    """What our own bounding set allows: no sandbox can get more."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapBnd:"):
+                bits = int(line.split()[1], 16)
+                return frozenset(n for n, i in NUMBER.items() if bits >> i & 1)
+    return frozenset(NAMES)
+
+
 def resolve(add=(), drop=()) -> frozenset[str]:
+    """DEFAULT, less `drop`, plus `add`; 'ALL' means every capability this
+    host can grant.  Raises SandboxError for one it cannot."""
+    avail = host_bounding()
     caps = set(DEFAULT)
     for name in map(parse, drop):
         caps = set() if name == "ALL" else caps - {name}
     for name in map(parse, add):
-        caps = set(NAMES) if name == "ALL" else caps | {name}
-    return frozenset(caps)
+        if name == "ALL":
+            caps |= avail
+        elif name not in avail:
+            raise SandboxError(f"capability {name} is not in this host's bounding set; it cannot be granted")
+        else:
+            caps.add(name)
+    return frozenset(caps & avail)
 
 
 def mask(caps) -> int:

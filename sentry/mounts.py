@@ -16,6 +16,7 @@ Kernel facts relied upon:
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ def setup(rootfs: str | None, binds: list[Bind], tmpfs: list[str]) -> None:
     _need_dir(root, "/proc")
     native.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if os.path.isdir(root + "/sys"):
-        native.mount("sysfs", root + "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _mount_sysfs(root + "/sys")
     for b, fd in zip(binds, sources):
         _bind(root, b, fd)
         os.close(fd)
@@ -86,6 +87,17 @@ def setup(rootfs: str | None, binds: list[Bind], tmpfs: list[str]) -> None:
     native.pivot_root(".", ".")
     native.umount(".", MNT_DETACH)
     os.chdir("/")
+
+
+def _mount_sysfs(path: str) -> None:
+    """A sysfs of the sandbox's network namespace, read-only.  With the host
+    network and the host root, `path` already shows that very sysfs (through
+    the read-only bind) and the kernel refuses to stack it on itself."""
+    try:
+        native.mount("sysfs", path, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError as e:
+        if e.errno != errno.EBUSY:
+            raise
 
 
 def _need_dir(root: str, path: str) -> None:

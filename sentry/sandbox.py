@@ -63,8 +63,7 @@ def run(cfg) -> int:
     status_r, status_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    native.unshare(CLONE_NEWPID)
-    pid = os.fork()
+    pid = _fork_into_new_pid_namespace()
     if pid == 0:
         ours.close()
         os.close(status_r)
@@ -115,6 +114,22 @@ def run(cfg) -> int:
         raise SandboxError("the sandbox init died unexpectedly "
                            f"(wait status {wstatus:#x})")
     return exit_code(int.from_bytes(data, sys.byteorder))
+
+
+def _fork_into_new_pid_namespace() -> int:
+    """fork() with the child as pid 1 of a new pid namespace.
+
+    unshare(CLONE_NEWPID) changes where our children go, and while that
+    differs from our own pid namespace the kernel refuses to create threads
+    (EINVAL), so we setns back to our own right after the fork.
+    """
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    native.unshare(CLONE_NEWPID)
+    pid = os.fork()
+    if pid != 0:
+        native.setns(own, CLONE_NEWPID)
+        os.close(own)
+    return pid
 
 
 def exit_code(wstatus: int) -> int:

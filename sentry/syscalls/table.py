@@ -19,7 +19,7 @@ Actions (see model.py):
 A row may also carry ArgRules: flag checks on register arguments, done in
 BPF before the action (used to refuse namespace flags to clone/unshare).
 
-Numbers missing from the table -- 335..423, which x86_64 never assigned, and
+Numbers missing from the table -- 337..423, which x86_64 never assigned, and
 anything above 469 -- are not listed here: the filter's default action
 answers them with ENOSYS, exactly what an older kernel would say.
 """
@@ -430,7 +430,12 @@ ROWS: tuple[Row, ...] = (
     P(333, "io_pgetevents", AIO),
     P(334, "rseq", "restartable sequences"),
 
-    # -- 335..423: never assigned on x86_64 (ENOSYS by default action) ---
+    # uretprobe/uprobe (6.11/6.16): the kernel runs them before seccomp, so
+    # no filter sees them; they only work from a uprobe trampoline.
+    P(335, "uretprobe", "exempt from seccomp by the kernel; uprobe trampolines only"),
+    P(336, "uprobe", "exempt from seccomp by the kernel; uprobe trampolines only"),
+
+    # -- 337..423: never assigned on x86_64 (ENOSYS by default action) ---
 
     # -- 424..: numbers shared by all architectures since Linux 5.1 ------
     P(424, "pidfd_send_signal", KILL),
@@ -485,7 +490,7 @@ ROWS: tuple[Row, ...] = (
 
 LAST_NR = 469
 # Every syscall number x86_64 has on Linux 6.18; the rest get ENOSYS.
-KNOWN_NRS = frozenset(range(0, 335)) | frozenset(range(424, LAST_NR + 1))
+KNOWN_NRS = frozenset(range(0, 337)) | frozenset(range(424, LAST_NR + 1))
 
 
 def validate(rows) -> None:

@@ -12,13 +12,15 @@ from conftest import PYSANDBOX
 
 
 def spawn_on_pty(args, rows=40, cols=100):
-    """Start pysandbox with a new pty (of the given size) as its terminal."""
+    """Start pysandbox with a new pty (of the given size) as its terminal;
+    return the process, the pty master and the pty's initial mode."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    mode = termios.tcgetattr(master)         # the terminal mode before pysandbox runs
     p = subprocess.Popen([PYSANDBOX, *args], stdin=slave, stdout=slave, stderr=slave,
                          start_new_session=True)
     os.close(slave)
-    return p, master
+    return p, master, mode
 
 
 def read_until(master, p, done, timeout=10.0):
@@ -55,8 +57,7 @@ def finish(p, master, timeout=10):
 def test_tty_and_window_size():
     """With -t, stdin is a tty inside, the window size is the outer one, and
     the outer terminal mode is restored at exit."""
-    p, master = spawn_on_pty(["run", "-t", "--", "sh", "-c", "tty; test -t 0 && echo IS_TTY; stty size"])
-    before = termios.tcgetattr(master)
+    p, master, before = spawn_on_pty(["run", "-t", "--", "sh", "-c", "tty; test -t 0 && echo IS_TTY; stty size"])
     out = read_until(master, p, lambda o: False)
     try:
         status = p.wait(timeout=10)
@@ -73,7 +74,7 @@ def test_tty_and_window_size():
 
 def test_interactive_shell():
     """An interactive shell on -t reads commands, prints results, exits 5."""
-    p, master = spawn_on_pty(["run", "-t", "--", "sh"])
+    p, master, _ = spawn_on_pty(["run", "-t", "--", "sh"])
     try:
         # Type only once the prompt shows: typeahead sent before pysandbox
         # puts its terminal in raw mode may be flushed (as with ssh/docker).

@@ -180,9 +180,11 @@ def test_net_none_only_lo_up(busybox_rootfs):
     assert len(links) == 1 and "lo:" in links[0] and ",UP" in links[0], r.stdout
 
 
-def test_net_host_sees_host_interfaces():
-    """--net host shows the host's interfaces."""
-    r = run_sandbox("run", "--net", "host", "--", "ls", "/sys/class/net")
+@pytest.mark.parametrize("view", ["default", "rootfs"])
+def test_net_host_sees_host_interfaces(view, busybox_rootfs):
+    """--net host shows the host's interfaces (default view and --rootfs)."""
+    rootfs = ["--rootfs", str(busybox_rootfs)] if view == "rootfs" else []
+    r = run_sandbox("run", "--net", "host", *rootfs, "--", "ls", "/sys/class/net")
     assert r.returncode == 0, r.stderr
     assert sorted(r.stdout.split()) == sorted(os.listdir("/sys/class/net"))
 
