@@ -14,9 +14,10 @@
 int sb_fast_uname(struct sb_sentry *s, struct seccomp_notif *req,
                   struct seccomp_notif_resp *resp)
 {
-    if (!sb_id_valid(s->fd, req->id))
+    long n = sb_mem_write_checked(s->fd, req->id, (int)req->pid, req->data.args[0],
+                                  &s->uts, sizeof s->uts);
+    if (n == -ESRCH)
         return SB_DROPPED;
-    long n = sb_mem_write((int)req->pid, req->data.args[0], &s->uts, sizeof s->uts);
     if (n != (long)sizeof s->uts)
         resp->error = -EFAULT;
     return SB_REPLY;

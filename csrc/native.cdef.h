@@ -32,10 +32,6 @@ struct utsname {
 #define SB_STOP_EINTR 1
 #define SB_STOP_GONE 2
 #define SB_STOP_REQUEST 3
-#define SB_REPLY 0
-#define SB_DEFERRED 1
-#define SB_DROPPED 2
-#define SB_STOP 3
 #define SB_K_PYTHON 0
 #define SB_K_CONTINUE 1
 #define SB_K_UNAME 2
@@ -58,7 +54,14 @@ int sb_id_valid(int fd, uint64_t id);
 int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags);
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
 int sb_set_sync_wakeup(int fd);
-extern "Python+C" int sb_py_dispatch(struct seccomp_notif *, struct seccomp_notif_resp *);
+long sb_mem_write_checked(int fd, uint64_t id, int pid, uint64_t addr, const void *buf, size_t len);
+int sb_respond_result(int fd, uint64_t id, int64_t result);
+#define SB_PY_CONTINUE ...
+#define SB_PY_DEFERRED ...
+#define SB_PY_DROPPED ...
+#define SB_PY_STOP ...
+extern "Python+C" int64_t sb_py_dispatch(uint64_t id, uint32_t pid, int nr, uint64_t a0, uint64_t a1,
+                                         uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 /* filter.c */
 #define SB_A_ALLOW 0

@@ -56,6 +56,14 @@ long sb_mem_read_cstr(int pid, uint64_t addr, char *buf, size_t max)
     return -ENAMETOOLONG;
 }
 
+/* ID_VALID, then write: what every handler does to return data. */
+long sb_mem_write_checked(int fd, uint64_t id, int pid, uint64_t addr, const void *buf, size_t len)
+{
+    if (!sb_id_valid(fd, id))
+        return -ESRCH;
+    return sb_mem_write(pid, addr, buf, len);
+}
+
 int sb_id_valid(int fd, uint64_t id)
 {
     return ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
@@ -83,6 +91,49 @@ int sb_set_sync_wakeup(int fd)
 {
     uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
     return ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) < 0 ? -errno : 0;
+}
+
+/* Turn an encoded result into a reply.  Returns SB_REPLY, SB_DEFERRED,
+ * SB_DROPPED or SB_STOP. */
+static int encode_result(int64_t r, struct seccomp_notif_resp *resp)
+{
+    if (r >= 0) {
+        resp->val = r;
+        return SB_REPLY;
+    }
+    if (r >= -4095) {
+        resp->error = (int32_t)r;
+        return SB_REPLY;
+    }
+    switch (r) {
+    case SB_PY_CONTINUE:
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        return SB_REPLY;
+    case SB_PY_DEFERRED:
+        return SB_DEFERRED;
+    case SB_PY_DROPPED:
+        return SB_DROPPED;
+    default:
+        resp->error = -ENOSYS;
+        return SB_STOP;
+    }
+}
+
+/* For replies sent later, from a worker thread. */
+int sb_respond_result(int fd, uint64_t id, int64_t result)
+{
+    struct seccomp_notif_resp resp = { .id = id };
+    int rc = encode_result(result, &resp);
+    if (rc != SB_REPLY && rc != SB_STOP)
+        return 0;
+    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? -errno : 0;
+}
+
+static int py_dispatch(struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    const uint64_t *a = req->data.args;
+    return encode_result(sb_py_dispatch(req->id, req->pid, req->data.nr,
+                                        a[0], a[1], a[2], a[3], a[4], a[5]), resp);
 }
 
 static int fast_continue(struct sb_sentry *s, struct seccomp_notif *req,
@@ -140,7 +191,7 @@ int sb_serve(struct sb_sentry *s)
             rc = fast_handlers[kind](s, &req, &resp);
         } else {
             s->slow++;
-            rc = sb_py_dispatch(&req, &resp);
+            rc = py_dispatch(&req, &resp);
         }
         if (rc == SB_REPLY || rc == SB_STOP) {
             /* ENOENT here means the tracee died meanwhile: nothing to do. */

@@ -40,6 +40,13 @@
 #define SB_DROPPED  2   /* the tracee is gone: nothing to send */
 #define SB_STOP     3   /* send resp, then return SB_STOP_REQUEST */
 
+/* What the Python dispatch returns: a syscall result (>= 0), a negated
+ * errno (-4095..-1), or one of these, all below any errno. */
+#define SB_PY_CONTINUE (-0x100000000LL)   /* let the kernel run the syscall */
+#define SB_PY_DEFERRED (-0x100000001LL)   /* answered elsewhere (worker, ADDFD|SEND) */
+#define SB_PY_DROPPED  (-0x100000002LL)   /* the tracee is gone */
+#define SB_PY_STOP     (-0x100000003LL)   /* fail the call with ENOSYS and stop the loop */
+
 /* Fast-path kinds in sb_sentry.kind[]; 0 means "call Python". */
 #define SB_K_PYTHON   0
 #define SB_K_CONTINUE 1
@@ -72,12 +79,17 @@ int sb_serve(struct sb_sentry *s);
 long sb_mem_read(int pid, uint64_t addr, void *buf, size_t len);
 long sb_mem_write(int pid, uint64_t addr, const void *buf, size_t len);
 long sb_mem_read_cstr(int pid, uint64_t addr, char *buf, size_t max);
+long sb_mem_write_checked(int fd, uint64_t id, int pid, uint64_t addr, const void *buf, size_t len);
+int sb_respond_result(int fd, uint64_t id, int64_t result);
 int sb_id_valid(int fd, uint64_t id);
 int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags);
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
 int sb_set_sync_wakeup(int fd);
-/* Defined by cffi (extern "Python+C"): the Python side of the dispatch. */
-int sb_py_dispatch(struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+/* Defined by cffi (extern "Python+C"): the Python side of the dispatch.
+ * Scalars, not the struct: converting ints is cheaper for Python than
+ * walking cdata fields.  Returns a result as encoded above. */
+int64_t sb_py_dispatch(uint64_t id, uint32_t pid, int nr, uint64_t a0, uint64_t a1,
+                       uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 /* fastpath.c */
 int sb_fast_uname(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);

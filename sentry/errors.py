@@ -23,6 +23,11 @@ class SysError(Exception):
         return f"{errno.errorcode.get(self.errno, self.errno)} ({os.strerror(self.errno)})"
 
 
+class TaskGone(Exception):
+    """The tracee died (or its syscall was interrupted) while we handled
+    it: there is nobody to answer."""
+
+
 class SandboxError(Exception):
     """A user-facing error; the message names the problem."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import errno
 
-from sentry.errors import SysError
+from sentry.errors import SysError, TaskGone
 from sentry.handlers import current
 from sentry.platform.base import Task
 from sentry.state import UTS_LEN
@@ -34,8 +34,8 @@ def _set_uts(t: Task, field: str) -> int:
     if length > UTS_LEN:          # also catches a negative int
         raise SysError(errno.EINVAL)
     name = t.read(t.arg(0), length) if length else b""
-    if not t.valid():
-        raise SysError(errno.EINTR)
+    if not t.valid():          # read, then check, then act
+        raise TaskGone()
     current.sandbox.set_uts(field, name)
     return 0
 

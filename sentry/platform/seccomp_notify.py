@@ -25,27 +25,26 @@ import errno
 import sys
 import traceback
 
-from sentry.errors import SysError
-from sentry.native import check, ffi, lib, mem_read, mem_read_cstr, mem_write
+from sentry.errors import SysError, TaskGone
+from sentry.native import check, ffi, lib, mem_read, mem_read_cstr
 from sentry.platform.base import ANSWERED, CONTINUE
-
-SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1
 
 FAST_KINDS = {"uname": lib.SB_K_UNAME}
 
 
 class NotifyTask:
     """One notification, seen through the platform interface."""
-    __slots__ = ("req", "nr", "pid", "_fd")
+    __slots__ = ("id", "pid", "nr", "args", "_fd")
 
-    def __init__(self, req, fd):
-        self.req = req
-        self.nr = req.data.nr
-        self.pid = req.pid
+    def __init__(self, fd, id, pid, nr, args):
         self._fd = fd
+        self.id = id
+        self.pid = pid
+        self.nr = nr
+        self.args = args
 
     def arg(self, i: int) -> int:
-        return self.req.data.args[i]
+        return self.args[i]
 
     def read(self, addr: int, size: int) -> bytes:
         return mem_read(self.pid, addr, size)
@@ -54,23 +53,26 @@ class NotifyTask:
         return mem_read_cstr(self.pid, addr, max_len)
 
     def write(self, addr: int, data: bytes) -> None:
-        if not self.valid():
-            raise SysError(errno.ESRCH)
-        mem_write(self.pid, addr, data)
+        n = lib.sb_mem_write_checked(self._fd, self.id, self.pid, addr, data, len(data))
+        if n != len(data):
+            if n == -errno.ESRCH:
+                raise TaskGone()
+            raise SysError(errno.EFAULT)
 
     def valid(self) -> bool:
-        return bool(lib.sb_id_valid(self._fd, self.req.id))
+        return bool(lib.sb_id_valid(self._fd, self.id))
 
     def inject_fd(self, fd: int, cloexec: bool) -> object:
-        check(lib.sb_addfd_send(self._fd, self.req.id, fd, 0o2000000 if cloexec else 0), "addfd")
+        check(lib.sb_addfd_send(self._fd, self.id, fd, 0o2000000 if cloexec else 0), "addfd")
         return ANSWERED
 
 
 class Dispatcher:
     """Turns a notification into a handler call and the handler's result
-    into a reply.  handlers[nr] is the table's handler (or None); numbers in
-    `blocking` have handlers that may sleep, so they run on a worker thread
-    and answer later, and the loop goes on serving the other threads."""
+    into an encoded reply (see csrc/sb.h).  handlers[nr] is the table's
+    handler (None: observe only); numbers in `blocking` have handlers that
+    may sleep, so they run on a worker thread and answer later while the
+    loop goes on serving the sandbox's other threads."""
 
     def __init__(self, handlers, on_fatal, tracer=None, blocking=frozenset()):
         self.handlers = handlers
@@ -80,61 +82,52 @@ class Dispatcher:
         self.workers = None
         self.fd = -1
 
-    def __call__(self, req, resp) -> int:
-        if req.data.nr in self.blocking:
-            return self._defer(req)
-        return self.handle(NotifyTask(req, self.fd), resp)
+    def __call__(self, id, pid, nr, args) -> int:
+        t = NotifyTask(self.fd, id, pid, nr, args)
+        if nr in self.blocking:
+            return self._defer(t)
+        return self.handle(t)
 
-    def _defer(self, req) -> int:
+    def _defer(self, t: NotifyTask) -> int:
         if self.workers is None:
             from concurrent.futures import ThreadPoolExecutor
             self.workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sentry-blocking")
-        own = ffi.new("struct seccomp_notif *")
-        ffi.memmove(own, req, ffi.sizeof("struct seccomp_notif"))   # req is reused by the loop
-        self.workers.submit(self._answer_later, own)
-        return lib.SB_DEFERRED
+        self.workers.submit(self._answer_later, t)
+        return lib.SB_PY_DEFERRED
 
-    def _answer_later(self, req) -> None:
-        resp = ffi.new("struct seccomp_notif_resp *")
-        resp.id = req.id
-        if self.handle(NotifyTask(req, self.fd), resp) in (lib.SB_REPLY, lib.SB_STOP):
-            lib.sb_respond(self.fd, resp.id, resp.val, resp.error, resp.flags)
+    def _answer_later(self, t: NotifyTask) -> None:
+        lib.sb_respond_result(self.fd, t.id, self.handle(t))
 
-    def handle(self, t: NotifyTask, resp) -> int:
+    def handle(self, t: NotifyTask) -> int:
         handler = self.handlers[t.nr] if 0 <= t.nr < len(self.handlers) else None
         if self.tracer is not None:
             self.tracer.enter(t)
         try:
-            if handler is None:
-                result = CONTINUE     # observed: nothing to emulate
-            else:
-                result = handler(t)
+            result = CONTINUE if handler is None else handler(t)
         except SysError as e:
             result = e
+        except TaskGone:
+            return lib.SB_PY_DROPPED
         except OSError as e:
             result = SysError(e.errno or errno.EIO)
         except BaseException:     # a sentry bug: loud, and the sandbox stops
-            self.on_fatal(f"internal error in the {t.nr} handler:\n{traceback.format_exc()}")
-            resp.error = -errno.ENOSYS
-            return lib.SB_STOP
+            self.on_fatal(f"internal error in the handler for syscall {t.nr}:\n{traceback.format_exc()}")
+            return lib.SB_PY_STOP
         if self.tracer is not None:
             self.tracer.exit(t, result)
-        return encode(result, resp)
+        return encode(result)
 
 
-def encode(result, resp) -> int:
-    """The one place where a handler result becomes a reply."""
-    if type(result) is int:
-        resp.val = result
-        return lib.SB_REPLY
+def encode(result) -> int:
+    """The one place where a handler's result becomes a reply."""
+    if type(result) is int and result >= 0:
+        return result
     if isinstance(result, SysError):
-        resp.error = -result.errno
-        return lib.SB_REPLY
+        return -result.errno
     if result is CONTINUE:
-        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE
-        return lib.SB_REPLY
+        return lib.SB_PY_CONTINUE
     if result is ANSWERED:
-        return lib.SB_DEFERRED
+        return lib.SB_PY_DEFERRED
     raise TypeError(f"handler returned {result!r}")   # a bug: fail loudly
 
 
@@ -142,14 +135,14 @@ _dispatcher: Dispatcher | None = None
 
 
 @ffi.def_extern(onerror=lambda *exc: _fatal_callback(*exc))
-def sb_py_dispatch(req, resp):
-    return _dispatcher(req, resp)
+def sb_py_dispatch(id, pid, nr, a0, a1, a2, a3, a4, a5):
+    return _dispatcher(id, pid, nr, (a0, a1, a2, a3, a4, a5))
 
 
 def _fatal_callback(exc_type, exc, tb):
     sys.stderr.write("pysandbox: sentry dispatch failed:\n")
     traceback.print_exception(exc_type, exc, tb)
-    return lib.SB_STOP
+    return lib.SB_PY_STOP
 
 
 def serve(listener_fd: int, sentry, dispatcher: Dispatcher, kinds: dict[int, int]) -> None:
