@@ -53,18 +53,18 @@ int sb_filter_add(void *ctx, int nr, int action, int err)
     return seccomp_rule_add_exact(ctx, scmp_action(action, err), nr, 0);
 }
 
-/* A flag word in register `arg`: refuse with `err` when any bit of `mask` is
- * set, otherwise take `action`.  One rule per bit, because libseccomp can
- * only compare (arg & m) == v. */
+/* A flag word in register `arg`: when any bit of `mask` is set take
+ * (bit_action, bit_err), otherwise (action, err).  One rule per bit,
+ * because libseccomp can only compare (arg & m) == v. */
 int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
-                        uint64_t mask, int deny_err)
+                        uint64_t mask, int bit_action, int bit_err)
 {
     int r = seccomp_rule_add_exact(ctx, scmp_action(action, err), nr, 1,
                                    SCMP_CMP64(arg, SCMP_CMP_MASKED_EQ, mask, 0));
     for (int bit = 0; r == 0 && bit < 64; bit++) {
         uint64_t b = 1ULL << bit;
         if (mask & b)
-            r = seccomp_rule_add_exact(ctx, SCMP_ACT_ERRNO((uint32_t)deny_err), nr, 1,
+            r = seccomp_rule_add_exact(ctx, scmp_action(bit_action, bit_err), nr, 1,
                                        SCMP_CMP64(arg, SCMP_CMP_MASKED_EQ, b, b));
     }
     return r;

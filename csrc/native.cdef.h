@@ -72,7 +72,7 @@ void *sb_filter_new(int default_errno);
 void sb_filter_free(void *ctx);
 int sb_filter_add(void *ctx, int nr, int action, int err);
 int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
-                        uint64_t mask, int deny_err);
+                        uint64_t mask, int bit_action, int bit_err);
 int sb_filter_export(void *ctx, int fd);
 
 /* spawn.c */
@@ -88,6 +88,8 @@ struct sb_spawn {
     uint32_t uid, gid;
 };
 int sb_init_run(const struct sb_spawn *sp);
+int sb_become(uint32_t uid, uint32_t gid, uint64_t effective);
+int sb_unbecome(void);
 
 /* sysdeps.c: kernel calls Python 3.11's os module lacks */
 int sb_unshare(int flags);
@@ -98,3 +100,8 @@ int sb_pivot_root(const char *new_root, const char *put_old);
 int sb_mount_setattr_ro(const char *path);
 int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
 int sb_setns(int fd, int nstype);
+int sb_fstatat_raw(int dirfd, const char *path, void *statbuf, int flags);
+int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *statxbuf);
+int sb_faccessat2(int dirfd, const char *path, int mode, int flags);
+long sb_fstatfs_type(int fd);
+int sb_statfs_raw(const char *path, void *buf);

@@ -219,3 +219,37 @@ int sb_init_run(const struct sb_spawn *sp)
     (void)!write(sp->status_fd, &status, sizeof status);
     _exit(0);
 }
+
+/* The sentry takes the workload's identity while it serves, so the files it
+ * opens, stats or checks on a tracee's behalf are checked by the kernel
+ * against the same uid, gids and capabilities the tracee has.  The saved
+ * uid and gid stay 0 and the permitted set stays full, so sb_unbecome()
+ * can take root back for clean-up.  Process-wide: glibc applies the
+ * setres*id calls to every thread; capset is per thread, so call this
+ * before starting threads. */
+int sb_become(uint32_t uid, uint32_t gid, uint64_t effective)
+{
+    if (setgroups(0, NULL) < 0 || setresgid(gid, gid, 0) < 0 || setresuid(uid, uid, 0) < 0)
+        return -errno;
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0)
+        return -errno;
+    d[0].effective = (uint32_t)effective & d[0].permitted;
+    d[1].effective = (uint32_t)(effective >> 32) & d[1].permitted;
+    d[0].inheritable = d[1].inheritable = 0;
+    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+int sb_unbecome(void)
+{
+    if (setresuid(0, 0, 0) < 0 || setresgid(0, 0, 0) < 0)
+        return -errno;
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0)
+        return -errno;
+    d[0].effective = d[0].permitted;
+    d[1].effective = d[1].permitted;
+    return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}

@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #ifndef SYS_mount_setattr
@@ -47,4 +48,37 @@ int sb_mount_setattr_ro(const char *path)
 {
     struct sb_mount_attr a = { .attr_set = SB_MOUNT_ATTR_RDONLY };
     RET((int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &a, sizeof a));
+}
+
+/* Path syscalls the sentry makes on a tracee's behalf, raw: the result
+ * struct is copied to the tracee byte for byte, never re-packed. */
+int sb_fstatat_raw(int dirfd, const char *path, void *statbuf, int flags)
+{
+    RET((int)syscall(SYS_newfstatat, dirfd, path, statbuf, flags));
+}
+
+int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *statxbuf)
+{
+    RET((int)syscall(SYS_statx, dirfd, path, flags, mask, statxbuf));
+}
+
+int sb_faccessat2(int dirfd, const char *path, int mode, int flags)
+{
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
+    RET((int)syscall(SYS_faccessat2, dirfd, path, mode, flags));
+}
+
+long sb_fstatfs_type(int fd)
+{
+    struct statfs st;
+    if (fstatfs(fd, &st) < 0)
+        return -errno;
+    return (long)st.f_type;
+}
+
+int sb_statfs_raw(const char *path, void *buf)
+{
+    RET(statfs(path, buf));
 }

@@ -36,6 +36,13 @@ class RunConfig:
     cap_drop: list[str] = field(default_factory=list)
     uid: int = 0
     gid: int = 0
+    read_only: bool = False          # --rootfs view not writable at all
+    persist: str | None = None       # keep the writable layer here (DIR/upper, DIR/work)
+    masks: list[str] = field(default_factory=list)
+    ro_paths: list[str] = field(default_factory=list)
+    memory: int | None = None        # bytes
+    cpus: float | None = None
+    pids: int | None = None
     cap_mask: int = 0                # filled by normalise
 
 
@@ -75,6 +82,21 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
         if not os.path.exists(b.src):
             raise SandboxError(f"--bind source {b.src} does not exist")
     cfg.tmpfs = [_sandbox_path("--tmpfs", p) for p in cfg.tmpfs]
+    cfg.masks = [_sandbox_path("--mask", p) for p in cfg.masks]
+    cfg.ro_paths = [_sandbox_path("--ro", p) for p in cfg.ro_paths]
+    if cfg.persist is not None:
+        if cfg.rootfs is None:
+            raise SandboxError("--persist needs --rootfs (the host root is always read-only)")
+        cfg.persist = os.path.abspath(cfg.persist)
+        if cfg.persist == cfg.rootfs or cfg.persist.startswith(cfg.rootfs + "/"):
+            raise SandboxError(f"--persist {cfg.persist} must not be inside --rootfs")
+        try:
+            os.makedirs(cfg.persist + "/upper", exist_ok=True)
+            os.makedirs(cfg.persist + "/work", exist_ok=True)
+        except OSError as e:
+            raise SandboxError(f"--persist {cfg.persist}: {e.strerror}") from None
+    if cfg.read_only and cfg.rootfs is None:
+        raise SandboxError("--read-only needs --rootfs (the host root is always read-only)")
     cfg.cap_mask = caps.mask(caps.resolve(cfg.cap_add, cfg.cap_drop))
     cfg.env = _environment(cfg, host_env)
     if cfg.cwd is None:

@@ -62,7 +62,8 @@ def build(rows, trace_all: bool = False) -> Filter:
                 rc = lib.sb_filter_add(ctx, row.nr, action, err)
             else:
                 (rule,) = row.arg_rules   # one flag word per syscall is all we use
-                rc = lib.sb_filter_add_flags(ctx, row.nr, action, err, rule.arg, rule.mask, rule.errno)
+                bit_action = (lib.SB_A_ALLOW, 0) if rule.allow else (lib.SB_A_ERRNO, rule.errno)
+                rc = lib.sb_filter_add_flags(ctx, row.nr, action, err, rule.arg, rule.mask, *bit_action)
             if rc < 0:
                 raise OSError(-rc, f"libseccomp refused the rule for {row.name}")
     except BaseException:

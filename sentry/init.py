@@ -10,13 +10,14 @@ when a pid namespace's init dies the kernel kills everything in it.  The
 process is made non-dumpable, so the workload (same uid, fewer capabilities)
 cannot ptrace it or open its /proc/1/mem.
 
-Messages to the sentry go over a SOCK_SEQPACKET socket: b"T"+fd (pty master),
-b"L"+fd (the seccomp listener, sent by the workload itself), b"E"+text (an
-error; the sandbox did not start).
+Messages to the sentry go over a SOCK_SEQPACKET socket: b"R" (the root view
+is built), b"T"+fd (pty master), b"L"+fd (the seccomp listener, sent by the
+workload itself), b"E"+text (an error; the sandbox did not start).
 """
 from __future__ import annotations
 
 import array
+import math
 import os
 import select
 import signal
@@ -71,9 +72,16 @@ def _start(cfg, sock, status_fd, filt) -> None:
     socket.sethostname(cfg.hostname)
     if cfg.net == "none":
         net.loopback_up()
-    mounts.setup(cfg.rootfs, cfg.binds, cfg.tmpfs)
+    mounts.setup(cfg)
     native.prctl(PR_SET_DUMPABLE, 0)
+    sock.send(b"R")               # the view is built: the sentry joins it
+    if sock.recv(16) != b"G":     # ... and has put us in its cgroup
+        raise SandboxError("the sentry did not confirm the sandbox view")
 
+    if cfg.cpus:
+        # nproc asks sched_getaffinity: show (and give) ceil(cpus) cpus.
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, allowed[:max(1, math.ceil(cfg.cpus))])
     tty = -1
     if cfg.tty:
         master, tty = os.openpty()        # from the sandbox's own devpts

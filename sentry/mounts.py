@@ -50,24 +50,26 @@ class Bind:
     readonly: bool = False
 
 
-def setup(rootfs: str | None, binds: list[Bind], tmpfs: list[str]) -> None:
-    """Build the view and pivot into it.  Raises SandboxError naming the
-    path at fault."""
+def setup(cfg) -> None:
+    """Build the view cfg (a normalised RunConfig) asks for and pivot into
+    it.  Raises SandboxError naming the path at fault."""
     native.mount(None, "/", None, MS_REC | MS_PRIVATE)
     # Hold every bind source before anything is mounted over the host paths
     # (the staging tmpfs hides the host's /tmp).
-    sources = [_open_source(b) for b in binds]
-    if rootfs is None:
-        # The host root, read-only: bind it below a staging tmpfs.
-        native.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
-        os.mkdir(DEFAULT_ROOT)
-        root = DEFAULT_ROOT
+    sources = [_open_source(b) for b in cfg.binds]
+    held = {p: os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            for p in (cfg.rootfs, cfg.persist) if p}
+    native.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
+    root = DEFAULT_ROOT
+    os.mkdir(root)
+    if cfg.rootfs is None:
+        # The host root, read-only.
         native.mount("/", root, None, MS_BIND | MS_REC)
+        native.make_tree_readonly(root)
     else:
-        root = rootfs
-        native.mount(root, root, None, MS_BIND | MS_REC)
-    native.make_tree_readonly(root)
-
+        _mount_overlay(cfg, root, held)
+    for fd in held.values():
+        os.close(fd)
     _need_dir(root, "/tmp")
     native.mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
     _mount_dev(root)
@@ -75,18 +77,62 @@ def setup(rootfs: str | None, binds: list[Bind], tmpfs: list[str]) -> None:
     native.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if os.path.isdir(root + "/sys"):
         _mount_sysfs(root + "/sys")
-    for b, fd in zip(binds, sources):
+    for b, fd in zip(cfg.binds, sources):
         _bind(root, b, fd)
         os.close(fd)
-    for dst in tmpfs:
+    for dst in cfg.tmpfs:
         _need_dir(root, dst)
         native.mount("tmpfs", root + dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
-    _mask(root)
+    _mask(root, MASKED + list(cfg.masks), READONLY + list(cfg.ro_paths))
 
     os.chdir(root)
     native.pivot_root(".", ".")
     native.umount(".", MNT_DETACH)
     os.chdir("/")
+
+
+def _mount_overlay(cfg, root: str, held: dict[str, int]) -> None:
+    """--rootfs DIR as the lower layer of an overlay: DIR is never written.
+    The upper layer is a tmpfs that dies with the mount namespace, or
+    --persist DIR's upper/ and work/ (same filesystem, as overlayfs needs)."""
+    if cfg.persist:
+        upper = f"/proc/self/fd/{held[cfg.persist]}/upper"
+        work = f"/proc/self/fd/{held[cfg.persist]}/work"
+    else:
+        upper, work = STAGING + "/upper", STAGING + "/work"
+        os.mkdir(upper)
+        os.mkdir(work)
+    lower = f"/proc/self/fd/{held[cfg.rootfs]}"   # the host path may be under the staging /tmp
+    opts = f"lowerdir={_ovl(lower)},upperdir={_ovl(upper)},workdir={_ovl(work)}"
+    try:
+        native.mount("overlay", root, "overlay", 0, opts)
+    except OSError as e:
+        raise SandboxError(f"--rootfs {cfg.rootfs}: cannot build the copy-on-write view "
+                           f"(overlayfs: {e.strerror})") from None
+    if cfg.read_only:
+        native.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+
+
+def _ovl(path: str) -> str:
+    """overlayfs splits its options on ',' and ':'; escape them."""
+    return path.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
+
+
+def table(cfg) -> list[tuple[str, str, str, str]]:
+    """The mount table as the sandbox sees it in /proc/mounts: no host paths."""
+    if cfg.rootfs is None:
+        rows = [("rootfs", "/", "rootfs", "ro,relatime")]
+    else:
+        rows = [("overlay", "/", "overlay", ("ro" if cfg.read_only else "rw") + ",relatime")]
+    rows += [("tmpfs", "/tmp", "tmpfs", "rw,nosuid,nodev,relatime"),
+             ("tmpfs", "/dev", "tmpfs", "rw,nosuid,noexec,relatime,size=65536k,mode=755"),
+             ("devpts", "/dev/pts", "devpts", "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666"),
+             ("shm", "/dev/shm", "tmpfs", "rw,nosuid,nodev,noexec,relatime"),
+             ("proc", "/proc", "proc", "rw,nosuid,nodev,noexec,relatime"),
+             ("sysfs", "/sys", "sysfs", "ro,nosuid,nodev,noexec,relatime")]
+    rows += [("none", b.dst, "bind", "ro" if b.readonly else "rw") for b in cfg.binds]
+    rows += [("tmpfs", d, "tmpfs", "rw,nosuid,nodev,relatime") for d in cfg.tmpfs]
+    return rows
 
 
 def _mount_sysfs(path: str) -> None:
@@ -102,7 +148,7 @@ def _mount_sysfs(path: str) -> None:
 
 def _need_dir(root: str, path: str) -> None:
     if not os.path.isdir(root + path):
-        where = "the host" if root == DEFAULT_ROOT else f"rootfs {root}"
+        where = "the sandbox view"
         raise SandboxError(f"{path} does not exist as a directory in {where}; "
                            "it is needed as a mount point")
 
@@ -142,14 +188,14 @@ def _bind(root: str, b: Bind, fd: int) -> None:
         native.make_tree_readonly(target)
 
 
-def _mask(root: str) -> None:
-    for path in MASKED:
+def _mask(root: str, masked, readonly) -> None:
+    for path in masked:
         p = root + path
         if os.path.isdir(p):
             native.mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
         elif os.path.exists(p):
             native.mount(root + "/dev/null", p, None, MS_BIND)
-    for path in READONLY:
+    for path in readonly:
         p = root + path
         if os.path.exists(p):
             native.mount(p, p, None, MS_BIND | MS_REC)

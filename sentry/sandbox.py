@@ -6,10 +6,17 @@ Process layout (host pid namespace on the left):
      `- init   (pid 1 inside)       sentry/init.py, then csrc/spawn.c
          `- workload                filter loaded, then execve(CMD)
 
-The sentry stays in the host's namespaces: it needs host paths and
-/proc/TID of the tracees.  It calls unshare(CLONE_NEWPID) just before
-forking, which changes only where its *children* go.  That is also why a
-sentry serves exactly one sandbox.
+The sentry stays in the host's pid and net namespaces (it needs /proc/TID of
+the tracees), but once init has built the root view it joins the sandbox's
+*mount* namespace, so every path it resolves for a tracee is confined by the
+kernel to the sandbox view, and it takes the workload's uid, gids and
+capabilities while serving, so the kernel checks what it opens as it would
+check the tracee.  Host paths it still needs are held as fds first
+(sentry.hostproc, the cgroup).  Nothing may be imported after that point:
+every module is loaded before the fork.
+
+It calls unshare(CLONE_NEWPID) just before forking, which changes only where
+its *children* go.  That is also why a sentry serves exactly one sandbox.
 
 Exit status: the workload's code, or 128 + the signal that killed it, as a
 shell reports it; 125 for an error of the sandbox itself.
@@ -22,16 +29,18 @@ import signal
 import socket
 import sys
 
+from sentry import cgroups, hostproc, mounts, native, procfs  # noqa: F401 - procfs: see the header
 from sentry import filter as seccomp_filter
-from sentry import native
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 from sentry.handlers import current
 from sentry.platform import seccomp_notify
 from sentry.state import Sandbox
+from sentry.strace import Tracer, print_summary
+from sentry.tty import Relay
 from sentry.syscalls import table
 from sentry.syscalls.model import Action
 
-CLONE_NEWPID = 0x20000000
+CLONE_NEWPID, CLONE_NEWNS = 0x20000000, 0x00020000
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -56,8 +65,25 @@ def handlers_and_kinds(sb: Sandbox, rows=None):
 
 def run(cfg) -> int:
     """Run cfg (a normalised RunConfig) in a new sandbox; return the exit status."""
-    sb = Sandbox(hostname=cfg.hostname, release=cfg.release, strace=cfg.strace, fastpath=cfg.fastpath)
+    sb = Sandbox(hostname=cfg.hostname, release=cfg.release, strace=cfg.strace, fastpath=cfg.fastpath,
+                 memory_limit=cfg.memory or 0, cpus=cfg.cpus, mounts=mounts.table(cfg))
     current.sandbox = sb
+    hostproc.open_host_proc()
+    if cfg.memory or cfg.cpus or cfg.pids:
+        sb.cgroup = cgroups.Cgroup.create(f"pysandbox/{os.getpid()}-{os.urandom(4).hex()}",
+                                          cgroups.Limits(cfg.memory, cfg.cpus, cfg.pids))
+    try:
+        status = _run(cfg, sb)
+        if sb.cgroup is not None and status == 128 + signal.SIGKILL and sb.cgroup.oom_kills():
+            sys.stderr.write(f"pysandbox: the sandbox ran out of memory (--memory {cfg.memory} bytes): "
+                             "OOM-killed\n")
+        return status
+    finally:
+        if sb.cgroup is not None:
+            sb.cgroup.remove()
+
+
+def _run(cfg, sb: Sandbox) -> int:
     filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all")
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     status_r, status_w = os.pipe()
@@ -73,6 +99,8 @@ def run(cfg) -> int:
     os.close(status_w)
     filt.close()
     sb.init_pid = pid
+    if sb.cgroup is not None:
+        sb.cgroup.add(pid)    # before init forks the workload: it waits for our "G"
 
     def forward(sig, _frame):
         try:
@@ -83,24 +111,26 @@ def run(cfg) -> int:
         signal.signal(sig, forward)
 
     relay = None
+    became = False
     try:
-        listener, master = _receive(ours)
+        listener, master = _receive(ours, pid)
         if master is not None:
-            from sentry.tty import Relay
             relay = Relay(master)
-        tracer = None
-        if cfg.strace:
-            from sentry.strace import Tracer
-            tracer = Tracer(sb)
+        tracer = Tracer(sb) if cfg.strace else None
         handlers, blocking, kinds = handlers_and_kinds(sb)
         dispatcher = seccomp_notify.Dispatcher(handlers, on_fatal=lambda msg: _fatal(pid, msg),
                                                tracer=tracer, blocking=blocking)
+        native.check(native.lib.sb_become(cfg.uid, cfg.gid, cfg.cap_mask), "taking the workload's identity")
+        became = True
+        os.umask(0)           # handlers apply the tracee's umask themselves
         seccomp_notify.serve(listener, sb.sentry, dispatcher, kinds)
         os.close(listener)
     except BaseException:
         _kill(pid)
         raise
     finally:
+        if became:
+            native.check(native.lib.sb_unbecome(), "taking root back")
         ours.close()
         _, wstatus = _waitpid(pid)
         if relay is not None:
@@ -108,7 +138,6 @@ def run(cfg) -> int:
     data = os.read(status_r, 4)
     os.close(status_r)
     if cfg.summary:
-        from sentry.strace import print_summary
         print_summary(sb)
     if len(data) != 4:
         raise SandboxError("the sandbox init died unexpectedly "
@@ -138,7 +167,19 @@ def exit_code(wstatus: int) -> int:
     return os.WEXITSTATUS(wstatus)
 
 
-def _receive(sock: socket.socket):
+def _join_view(sock: socket.socket, init_pid: int) -> None:
+    """Move into the sandbox's mount namespace (its root becomes ours),
+    then let init go on to start the workload."""
+    ns = hostproc.open(f"{init_pid}/ns/mnt")
+    try:
+        native.setns(ns, CLONE_NEWNS)
+    finally:
+        os.close(ns)
+    os.chdir("/")
+    sock.send(b"G")
+
+
+def _receive(sock: socket.socket, init_pid: int):
     """Wait for the listener fd (and the pty master, with -t), or an error."""
     master = None
     while True:
@@ -151,7 +192,9 @@ def _receive(sock: socket.socket):
             raise SandboxError("the sandbox exited before its workload started")
         if msg[:1] == b"E":
             raise SandboxError(msg[1:].decode(errors="replace"))
-        if msg[:1] == b"T" and fds:
+        if msg == b"R":
+            _join_view(sock, init_pid)
+        elif msg[:1] == b"T" and fds:
             master = fds[0]
         elif msg[:1] == b"L" and fds:
             return fds[0], master

@@ -6,10 +6,10 @@ bytes.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
+from sentry import hostproc
 from sentry.native import ffi, lib
 
 UTS_LEN = 64  # __NEW_UTS_LEN
@@ -24,6 +24,9 @@ class Sandbox:
     started: float = field(default_factory=time.monotonic)
     init_pid: int = 0                  # host pid of the sandbox's pid 1
     memory_limit: int = 0              # bytes; 0 means none
+    cpus: float | None = None          # cpu limit, None means none
+    cgroup: object = None              # sentry.cgroups.Cgroup, when limits are set
+    mounts: list = field(default_factory=list)   # (source, mountpoint, fstype, options), as shown inside
     sentry: object = field(default=None, repr=False)   # struct sb_sentry *
     _uts: bytes | None = field(default=None, repr=False)
 
@@ -47,6 +50,21 @@ class Sandbox:
         set_uts_field(self.sentry.uts, name, value)
         self._uts = None
 
+    def proc_view(self):
+        """What sentry/procfs.py needs to render the sandbox's /proc files."""
+        from sentry import procfs   # imported before the sentry leaves the host (see sandbox.py)
+        pids = self.pids()
+        return procfs.View(
+            read_host=hostproc.read, memory_limit=self.memory_limit or None,
+            memory_usage=self.memory_usage() if self.cgroup is not None else None,
+            cpus=self.cpus, uptime=self.uptime(), nr_threads=self.threads(), nr_running=1,
+            last_pid=max((_vpid(p) for p in pids), default=1),
+            hostname=ffi.string(self.sentry.uts.nodename).decode(errors="replace"),
+            mounts=self.mounts)
+
+    def memory_usage(self) -> int:
+        return self.cgroup.memory_usage() if self.cgroup is not None else 0
+
     def uptime(self) -> float:
         return time.monotonic() - self.started
 
@@ -58,12 +76,27 @@ class Sandbox:
             pid = todo.pop()
             out.append(pid)
             try:
-                for tid in os.listdir(f"/proc/{pid}/task"):
-                    with open(f"/proc/{pid}/task/{tid}/children") as f:
-                        todo.extend(int(c) for c in f.read().split())
+                for tid in hostproc.listdir(f"{pid}/task"):
+                    todo.extend(int(c) for c in hostproc.read(f"{pid}/task/{tid}/children").split())
             except OSError:
                 pass   # exited while we looked
         return out
+
+    def threads(self) -> int:
+        n = 0
+        for pid in self.pids():
+            try:
+                n += len(hostproc.listdir(f"{pid}/task"))
+            except OSError:
+                pass
+        return n
+
+
+def _vpid(pid: int) -> int:
+    try:
+        return int(hostproc.status_field(pid, "NSpid").split()[-1])
+    except (OSError, AttributeError, ValueError):
+        return 1
 
 
 def set_uts_field(uts, name: str, value: bytes) -> None:

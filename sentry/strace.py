@@ -16,6 +16,7 @@ import errno
 import os
 import sys
 
+from sentry import hostproc
 from sentry.errors import SysError
 from sentry.platform.base import ANSWERED, CONTINUE
 from sentry.syscalls import table
@@ -52,11 +53,8 @@ class Tracer:
         v = self.vpids.get(tid)
         if v is None:
             try:
-                with open(f"/proc/{tid}/status") as f:
-                    for line in f:
-                        if line.startswith("NSpid:"):
-                            v = int(line.split()[-1])
-            except OSError:
+                v = int(hostproc.status_field(tid, "NSpid").split()[-1])
+            except (OSError, AttributeError, ValueError):
                 pass
             v = v or tid
             self.vpids[tid] = v

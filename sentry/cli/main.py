@@ -21,7 +21,8 @@ RUN_HELP = """\
 Run CMD in a new sandbox under its own sentry.
 
 Without --rootfs the sandbox sees the host root read-only, with a private
-/tmp, its own /dev and /proc.  With --rootfs DIR it sees DIR, read-only.
+/tmp, its own /dev and /proc.  With --rootfs DIR it sees DIR through a
+copy-on-write layer: DIR itself is never modified.
 It always gets new pid, mount, uts, ipc and net namespaces (--net host keeps
 the host's network), Docker's default capabilities and no_new_privs.
 
@@ -46,6 +47,15 @@ def build_parser() -> Parser:
     r.add_argument("--cwd", metavar="DIR", help="working directory inside the sandbox")
     r.add_argument("--bind", action="append", default=[], metavar="SRC:DST[:ro]")
     r.add_argument("--tmpfs", action="append", default=[], metavar="DST")
+    r.add_argument("--mask", action="append", default=[], metavar="PATH",
+                   help="hide PATH (reads give nothing, like OCI maskedPaths)")
+    r.add_argument("--ro", action="append", default=[], metavar="PATH", help="make PATH read-only")
+    r.add_argument("--read-only", action="store_true", help="with --rootfs: no copy-on-write layer at all")
+    r.add_argument("--persist", metavar="DIR",
+                   help="with --rootfs: keep the writable layer in DIR (default: thrown away)")
+    r.add_argument("--memory", metavar="SIZE", help="memory limit, e.g. 256M (cgroup)")
+    r.add_argument("--cpus", metavar="N", help="CPU limit, e.g. 0.5 (cgroup)")
+    r.add_argument("--pids", metavar="N", help="limit on processes and threads (cgroup)")
     r.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-terminal")
     r.add_argument("--strace", nargs="?", const="emulated", choices=["emulated", "all"],
                    help="print intercepted syscalls; =all also traces passthrough calls (much slower)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+from sentry import cgroups
 from sentry.config import RunConfig, normalise, parse_bind
 from sentry.errors import SandboxError
 
@@ -26,7 +27,11 @@ def run(args) -> int:
         binds=[parse_bind(b) for b in args.bind], tmpfs=args.tmpfs, tty=args.tty,
         strace=args.strace, summary=args.summary, fastpath=args.fastpath,
         platform=args.platform, cap_add=args.cap_add, cap_drop=args.cap_drop,
-        uid=uid, gid=gid,
+        uid=uid, gid=gid, read_only=args.read_only, persist=args.persist,
+        masks=args.mask, ro_paths=args.ro,
+        memory=cgroups.parse_memory(args.memory) if args.memory else None,
+        cpus=cgroups.parse_cpus(args.cpus) if args.cpus else None,
+        pids=cgroups.parse_pids(args.pids) if args.pids else None,
     )
     normalise(cfg)
     if os.geteuid() != 0:

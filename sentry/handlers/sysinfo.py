@@ -7,13 +7,13 @@ struct sysinfo on x86_64 is 112 bytes:
     unsigned int mem_unit; char _f[0];
 uptime is the sandbox's own; procs counts the sandbox's threads (the kernel's
 nr_threads); loads are not tracked per sandbox and read 0 (gVisor does the
-same); memory is the host's until a cgroup limit applies.
+same); memory is /proc/meminfo's, as sentry/procfs.py renders it for the sandbox.
 """
 from __future__ import annotations
 
-import os
 import struct
 
+from sentry import procfs
 from sentry.handlers import current
 from sentry.platform.base import Task
 
@@ -21,28 +21,24 @@ SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")
 assert SYSINFO.size == 112
 
 
-def meminfo() -> dict[str, int]:
+def meminfo(sb) -> dict[str, int]:
+    """The sandbox's /proc/meminfo (procfs renders it), so free(1), which
+    mixes sysinfo(2) and /proc/meminfo, sees one consistent picture."""
     out = {}
-    with open("/proc/meminfo") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            out[key] = int(rest.split()[0]) * 1024
+    for line in procfs.render("/proc/meminfo", sb.proc_view()).decode().splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if fields:
+            out[key] = int(fields[0]) * (1024 if len(fields) > 1 else 1)
     return out
 
 
 def sysinfo(t: Task) -> int:
     sb = current.sandbox
-    mem = meminfo()
-    limit = sb.memory_limit or mem["MemTotal"]
-    total = min(limit, mem["MemTotal"])
-    free = min(mem["MemFree"], total)
-    threads = sum(len(os.listdir(f"/proc/{p}/task")) for p in _alive(sb.pids()))
+    mem = meminfo(sb)
     data = SYSINFO.pack(int(sb.uptime()), 0, 0, 0,
-                        total, free, mem.get("Shmem", 0), mem.get("Buffers", 0), 0, 0,
-                        min(threads, 0xFFFF), 0, 0, 0, 1)
+                        mem["MemTotal"], mem["MemFree"], mem.get("Shmem", 0), mem.get("Buffers", 0),
+                        mem.get("SwapTotal", 0), mem.get("SwapFree", 0),
+                        min(sb.threads(), 0xFFFF), 0, 0, 0, 1)
     t.write(t.arg(0), data)
     return 0
-
-
-def _alive(pids):
-    return [p for p in pids if os.path.isdir(f"/proc/{p}/task")]

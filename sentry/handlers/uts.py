@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 
+from sentry import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.handlers import current
 from sentry.platform.base import Task
@@ -51,8 +52,5 @@ def setdomainname(t: Task) -> int:
 def has_cap(tid: int, cap: int) -> bool:
     """Is cap in the thread's effective set?  /proc/TID/status is the
     kernel's own record, so the tracee cannot forge it."""
-    with open(f"/proc/{tid}/status") as f:
-        for line in f:
-            if line.startswith("CapEff:"):
-                return bool(int(line.split()[1], 16) >> cap & 1)
-    return False
+    eff = hostproc.status_field(tid, "CapEff")
+    return eff is not None and bool(int(eff, 16) >> cap & 1)

@@ -9,7 +9,8 @@ A handler is `def handler(t: Task) -> int | Reply`:
   behalf): the syscall fails with that errno;
 - return CONTINUE: the host kernel runs the syscall unchanged (only where a
   kernel-enforced boundary confines it; never after deciding on memory);
-- return t.inject_fd(...)'s result: the syscall completed with a new fd.
+- return t.inject_fd(...)'s result: the syscall completed with a new fd;
+- return Defer(work): work() runs on a worker thread and gives the result.
 """
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ class Reply:
 
 CONTINUE = Reply("CONTINUE")   # let the host kernel run the syscall
 ANSWERED = Reply("ANSWERED")   # the platform already completed the syscall
+
+
+class Defer(Reply):
+    """Finish on a worker thread: `work()` may block (a FIFO open, a slow
+    filesystem) and returns the handler's real result.  The notify loop
+    goes on serving the sandbox's other threads meanwhile."""
+
+    def __init__(self, work):
+        super().__init__("DEFER")
+        self.work = work
 
 
 class Task(Protocol):

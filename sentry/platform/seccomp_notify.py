@@ -24,10 +24,11 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from sentry.errors import SysError, TaskGone
 from sentry.native import check, ffi, lib, mem_read, mem_read_cstr
-from sentry.platform.base import ANSWERED, CONTINUE
+from sentry.platform.base import ANSWERED, CONTINUE, Defer
 
 FAST_KINDS = {"uname": lib.SB_K_UNAME}
 
@@ -88,22 +89,28 @@ class Dispatcher:
             return self._defer(t)
         return self.handle(t)
 
-    def _defer(self, t: NotifyTask) -> int:
+    def _defer(self, t: NotifyTask, work=None) -> int:
         if self.workers is None:
-            from concurrent.futures import ThreadPoolExecutor
             self.workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sentry-blocking")
-        self.workers.submit(self._answer_later, t)
+        self.workers.submit(self._answer_later, t, work)
         return lib.SB_PY_DEFERRED
 
-    def _answer_later(self, t: NotifyTask) -> None:
-        lib.sb_respond_result(self.fd, t.id, self.handle(t))
+    def _answer_later(self, t: NotifyTask, work) -> None:
+        lib.sb_respond_result(self.fd, t.id, self.handle(t, work))
 
-    def handle(self, t: NotifyTask) -> int:
+    def handle(self, t: NotifyTask, work=None) -> int:
+        """Run the handler (or, on a worker, the deferred work) and encode
+        its result."""
         handler = self.handlers[t.nr] if 0 <= t.nr < len(self.handlers) else None
-        if self.tracer is not None:
+        if self.tracer is not None and work is None:
             self.tracer.enter(t)
         try:
-            result = CONTINUE if handler is None else handler(t)
+            if work is not None:
+                result = work()
+            else:
+                result = CONTINUE if handler is None else handler(t)
+            if type(result) is Defer:
+                return self._defer(t, result.work)
         except SysError as e:
             result = e
         except TaskGone:

@@ -21,14 +21,17 @@ class Action(enum.Enum):
 
 @dataclass(frozen=True)
 class ArgRule:
-    """Refuse the call in BPF when (args[arg] & mask) != 0.
+    """When (args[arg] & mask) != 0, BPF refuses the call with `errno`, or,
+    with allow=True, lets it run natively instead of taking the row's action.
 
-    Used for flag words such as clone's namespace flags: the value is in a
-    register, so BPF can check it without any TOCTOU window.
+    Used for flag words such as clone's namespace flags, or newfstatat's
+    AT_EMPTY_PATH (an fstat, nothing to resolve): the value is in a register,
+    so BPF can check it without any TOCTOU window.
     """
     arg: int
     mask: int
-    errno: int
+    errno: int = 0
+    allow: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,9 @@ def P(nr, name, note="", arg_rules=()):
     return Row(nr, name, Action.PASSTHROUGH, note, arg_rules=tuple(arg_rules))
 
 
-def E(nr, name, handler, note="", fast=None, blocking=False):
-    return Row(nr, name, Action.EMULATE, note, handler=handler, fast=fast, blocking=blocking)
+def E(nr, name, handler, note="", fast=None, blocking=False, arg_rules=()):
+    return Row(nr, name, Action.EMULATE, note, handler=handler, fast=fast, blocking=blocking,
+               arg_rules=tuple(arg_rules))
 
 
 def O(nr, name, note="", handler=None):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import errno
 
-from sentry.handlers import sysinfo, uts
+from sentry.handlers import fs, sysinfo, uts
 from sentry.syscalls.model import Action, ArgRule, Row, D, E, O, P
 
 # Namespace flags (include/uapi/linux/sched.h).  Creating namespaces inside
@@ -47,6 +47,12 @@ NS_FLAGS = (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC
 CLONE_NS_FLAGS = NS_FLAGS & ~CLONE_NEWTIME
 
 NO_NEW_NS = (ArgRule(0, NS_FLAGS, errno.EPERM),)
+# fstat() is newfstatat(fd, "", AT_EMPTY_PATH): nothing to resolve, so BPF
+# lets calls with that flag (a register) run natively.
+AT_EMPTY_PATH = 0x1000
+FSTAT_NATIVE_3 = (ArgRule(3, AT_EMPTY_PATH, allow=True),)
+FSTAT_NATIVE_2 = (ArgRule(2, AT_EMPTY_PATH, allow=True),)
+FSE = "done by the sentry in the sandbox view"
 NO_NEW_NS_CLONE = (ArgRule(0, CLONE_NS_FLAGS, errno.EPERM),)
 
 # Notes shared by many rows (each < 70 chars).
@@ -91,11 +97,11 @@ ROWS: tuple[Row, ...] = (
     # -- 0..334: the original x86_64 table -------------------------------
     P(0, "read", FD),
     P(1, "write", FD),
-    P(2, "open", PATH),
+    E(2, "open", fs.open, FSE),
     P(3, "close", FDT),
-    P(4, "stat", PATH),
+    E(4, "stat", fs.stat, FSE),
     P(5, "fstat", FMETA),
-    P(6, "lstat", PATH),
+    E(6, "lstat", fs.lstat, FSE),
     P(7, "poll", POLL),
     P(8, "lseek", FD),
     P(9, "mmap", MEM),
@@ -110,7 +116,7 @@ ROWS: tuple[Row, ...] = (
     P(18, "pwrite64", FD),
     P(19, "readv", FD),
     P(20, "writev", FD),
-    P(21, "access", PATH),
+    E(21, "access", fs.access, FSE),
     P(22, "pipe", "pipes"),
     P(23, "select", POLL),
     P(24, "sched_yield", SCHED),
@@ -176,11 +182,11 @@ ROWS: tuple[Row, ...] = (
     P(82, "rename", PATH),
     P(83, "mkdir", PATH),
     P(84, "rmdir", PATH),
-    P(85, "creat", PATH),
+    E(85, "creat", fs.creat, FSE),
     P(86, "link", PATH),
     P(87, "unlink", PATH),
     P(88, "symlink", PATH),
-    P(89, "readlink", PATH),
+    E(89, "readlink", fs.readlink, FSE),
     P(90, "chmod", PATH),
     P(91, "fchmod", FMETA),
     P(92, "chown", PATH),
@@ -350,19 +356,20 @@ ROWS: tuple[Row, ...] = (
     P(254, "inotify_add_watch", PATH),
     P(255, "inotify_rm_watch", "inotify"),
     D(256, "migrate_pages", errno.EPERM, NUMA),
-    P(257, "openat", PATH),
+    E(257, "openat", fs.openat, FSE),
     P(258, "mkdirat", PATH),
     P(259, "mknodat", PATH),
     P(260, "fchownat", PATH),
     P(261, "futimesat", PATH),
-    P(262, "newfstatat", PATH),
+    E(262, "newfstatat", fs.newfstatat, FSE + "; fstat runs natively",
+      arg_rules=FSTAT_NATIVE_3),
     P(263, "unlinkat", PATH),
     P(264, "renameat", PATH),
     P(265, "linkat", PATH),
     P(266, "symlinkat", PATH),
-    P(267, "readlinkat", PATH),
+    E(267, "readlinkat", fs.readlinkat, FSE),
     P(268, "fchmodat", PATH),
-    P(269, "faccessat", PATH),
+    E(269, "faccessat", fs.faccessat, FSE),
     P(270, "pselect6", POLL),
     P(271, "ppoll", POLL),
     P(272, "unshare", "creating namespaces inside the sandbox is refused in BPF",
@@ -426,7 +433,8 @@ ROWS: tuple[Row, ...] = (
     P(329, "pkey_mprotect", "memory protection keys"),
     P(330, "pkey_alloc", "memory protection keys"),
     P(331, "pkey_free", "memory protection keys"),
-    P(332, "statx", PATH),
+    E(332, "statx", fs.statx, FSE + "; fstat runs natively",
+      arg_rules=FSTAT_NATIVE_2),
     P(333, "io_pgetevents", AIO),
     P(334, "rseq", "restartable sequences"),
 
@@ -455,7 +463,7 @@ ROWS: tuple[Row, ...] = (
     P(436, "close_range", FDT),
     P(437, "openat2", PATH),
     P(438, "pidfd_getfd", "copies an fd; kernel checks ptrace access"),
-    P(439, "faccessat2", PATH),
+    E(439, "faccessat2", fs.faccessat2, FSE),
     P(440, "process_madvise", "memory advice for a pidfd's process"),
     P(441, "epoll_pwait2", EPOLL),
     D(442, "mount_setattr", errno.EPERM, MOUNT),
@@ -516,7 +524,7 @@ def validate(rows) -> None:
             problems.append(f"{row.nr} {row.name}: EMULATE without handler")
         for rule in row.arg_rules:
             if not (isinstance(rule, ArgRule) and 0 <= rule.arg <= 5
-                    and rule.mask and rule.errno):
+                    and rule.mask and (rule.errno or rule.allow)):
                 problems.append(f"{row.nr} {row.name}: bad ArgRule {rule!r}")
     missing = sorted(KNOWN_NRS - seen_nr)
     extra = sorted(seen_nr - KNOWN_NRS)

@@ -1,0 +1,399 @@
+"""Resource limits for one sandbox: a cgroup of its own.
+
+Kernel facts relied on:
+
+- Only cgroup2 has `cgroup.controllers`: it tells a cgroup2 mount from the
+  tmpfs a hybrid system puts at /sys/fs/cgroup.  A v2 controller works in a
+  group only once every ancestor lists it in `cgroup.subtree_control`, which
+  a non-root group holding processes may not change: our shared
+  `pysandbox` parent never holds one.
+- A controller bound to a v1 hierarchy is absent from v2 (hybrid systems).
+  Each v1 hierarchy (one controller, or a few: cpu,cpuacct) has its own
+  tree, and a process is moved in each by writing its pid to cgroup.procs.
+- v1 memory.limit_in_bytes does not count swap; memory.memsw.limit_in_bytes
+  (when swap accounting is on) counts memory+swap, so setting both to the
+  same value leaves no swap to dodge the limit.  In v2, memory.swap.max = 0.
+- CPU bandwidth: quota/period in microseconds (v1 cpu.cfs_quota_us and
+  cpu.cfs_period_us, v2 cpu.max "QUOTA PERIOD"); the kernel refuses a quota
+  under 1 ms.  No limit reads back as -1 / "max"; no v1 memory limit as
+  PAGE_COUNTER_MAX pages (9223372036854771712 with 4 KiB pages).
+- A task leaves cgroup.procs, then stops populating its group, as it
+  exits, before it is reaped: rmdir (EBUSY while populated) works once every
+  member is dead, zombies included.  Pids are those of the reader's pid
+  namespace: the sentry's, the host's.
+- A directory fd pins the cgroupfs node, not a path: *at() calls relative
+  to it work from any mount namespace.  The sentry setns()es into the
+  sandbox's, where /sys/fs/cgroup is not visible, so after create() every
+  file operation goes through the fds opened then (paths: messages only).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+
+from sentry.errors import SandboxError
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+V2_CANDIDATES = (CGROUP_ROOT, CGROUP_ROOT + "/unified")   # pure v2, then hybrid
+PARENT = "pysandbox"
+CONTROLLERS = ("memory", "pids", "cpu")
+PERIOD_US = 100_000
+MIN_QUOTA_US = 1_000
+UNLIMITED = 1 << 62        # v1 reports "no memory limit" as a number at least this big
+REMOVE_WAIT_S = 2.0
+
+_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+@dataclass
+class Limits:
+    memory: int | None = None      # bytes
+    cpus: float | None = None      # e.g. 0.5
+    pids: int | None = None
+
+
+def parse_memory(text: str) -> int:
+    """"256M", "1g", "512k", "1.5G", "1048576" -> bytes (binary units)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", text, re.IGNORECASE)
+    value = int(float(m.group(1)) * _UNITS[m.group(2).lower()]) if m else 0
+    if not 0 < value < UNLIMITED:
+        raise SandboxError(f"bad memory limit {text!r}: expected a positive size "
+                           "such as 256M, 1g, 512k or 1048576")
+    return value
+
+
+def parse_cpus(text: str) -> float:
+    """"0.5", "2" -> CPUs' worth of time per period."""
+    value = float(text) if re.fullmatch(r"\s*\d+(\.\d*)?\s*|\s*\.\d+\s*", text) else 0.0
+    if value <= 0:
+        raise SandboxError(f"bad cpu limit {text!r}: expected a positive number such as 0.5 or 2")
+    if value * PERIOD_US < MIN_QUOTA_US:
+        # The kernel refuses a quota under 1 ms: say so now, not at create().
+        raise SandboxError(f"bad cpu limit {text!r}: the smallest is {MIN_QUOTA_US / PERIOD_US}")
+    return value
+
+
+def parse_pids(text: str) -> int:
+    """A positive number of tasks (threads count too)."""
+    if not re.fullmatch(r"\s*\d+\s*", text) or int(text) <= 0:
+        raise SandboxError(f"bad pids limit {text!r}: expected a positive integer")
+    return int(text)
+
+
+def unique_name() -> str:
+    """pysandbox/<pid>-<random hex>: unique across concurrent sentries."""
+    return f"{PARENT}/{os.getpid()}-{secrets.token_hex(4)}"
+
+
+@dataclass
+class _Dir:
+    """One group directory: per hierarchy in v1, the only one in v2."""
+    path: str            # host path, for messages only
+    parent_fd: int       # the shared pysandbox dir: rmdir goes through it
+    fd: int              # the group itself: every file goes through it
+    leaf: str
+    controllers: tuple[str, ...]
+
+
+class Cgroup:
+    """A cgroup for one sandbox, in every hierarchy that has a controller we
+    use.  Build with create(); use as a context manager or call remove()."""
+
+    def __init__(self, version: int, name: str):
+        self.version = version
+        self.name = name
+        self._dirs: list[_Dir] = []
+        self._removed = False
+
+    @property
+    def host_paths(self) -> tuple[str, ...]:
+        """Where the groups were created (informational: never opened)."""
+        return tuple(d.path for d in self._dirs)
+
+    @classmethod
+    def create(cls, name: str, limits: Limits) -> "Cgroup":
+        leaf = _check_name(name)
+        need = {"memory", "pids"} | ({"cpu"} if limits.cpus is not None else set())
+        v2 = _find_v2(need)
+        v1 = None if v2 else _find_v1()
+        if v2 is None and (missing := sorted(set(CONTROLLERS) - set(v1))):
+            raise SandboxError(f"cgroups are unusable: no cgroup v2 at {' or '.join(V2_CANDIDATES)} "
+                               f"offers {', '.join(sorted(need))}, and no v1 hierarchy is mounted "
+                               f"for {', '.join(missing)}")
+        if v2:
+            hierarchies = {v2[0]: [c for c in CONTROLLERS if c in v2[1]]}
+        else:
+            hierarchies = {}
+            for ctrl in CONTROLLERS:
+                hierarchies.setdefault(v1[ctrl], []).append(ctrl)
+        cg = cls(2 if v2 else 1, name)
+        try:
+            for root, ctrls in hierarchies.items():
+                cg._dirs.append(_make_group(root, leaf, tuple(ctrls)))
+            cg._apply(limits)
+        except BaseException as e:
+            cg._rmdirs()
+            if isinstance(e, OSError):
+                raise SandboxError(f"cannot set up cgroup {name}: {_describe(e)}") from None
+            raise
+        return cg
+
+    def _apply(self, limits: Limits) -> None:
+        if limits.memory is not None:
+            mem = self._dir("memory")
+            if self.version == 2:
+                _write(mem, "memory.max", limits.memory)
+                if _exists(mem, "memory.swap.max"):
+                    _write(mem, "memory.swap.max", 0)
+            else:
+                _write(mem, "memory.limit_in_bytes", limits.memory)
+                if _exists(mem, "memory.memsw.limit_in_bytes"):
+                    _write(mem, "memory.memsw.limit_in_bytes", limits.memory)
+        if limits.cpus is not None:
+            quota = max(MIN_QUOTA_US, round(limits.cpus * PERIOD_US))
+            cpu = self._dir("cpu")
+            if self.version == 2:
+                _write(cpu, "cpu.max", f"{quota} {PERIOD_US}")
+            else:
+                _write(cpu, "cpu.cfs_period_us", PERIOD_US)
+                _write(cpu, "cpu.cfs_quota_us", quota)
+        if limits.pids is not None:
+            _write(self._dir("pids"), "pids.max", limits.pids)
+
+    def add(self, pid: int) -> None:
+        """Move process pid (all its threads) into the group, in every hierarchy."""
+        for d in self._live_dirs():
+            try:
+                _write(d, "cgroup.procs", pid)
+            except OSError as e:
+                raise SandboxError(f"cannot add pid {pid} to cgroup {self.name}: {_describe(e)}") from None
+
+    def limits(self) -> Limits:
+        """The limits in force, read back from the kernel (None: unlimited)."""
+        mem, pids = self._dir("memory"), self._dir("pids")
+        if self.version == 2:      # one dir; cpu.max only if the cpu controller is on
+            memory = _read(mem, "memory.max")
+            quota, _, period = (_read(mem, "cpu.max") if _exists(mem, "cpu.max") else "max").partition(" ")
+        else:
+            cpu = self._dir("cpu")
+            memory = _read(mem, "memory.limit_in_bytes")
+            quota, period = _read(cpu, "cpu.cfs_quota_us"), _read(cpu, "cpu.cfs_period_us")
+        return Limits(
+            memory=None if memory == "max" or int(memory) >= UNLIMITED else int(memory),
+            cpus=None if quota in ("max", "-1") else int(quota) / int(period),
+            pids=None if (p := _read(pids, "pids.max")) == "max" else int(p))
+
+    def memory_usage(self) -> int:
+        """Bytes charged to the group now (page cache included)."""
+        name = "memory.current" if self.version == 2 else "memory.usage_in_bytes"
+        return int(_read(self._dir("memory"), name))
+
+    def oom_kills(self) -> int:
+        """How many tasks the OOM killer has killed in the group."""
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        for line in _read(self._dir("memory"), name).splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0        # v1 before Linux 4.13 does not count
+
+    def pids_current(self) -> int:
+        return int(_read(self._dir("pids"), "pids.current"))
+
+    def procs(self) -> list[int]:
+        """Host pids in the group (the union over v1 hierarchies, in case an
+        add() got only part of the way)."""
+        pids: set[int] = set()
+        for d in self._live_dirs():
+            pids.update(int(p) for p in _read(d, "cgroup.procs").split())
+        return sorted(pids)
+
+    def kill_all(self) -> None:
+        """SIGKILL every member: atomically with v2's cgroup.kill, else one
+        pass over cgroup.procs (a child forked meanwhile survives it, and a
+        pid could be reused between read and kill: a tiny window)."""
+        if self.version == 2 and _exists(self._dirs[0], "cgroup.kill"):
+            _write(self._dirs[0], "cgroup.kill", 1)
+            return
+        for pid in self.procs():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def remove(self) -> None:
+        """Kill the members, wait (up to ~2 s) for them to die, rmdir our
+        groups and close the fds.  Idempotent; a group someone else already
+        removed is fine.  Raises SandboxError if a group could not be removed."""
+        if self._removed:
+            return
+        deadline = time.monotonic() + REMOVE_WAIT_S
+        while True:
+            try:
+                self.kill_all()
+                if not self.procs() or time.monotonic() > deadline:
+                    break   # if not empty, rmdir below says EBUSY, naming the group
+            except OSError:
+                break       # removed under us (ENOENT), or rmdir below says why
+            time.sleep(0.01)
+        failed = self._rmdirs(deadline)
+        if failed:
+            raise SandboxError(f"cannot remove cgroup {self.name}: {'; '.join(failed)}")
+
+    def _rmdirs(self, deadline: float = 0.0) -> list[str]:
+        """rmdir our groups (never the shared parent), close the fds; return
+        what failed.  EBUSY is retried until deadline: a member may be exiting."""
+        failed = []
+        for d in reversed(self._dirs):
+            os.close(d.fd)
+            while True:
+                try:
+                    os.rmdir(d.leaf, dir_fd=d.parent_fd)
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    if e.errno == errno.EBUSY and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                        continue
+                    failed.append(f"{d.path}: {e.strerror}")
+                break
+            os.close(d.parent_fd)
+        self._dirs = []
+        self._removed = True
+        return failed
+
+    def _live_dirs(self, controller: str | None = None) -> list[_Dir]:
+        if self._removed:
+            raise SandboxError(f"cgroup {self.name} has been removed")
+        return [d for d in self._dirs if controller is None or controller in d.controllers]
+
+    def _dir(self, controller: str) -> _Dir:
+        return self._live_dirs(controller)[0]     # create() made sure there is one
+
+    def __enter__(self) -> "Cgroup":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _check_name(name: str) -> str:
+    """name must be pysandbox/<leaf>; returns the leaf."""
+    parent, _, leaf = name.partition("/")
+    if parent != PARENT or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", leaf):
+        raise SandboxError(f"bad cgroup name {name!r}: expected {PARENT}/<name> "
+                           "(letters, digits, '.', '_', '-'), e.g. from unique_name()")
+    return leaf
+
+
+def _find_v2(need: set[str]):
+    """(mountpoint, controllers it offers) of a cgroup v2 with all of need."""
+    for root in V2_CANDIDATES:
+        try:
+            with open(os.path.join(root, "cgroup.controllers")) as f:
+                available = set(f.read().split())
+        except OSError:
+            continue        # not cgroup2 (hybrid: a tmpfs), or not mounted
+        if need <= available:
+            return root, available
+    return None
+
+
+def _find_v1() -> dict[str, str]:
+    """controller -> mountpoint of its v1 hierarchy, from our mountinfo."""
+    found: dict[str, str] = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, superopts = fields[sep + 1], fields[sep + 3].split(",")
+            if fstype != "cgroup":
+                continue    # (in a container the mount's root may be a subtree: fine)
+            mountpoint = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            for ctrl in CONTROLLERS:
+                if ctrl in superopts:
+                    found.setdefault(ctrl, mountpoint)
+    return found
+
+
+def _make_group(root: str, leaf: str, controllers: tuple[str, ...]) -> _Dir:
+    """mkdir <root>/pysandbox (shared, kept) and <root>/pysandbox/<leaf>,
+    enabling the controllers on the way down (v2), and open both."""
+    top = _Dir(root, -1, os.open(root, _DIR_FLAGS), "", controllers)
+    try:
+        v2 = _exists(top, "cgroup.subtree_control")
+        if v2:
+            _enable(top)
+        try:
+            os.mkdir(PARENT, 0o755, dir_fd=top.fd)
+        except FileExistsError:
+            pass
+        parent = _Dir(f"{root}/{PARENT}", -1, os.open(PARENT, _DIR_FLAGS, dir_fd=top.fd), "", controllers)
+    finally:
+        os.close(top.fd)
+    try:
+        if v2:
+            _enable(parent)
+        os.mkdir(leaf, 0o755, dir_fd=parent.fd)   # EEXIST: never adopt another's group
+        try:
+            return _Dir(f"{parent.path}/{leaf}", parent.fd, os.open(leaf, _DIR_FLAGS, dir_fd=parent.fd),
+                        leaf, controllers)
+        except BaseException:
+            os.rmdir(leaf, dir_fd=parent.fd)
+            raise
+    except BaseException:
+        os.close(parent.fd)
+        raise
+
+
+def _enable(d: _Dir) -> None:
+    """Enable d's controllers for its children (v2); never disables any."""
+    enabled = _read(d, "cgroup.subtree_control").split()
+    missing = [c for c in d.controllers if c not in enabled]
+    if missing:
+        try:
+            _write(d, "cgroup.subtree_control", " ".join("+" + c for c in missing))
+        except OSError as e:
+            if e.errno != errno.EBUSY:
+                raise
+            raise OSError(e.errno, f"{e.strerror}: it holds processes, and v2 enables controllers "
+                          "only in groups without", e.filename) from None
+
+
+def _exists(d: _Dir, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=d.fd)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _read(d: _Dir, name: str) -> str:
+    return _io(d, name, os.O_RDONLY, lambda fd: b"".join(iter(lambda: os.read(fd, 65536), b""))).decode().strip()
+
+
+def _write(d: _Dir, name: str, value) -> None:
+    """One write(2), as cgroupfs wants: it parses each write on its own."""
+    _io(d, name, os.O_WRONLY, lambda fd: os.write(fd, str(value).encode()), f" (writing {value})")
+
+
+def _io(d: _Dir, name: str, flags: int, use, what: str = ""):
+    """use(fd) on file name of group d; errors name the host path."""
+    try:
+        fd = os.open(name, flags | os.O_CLOEXEC, dir_fd=d.fd)
+        try:
+            return use(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror + what, f"{d.path}/{name}") from None
+
+
+def _describe(e: OSError) -> str:
+    return f"{e.filename}: {e.strerror}" if e.filename else str(e.strerror or e)

@@ -1,0 +1,54 @@
+"""The host's /proc, reachable after the sentry has joined the sandbox's
+mount namespace.
+
+The sentry serves from inside the sandbox's mount namespace (so its own path
+lookups cannot leave the sandbox view), where "/proc" is the sandbox's procfs
+and the tracees' host pids mean nothing.  Everything the sentry needs of
+/proc/TID (status, cwd, fd/N, root, children) goes through this directory fd,
+opened while the sentry still stood in the host namespace.
+"""
+from __future__ import annotations
+
+import os
+
+_fd: int | None = None
+
+
+def open_host_proc() -> None:
+    global _fd
+    if _fd is None:
+        _fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
+def fd() -> int:
+    open_host_proc()
+    return _fd
+
+
+def open(rel: str, flags: int = os.O_RDONLY) -> int:  # noqa: A001 - mirrors os.open
+    return os.open(rel, flags | os.O_CLOEXEC, dir_fd=fd())
+
+
+def read(rel: str) -> bytes:
+    f = open(rel)
+    try:
+        return os.read(f, 1 << 20)
+    finally:
+        os.close(f)
+
+
+def listdir(rel: str) -> list[str]:
+    f = open(rel, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return os.listdir(f)
+    finally:
+        os.close(f)
+
+
+def status_field(tid: int, key: str) -> str | None:
+    """One field of /proc/TID/status, e.g. status_field(t, "Umask")."""
+    prefix = key.encode() + b":"
+    for line in read(f"{tid}/status").splitlines():
+        if line.startswith(prefix):
+            return line[len(prefix):].strip().decode()
+    return None
