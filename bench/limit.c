@@ -4,9 +4,14 @@
  *                                  write (RECV + ID_VALID + process_vm_writev
  *                                         of struct utsname + SEND: what any
  *                                         emulated uname must do)
- * Prints nanoseconds per uname call as seen by the tracee. */
+ *                                  openat (the tracee calls openat+close;
+ *                                         RECV + read the path + ID_VALID +
+ *                                         openat + ADDFD|SEND: what any
+ *                                         emulated openat must do)
+ * Prints nanoseconds per call as seen by the tracee. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -54,13 +59,14 @@ int main(int argc, char **argv)
     if (argc < 3)
         return 2;
     int write_mode = !strcmp(argv[1], "write");
+    int open_mode = !strcmp(argv[1], "openat");
     long n = atol(argv[2]);
     int sv[2];
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
     pid_t child = fork();
     if (child == 0) {
         scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
-        seccomp_rule_add(c, SCMP_ACT_NOTIFY, SCMP_SYS(uname), 0);
+        seccomp_rule_add(c, SCMP_ACT_NOTIFY, open_mode ? SCMP_SYS(openat) : SCMP_SYS(uname), 0);
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         if (seccomp_load(c) < 0)
             _exit(1);
@@ -68,8 +74,12 @@ int main(int argc, char **argv)
         xfer_fd(sv[1], &fd, 1);
         struct utsname u;
         double t0 = now();
-        for (long i = 0; i < n; i++)
-            uname(&u);
+        for (long i = 0; i < n; i++) {
+            if (open_mode)
+                close(openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC));
+            else
+                uname(&u);
+        }
         printf("%.1f\n", (now() - t0) / n);
         fflush(stdout);
         _exit(0);
@@ -90,6 +100,20 @@ int main(int argc, char **argv)
         }
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
+        if (open_mode) {
+            char path[4096];
+            struct iovec l = { path, sizeof path }, r = { (void *)req.data.args[1], sizeof path };
+            l.iov_len = r.iov_len = 4096 - (req.data.args[1] & 4095);
+            process_vm_readv((pid_t)req.pid, &l, 1, &r, 1, 0);
+            __u64 id = req.id;
+            ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);
+            int f = openat(AT_FDCWD, path, (int)req.data.args[2] | O_CLOEXEC);
+            struct seccomp_notif_addfd a = { .id = req.id, .flags = SECCOMP_ADDFD_FLAG_SEND,
+                                             .srcfd = (__u32)f, .newfd_flags = O_CLOEXEC };
+            ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+            close(f);
+            continue;
+        }
         if (write_mode) {
             __u64 id = req.id;
             ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);

@@ -35,9 +35,16 @@ struct utsname {
 #define SB_K_PYTHON 0
 #define SB_K_CONTINUE 1
 #define SB_K_UNAME 2
+#define SB_K_OPENAT 3
+#define SB_K_OPEN 4
+#define SB_K_NEWFSTATAT 5
+#define SB_K_STAT 6
+#define SB_K_LSTAT 7
+#define SB_K_STATX 8
 
 struct sb_sentry {
     int fd;
+    int procfd;
     uint8_t kind[512];
     uint64_t count[512];
     uint64_t fast;

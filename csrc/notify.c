@@ -148,6 +148,12 @@ typedef int (*sb_fast_fn)(struct sb_sentry *, struct seccomp_notif *, struct sec
 static const sb_fast_fn fast_handlers[SB_K_COUNT] = {
     [SB_K_CONTINUE] = fast_continue,
     [SB_K_UNAME] = sb_fast_uname,
+    [SB_K_OPENAT] = sb_fast_openat,
+    [SB_K_OPEN] = sb_fast_open,
+    [SB_K_NEWFSTATAT] = sb_fast_newfstatat,
+    [SB_K_STAT] = sb_fast_stat,
+    [SB_K_LSTAT] = sb_fast_lstat,
+    [SB_K_STATX] = sb_fast_statx,
 };
 
 /* True once no task uses the filter any more. */
@@ -186,11 +192,16 @@ int sb_serve(struct sb_sentry *s)
             s->count[nr]++;
         }
         int rc;
+        rc = SB_FALLBACK;
         if (kind != SB_K_PYTHON) {
-            s->fast++;
             rc = fast_handlers[kind](s, &req, &resp);
-        } else {
+            if (rc != SB_FALLBACK)
+                s->fast++;
+        }
+        if (rc == SB_FALLBACK) {
             s->slow++;
+            memset(&resp, 0, sizeof resp);
+            resp.id = req.id;
             rc = py_dispatch(&req, &resp);
         }
         if (rc == SB_REPLY || rc == SB_STOP) {

@@ -39,6 +39,7 @@
 #define SB_DEFERRED 1   /* someone else will answer this id later */
 #define SB_DROPPED  2   /* the tracee is gone: nothing to send */
 #define SB_STOP     3   /* send resp, then return SB_STOP_REQUEST */
+#define SB_FALLBACK 4   /* a C fast path declines: call Python instead */
 
 /* What the Python dispatch returns: a syscall result (>= 0), a negated
  * errno (-4095..-1), or one of these, all below any errno. */
@@ -51,10 +52,17 @@
 #define SB_K_PYTHON   0
 #define SB_K_CONTINUE 1
 #define SB_K_UNAME    2
-#define SB_K_COUNT    3
+#define SB_K_OPENAT   3
+#define SB_K_OPEN     4
+#define SB_K_NEWFSTATAT 5
+#define SB_K_STAT     6
+#define SB_K_LSTAT    7
+#define SB_K_STATX    8
+#define SB_K_COUNT    9
 
 struct sb_sentry {
     int fd;                       /* the seccomp listener */
+    int procfd;                   /* the host's /proc (we stand in the sandbox's mount ns) */
     uint8_t kind[SB_MAX_NR];      /* per syscall number */
     uint64_t count[SB_MAX_NR];    /* notifications per syscall number */
     uint64_t fast;                /* answered in C */
@@ -91,8 +99,14 @@ int sb_set_sync_wakeup(int fd);
 int64_t sb_py_dispatch(uint64_t id, uint32_t pid, int nr, uint64_t a0, uint64_t a1,
                        uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
-/* fastpath.c */
+/* fastpath.c, fsfast.c */
 int sb_fast_uname(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+int sb_fast_openat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+int sb_fast_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+int sb_fast_newfstatat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+int sb_fast_stat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+int sb_fast_lstat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+int sb_fast_statx(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
 
 /* filter.c */
 #define SB_A_ALLOW  0

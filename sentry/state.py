@@ -33,6 +33,7 @@ class Sandbox:
     def __post_init__(self):
         self.sentry = ffi.new("struct sb_sentry *")
         self.sentry.fd = -1
+        self.sentry.procfd = -1
         uts = self.sentry.uts
         for name, value in (("sysname", "Linux"), ("release", self.release),
                             ("version", "#1 SMP PREEMPT_DYNAMIC pysandbox"),

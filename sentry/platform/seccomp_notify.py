@@ -26,11 +26,14 @@ import sys
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
+from sentry import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.native import check, ffi, lib, mem_read, mem_read_cstr
 from sentry.platform.base import ANSWERED, CONTINUE, Defer
 
-FAST_KINDS = {"uname": lib.SB_K_UNAME}
+FAST_KINDS = {"uname": lib.SB_K_UNAME, "openat": lib.SB_K_OPENAT, "open": lib.SB_K_OPEN,
+              "newfstatat": lib.SB_K_NEWFSTATAT, "stat": lib.SB_K_STAT, "lstat": lib.SB_K_LSTAT,
+              "statx": lib.SB_K_STATX}
 
 
 class NotifyTask:
@@ -161,6 +164,7 @@ def serve(listener_fd: int, sentry, dispatcher: Dispatcher, kinds: dict[int, int
     _dispatcher = dispatcher
     dispatcher.fd = listener_fd
     sentry.fd = listener_fd
+    sentry.procfd = hostproc.fd()
     for nr, kind in kinds.items():
         sentry.kind[nr] = kind
     err = lib.sb_set_sync_wakeup(listener_fd)

@@ -1,0 +1,176 @@
+/* The hot filesystem calls answered in C: openat/open, newfstatat/stat/
+ * lstat, statx -- the common case of a plain file in the sandbox view.
+ *
+ * The same rules as sentry/handlers/fs.py, which handles everything this
+ * file hands back to Python (SB_FALLBACK):
+ * - The sentry stands in the sandbox's mount namespace with the workload's
+ *   identity, so the kernel confines and permission-checks each lookup.
+ * - Relative paths start at the tracee's cwd or dirfd, opened through the
+ *   host's /proc/TID (s->procfd).
+ * - The path is read once into our memory; ID_VALID is checked after the
+ *   read and before acting; the result goes back as an fd (ADDFD|SEND) or
+ *   as the kernel's own struct bytes.  Nothing is CONTINUEd.
+ * Python takes over for: O_CREAT/O_TMPFILE (the tracee's umask), a FIFO
+ * opened blocking (must not block this loop), a file on procfs or sysfs
+ * (maybe synthesized), and ENOENT on a path that may cross /proc/self.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "sb.h"
+
+#define FALLBACK (-1000000)       /* "let Python do it" inside this file */
+#define PROC_SUPER_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
+
+static int may_cross_self(const char *p)
+{
+    return !strncmp(p, "/proc", 5) || !strncmp(p, "/dev/", 5) || strstr(p, "self") || strstr(p, "mtab");
+}
+
+/* The directory a lookup starts from: AT_FDCWD for an absolute path (our
+ * cwd and root are the sandbox root), else an O_PATH fd we must close. */
+static int lookup_base(struct sb_sentry *s, int tid, int dirfd, const char *path)
+{
+    char name[48];
+    if (path[0] == '/')
+        return AT_FDCWD;
+    if (dirfd == AT_FDCWD)
+        snprintf(name, sizeof name, "%d/cwd", tid);
+    else if (dirfd < 0)
+        return -EBADF;
+    else
+        snprintf(name, sizeof name, "%d/fd/%d", tid, dirfd);
+    int fd = openat(s->procfd, name, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : -errno;
+    return fd;
+}
+
+/* Read the path argument; 0, or a negated errno to reply with. */
+static int read_path(struct seccomp_notif *req, uint64_t addr, char *buf)
+{
+    if (addr == 0)
+        return -EFAULT;
+    long n = sb_mem_read_cstr((int)req->pid, addr, buf, 4096);
+    if (n < 0)
+        return (int)n;            /* -EFAULT or -ENAMETOOLONG */
+    return n == 0 ? -ENOENT : 0;
+}
+
+static int reply_err(struct seccomp_notif_resp *resp, int err)
+{
+    resp->error = err;
+    return SB_REPLY;
+}
+
+static int do_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+                   int dirfd, uint64_t path_addr, int flags)
+{
+    if ((flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE)
+        return SB_FALLBACK;
+    char path[4096];
+    int err = read_path(req, path_addr, path);
+    if (err)
+        return reply_err(resp, err);
+    if (!sb_id_valid(s->fd, req->id))
+        return SB_DROPPED;
+    int base = lookup_base(s, (int)req->pid, dirfd, path);
+    if (base < 0 && base != AT_FDCWD)
+        return reply_err(resp, base);
+    int ours = flags | O_CLOEXEC | O_NOCTTY | ((flags & O_PATH) ? 0 : O_NONBLOCK);
+    int fd = openat(base, path, ours, 0);
+    err = errno;
+    if (base >= 0)
+        close(base);
+    if (fd < 0)
+        return (err == ENOENT && may_cross_self(path)) ? SB_FALLBACK : reply_err(resp, -err);
+    if (!(flags & O_PATH)) {
+        struct stat st;
+        struct statfs sf;
+        if (fstat(fd, &st) < 0 || (S_ISFIFO(st.st_mode) && !(flags & O_NONBLOCK))
+            || fstatfs(fd, &sf) < 0
+            || ((flags & O_ACCMODE) == O_RDONLY
+                && (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC))) {
+            close(fd);
+            return SB_FALLBACK;
+        }
+        if (!(flags & O_NONBLOCK))
+            fcntl(fd, F_SETFL, flags & (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME));
+    }
+    int r = sb_addfd_send(s->fd, req->id, fd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
+    close(fd);
+    if (r >= 0 || r == -ENOENT)
+        return SB_DEFERRED;       /* answered by ADDFD|SEND (or the tracee is gone) */
+    return reply_err(resp, r);    /* e.g. -EMFILE: the tracee's fd table is full */
+}
+
+int sb_fast_openat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    const uint64_t *a = req->data.args;
+    return do_open(s, req, resp, (int)a[0], a[1], (int)a[2]);
+}
+
+int sb_fast_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    const uint64_t *a = req->data.args;
+    return do_open(s, req, resp, AT_FDCWD, a[0], (int)a[1]);
+}
+
+/* stat family: `kind` 0 = newfstatat, 1 = statx. */
+static int do_stat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+                   int dirfd, uint64_t path_addr, int flags, unsigned mask, uint64_t buf_addr, int kind)
+{
+    char path[4096];
+    int err = read_path(req, path_addr, path);
+    if (err)
+        return err == -ENOENT && (flags & AT_EMPTY_PATH) ? SB_FALLBACK : reply_err(resp, err);
+    if (!sb_id_valid(s->fd, req->id))
+        return SB_DROPPED;
+    int base = lookup_base(s, (int)req->pid, dirfd, path);
+    if (base < 0 && base != AT_FDCWD)
+        return reply_err(resp, base);
+    union { struct stat st; char sx[256]; } buf;
+    long r = kind == 0 ? syscall(SYS_newfstatat, base, path, &buf, flags)
+                       : syscall(SYS_statx, base, path, flags, mask, &buf);
+    err = errno;
+    if (base >= 0)
+        close(base);
+    if (r < 0)
+        return (err == ENOENT && may_cross_self(path)) ? SB_FALLBACK : reply_err(resp, -err);
+    size_t size = kind == 0 ? sizeof buf.st : 256;
+    long n = sb_mem_write_checked(s->fd, req->id, (int)req->pid, buf_addr, &buf, size);
+    if (n == -ESRCH)
+        return SB_DROPPED;
+    return n == (long)size ? SB_REPLY : reply_err(resp, -EFAULT);
+}
+
+int sb_fast_newfstatat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    const uint64_t *a = req->data.args;
+    return do_stat(s, req, resp, (int)a[0], a[1], (int)a[3], 0, a[2], 0);
+}
+
+int sb_fast_stat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    return do_stat(s, req, resp, AT_FDCWD, req->data.args[0], 0, 0, req->data.args[1], 0);
+}
+
+int sb_fast_lstat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    return do_stat(s, req, resp, AT_FDCWD, req->data.args[0], AT_SYMLINK_NOFOLLOW, 0, req->data.args[1], 0);
+}
+
+int sb_fast_statx(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    const uint64_t *a = req->data.args;
+    return do_stat(s, req, resp, (int)a[0], a[1], (int)a[2], (unsigned)a[3], a[4], 1);
+}
