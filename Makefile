@@ -33,7 +33,9 @@ test: setup
 	$(PY) -m pytest -q tests
 
 bench: setup
+	@command -v proot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proot >/dev/null; }
 	$(PY) -m bench.syscalls
+	$(PY) -m bench.workloads
 
 docs: setup
 	$(VENV)/bin/pysandbox syscalls --format markdown > docs/syscalls.md

@@ -1,11 +1,12 @@
 /* Times one syscall in a tight loop and prints nanoseconds per call.
- *   loop MODE ITERATIONS     MODE: getpid | uname | sysinfo | openat
+ *   loop MODE ITERATIONS     MODE: getpid | uname | sysinfo | openat | stat
  * Built and run by bench/syscalls.py, natively and inside the sandbox. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
@@ -28,7 +29,9 @@ int main(int argc, char **argv)
     struct utsname u;
     struct sysinfo si;
     int m = !strcmp(mode, "getpid") ? 0 : !strcmp(mode, "uname") ? 1
-          : !strcmp(mode, "sysinfo") ? 2 : !strcmp(mode, "openat") ? 3 : -1;
+          : !strcmp(mode, "sysinfo") ? 2 : !strcmp(mode, "openat") ? 3
+          : !strcmp(mode, "stat") ? 4 : -1;
+    struct stat sb;
     if (m < 0)
         return 2;
     double t0 = now();
@@ -37,6 +40,7 @@ int main(int argc, char **argv)
         case 0: syscall(SYS_getpid); break;
         case 1: uname(&u); break;
         case 2: sysinfo(&si); break;
+        case 4: stat("/etc/hostname", &sb); break;
         case 3: {
             int fd = openat(AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC);
             if (fd >= 0)

@@ -35,10 +35,23 @@ ROWS = [
     ("emulated uname, C fast path", "sandbox", [], "uname", 100_000, ("x limit", 1.2)),
     ("emulated uname, Python handler", "sandbox", ["--no-fastpath"], "uname", 100_000, ("x getpid", 40.0)),
     ("emulated sysinfo, Python handler", "sandbox", [], "sysinfo", 20_000, None),
+    ("native openat+close", "native", [], "openat", 500_000, None),
+    ("limit: openat via ADDFD|SEND, +close", "limit", [], "openat", 20_000, None),
+    ("emulated openat+close, C fast path", "sandbox", [], "openat", 20_000, ("x limit", 1.3)),
+    ("emulated openat+close, Python", "sandbox", ["--no-fastpath"], "openat", 20_000, None),
+    ("native stat", "native", [], "stat", 500_000, None),
+    ("emulated stat, C fast path", "sandbox", [], "stat", 50_000, ("x limit", 1.3)),
+    ("emulated stat, Python", "sandbox", ["--no-fastpath"], "stat", 50_000, None),
 ]
 LIMIT_FOR = {   # row -> the limit row doing the same kernel work
     "emulated uname, C fast path": "limit: same + ID_VALID + 390 B write",
     "emulated uname, Python handler": "limit: same + ID_VALID + 390 B write",
+    "emulated openat+close, C fast path": "limit: openat via ADDFD|SEND, +close",
+    "emulated openat+close, Python": "limit: openat via ADDFD|SEND, +close",
+    # stat reads a path and writes 144 bytes: like the uname write limit
+    # plus one process_vm_readv; the uname limit is the nearest floor.
+    "emulated stat, C fast path": "limit: same + ID_VALID + 390 B write",
+    "emulated stat, Python": "limit: same + ID_VALID + 390 B write",
 }
 
 

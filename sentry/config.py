@@ -26,7 +26,7 @@ class RunConfig:
     env: list[str] = field(default_factory=list)
     cwd: str | None = None
     binds: list[Bind] = field(default_factory=list)
-    tmpfs: list[str] = field(default_factory=list)
+    tmpfs: list = field(default_factory=list)   # "DST[:size=N]" strings, then Tmpfs after normalise
     tty: bool = False
     strace: str | None = None        # None, "emulated", "all"
     summary: bool = False
@@ -52,6 +52,27 @@ def parse_bind(spec: str) -> Bind:
         raise SandboxError(f"--bind {spec!r}: expected SRC:DST or SRC:DST:ro")
     return Bind(os.path.abspath(parts[0]), _sandbox_path("--bind destination", parts[1]),
                 len(parts) == 3 and parts[2] == "ro")
+
+
+@dataclass(frozen=True)
+class Tmpfs:
+    dst: str
+    size: int | None = None    # bytes; None: the kernel's default (half of RAM)
+
+
+def parse_tmpfs(spec: str) -> Tmpfs:
+    """--tmpfs DST or DST:size=64m (k, m, g suffixes)."""
+    dst, _, opt = spec.partition(":")
+    size = None
+    if opt:
+        if not opt.startswith("size="):
+            raise SandboxError(f"--tmpfs {spec!r}: expected DST or DST:size=N")
+        from sentry.cgroups import parse_memory   # the same size syntax as --memory
+        try:
+            size = parse_memory(opt[5:])
+        except SandboxError:
+            raise SandboxError(f"--tmpfs {spec!r}: bad size {opt[5:]!r} (e.g. size=64m)") from None
+    return Tmpfs(_sandbox_path("--tmpfs", dst), size)
 
 
 def _sandbox_path(what: str, path: str) -> str:
@@ -81,7 +102,7 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
     for b in cfg.binds:
         if not os.path.exists(b.src):
             raise SandboxError(f"--bind source {b.src} does not exist")
-    cfg.tmpfs = [_sandbox_path("--tmpfs", p) for p in cfg.tmpfs]
+    cfg.tmpfs = [parse_tmpfs(t) if isinstance(t, str) else t for t in cfg.tmpfs]
     cfg.masks = [_sandbox_path("--mask", p) for p in cfg.masks]
     cfg.ro_paths = [_sandbox_path("--ro", p) for p in cfg.ro_paths]
     if cfg.persist is not None:

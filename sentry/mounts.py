@@ -80,9 +80,10 @@ def setup(cfg) -> None:
     for b, fd in zip(cfg.binds, sources):
         _bind(root, b, fd)
         os.close(fd)
-    for dst in cfg.tmpfs:
-        _need_dir(root, dst)
-        native.mount("tmpfs", root + dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    for t in cfg.tmpfs:
+        _need_dir(root, t.dst)
+        size = f",size={t.size}" if t.size else ""
+        native.mount("tmpfs", root + t.dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
     _mask(root, MASKED + list(cfg.masks), READONLY + list(cfg.ro_paths))
 
     os.chdir(root)
@@ -131,7 +132,8 @@ def table(cfg) -> list[tuple[str, str, str, str]]:
              ("proc", "/proc", "proc", "rw,nosuid,nodev,noexec,relatime"),
              ("sysfs", "/sys", "sysfs", "ro,nosuid,nodev,noexec,relatime")]
     rows += [("none", b.dst, "bind", "ro" if b.readonly else "rw") for b in cfg.binds]
-    rows += [("tmpfs", d, "tmpfs", "rw,nosuid,nodev,relatime") for d in cfg.tmpfs]
+    rows += [("tmpfs", t.dst, "tmpfs", "rw,nosuid,nodev,relatime" + (f",size={t.size // 1024}k" if t.size else ""))
+             for t in cfg.tmpfs]
     return rows
 
 

@@ -46,7 +46,8 @@ def build_parser() -> Parser:
     r.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VAL")
     r.add_argument("--cwd", metavar="DIR", help="working directory inside the sandbox")
     r.add_argument("--bind", action="append", default=[], metavar="SRC:DST[:ro]")
-    r.add_argument("--tmpfs", action="append", default=[], metavar="DST")
+    r.add_argument("--tmpfs", action="append", default=[], metavar="DST[:size=N]",
+                   help="a private tmpfs at DST, optionally limited to N bytes (e.g. size=64m)")
     r.add_argument("--mask", action="append", default=[], metavar="PATH",
                    help="hide PATH (reads give nothing, like OCI maskedPaths)")
     r.add_argument("--ro", action="append", default=[], metavar="PATH", help="make PATH read-only")
