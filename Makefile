@@ -31,6 +31,7 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+	$(VENV)/bin/pysandbox conformance --failures-only
 
 bench: setup
 	@command -v proot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proot >/dev/null; }

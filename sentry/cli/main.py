@@ -69,6 +69,12 @@ def build_parser() -> Parser:
     r.add_argument("--user", metavar="UID[:GID]", help="run as this uid/gid (default 0:0)")
     r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
+    c = sub.add_parser("conformance", help="run the syscall conformance suite natively and in the sandbox")
+    c.add_argument("--platform", default="all", help="all (default) or one platform")
+    c.add_argument("--filter", metavar="PATTERN", help="only cases whose name contains PATTERN")
+    c.add_argument("--json", action="store_true")
+    c.add_argument("--failures-only", action="store_true", help="print only rows that did not pass everywhere")
+
     s = sub.add_parser("syscalls", help="print the syscall table")
     s.add_argument("--format", default="table", choices=["table", "json", "csv", "markdown"])
     return p
@@ -80,6 +86,9 @@ def main(argv=None) -> int:
         if args.command == "run":
             from sentry.cli.run import run
             return run(args)
+        if args.command == "conformance":
+            from sentry.conformance.runner import main as conformance
+            return conformance(args.platform, args.filter, args.json, verbose=not args.failures_only)
         if args.command == "syscalls":
             from sentry.syscalls.report import render
             sys.stdout.write(render(args.format))

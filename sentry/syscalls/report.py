@@ -10,29 +10,57 @@ from sentry.syscalls import table
 COLUMNS = ("nr", "name", "action", "errno", "note")
 
 
-def _records():
+def _records(conformance=None):
+    """One dict per row; with a conformance run, "<platform>" columns say
+    how many of that syscall's cases passed ("3/3"), or "" if it has none."""
     import errno as E
+    per = _per_syscall(conformance) if conformance else {}
     for r in table.ROWS:
-        yield {"nr": r.nr, "name": r.name, "action": r.action.value,
+        rec = {"nr": r.nr, "name": r.name, "action": r.action.value,
                "errno": E.errorcode.get(r.errno, "") if r.errno else "",
                "note": r.note + (" (answered in C)" if r.fast else "")}
+        for env, counts in per.items():
+            p, n = counts.get(r.name, (0, 0))
+            rec[env] = f"{p}/{n}" if n else ""
+        yield rec
+
+
+def _per_syscall(run: dict) -> dict[str, dict[str, tuple[int, int]]]:
+    out = {}
+    for env, cases in run.items():
+        counts = out.setdefault(env, {})
+        for case, result in cases.items():
+            name = case.split(".", 1)[0]
+            p, n = counts.get(name, (0, 0))
+            counts[name] = (p + (result == "pass"), n + 1)
+    return out
 
 
 def render(fmt: str) -> str:
-    recs = list(_records())
+    """The table as text.  table/json/csv add the last conformance run's
+    results when there is one; markdown (docs/syscalls.md) never does, so
+    the committed file depends on the table alone."""
+    conformance = None
+    if fmt != "markdown":
+        from sentry.conformance.runner import load_last_run
+        conformance = load_last_run()
+    recs = list(_records(conformance))
+    envs = list(conformance) if conformance else []
     if fmt == "json":
         return json.dumps(recs, indent=1) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
-        w = csv.DictWriter(buf, COLUMNS)
+        w = csv.DictWriter(buf, list(COLUMNS) + envs)
         w.writeheader()
         w.writerows(recs)
         return buf.getvalue()
     if fmt == "markdown":
         return markdown(recs)
     width = max(len(r["name"]) for r in recs)
-    lines = [f"{'NR':>4}  {'NAME':<{width}}  {'ACTION':<11}  {'ERRNO':<7}  NOTE"]
-    lines += [f"{r['nr']:>4}  {r['name']:<{width}}  {r['action']:<11}  {r['errno']:<7}  {r['note']}" for r in recs]
+    conf_head = "".join(f"{e.upper():<9}" for e in envs)
+    lines = [f"{'NR':>4}  {'NAME':<{width}}  {'ACTION':<11}  {'ERRNO':<7}  {conf_head}NOTE"]
+    lines += [f"{r['nr']:>4}  {r['name']:<{width}}  {r['action']:<11}  {r['errno']:<7}  "
+              + "".join(f"{r[e]:<9}" for e in envs) + r["note"] for r in recs]
     lines.append(summary_line(recs))
     return "\n".join(lines) + "\n"
 

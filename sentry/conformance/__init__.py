@@ -1,0 +1,1 @@
+"""The syscall conformance suite's runner (the cases live in conformance/)."""
