@@ -43,6 +43,7 @@ static uint32_t scmp_action(int action, int err)
     case SB_A_ALLOW:  return SCMP_ACT_ALLOW;
     case SB_A_NOTIFY: return SCMP_ACT_NOTIFY;
     case SB_A_ERRNO:  return SCMP_ACT_ERRNO((uint32_t)err);
+    case SB_A_TRACE:  return SCMP_ACT_TRACE(0);
     default:          return SCMP_ACT_KILL_PROCESS;
     }
 }

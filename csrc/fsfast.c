@@ -11,8 +11,9 @@
  *   read and before acting; the result goes back as an fd (ADDFD|SEND) or
  *   as the kernel's own struct bytes.  Nothing is CONTINUEd.
  * Python takes over for: O_CREAT/O_TMPFILE (the tracee's umask), a FIFO
- * opened blocking (must not block this loop), a file on procfs or sysfs
- * (maybe synthesized), and ENOENT on a path that may cross /proc/self.
+ * opened blocking (found by a stat first; it must not block this loop), a
+ * file on procfs or sysfs (maybe synthesized), and ENOENT on a path that
+ * may cross /proc/self.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -86,6 +87,17 @@ static int do_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccom
     int base = lookup_base(s, (int)req->pid, dirfd, path);
     if (base < 0 && base != AT_FDCWD)
         return reply_err(resp, base);
+    if (!(flags & (O_PATH | O_NONBLOCK))) {
+        /* A FIFO opened blocking waits for its partner: Python defers it to
+         * a worker.  Probe with stat: a trial open would wake the partner. */
+        struct stat probe;
+        if (fstatat(base, path, &probe, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0
+            && S_ISFIFO(probe.st_mode)) {
+            if (base >= 0)
+                close(base);
+            return SB_FALLBACK;
+        }
+    }
     int ours = flags | O_CLOEXEC | O_NOCTTY | ((flags & O_PATH) ? 0 : O_NONBLOCK);
     int fd = openat(base, path, ours, 0);
     err = errno;
@@ -94,10 +106,8 @@ static int do_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccom
     if (fd < 0)
         return (err == ENOENT && may_cross_self(path)) ? SB_FALLBACK : reply_err(resp, -err);
     if (!(flags & O_PATH)) {
-        struct stat st;
         struct statfs sf;
-        if (fstat(fd, &st) < 0 || (S_ISFIFO(st.st_mode) && !(flags & O_NONBLOCK))
-            || fstatfs(fd, &sf) < 0
+        if (fstatfs(fd, &sf) < 0
             || ((flags & O_ACCMODE) == O_RDONLY
                 && (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC))) {
             close(fd);
@@ -106,11 +116,9 @@ static int do_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccom
         if (!(flags & O_NONBLOCK))
             fcntl(fd, F_SETFL, flags & (O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME));
     }
-    int r = sb_addfd_send(s->fd, req->id, fd, (flags & O_CLOEXEC) ? O_CLOEXEC : 0);
+    int rc = sb_install_fd(s, req, resp, fd, (flags & O_CLOEXEC) != 0);
     close(fd);
-    if (r >= 0 || r == -ENOENT)
-        return SB_DEFERRED;       /* answered by ADDFD|SEND (or the tracee is gone) */
-    return reply_err(resp, r);    /* e.g. -EMFILE: the tracee's fd table is full */
+    return rc;
 }
 
 int sb_fast_openat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)

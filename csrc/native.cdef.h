@@ -45,6 +45,8 @@ struct utsname {
 struct sb_sentry {
     int fd;
     int procfd;
+    int cur_pending;
+    int cur_injected;
     uint8_t kind[512];
     uint64_t count[512];
     uint64_t fast;
@@ -61,6 +63,9 @@ int sb_id_valid(int fd, uint64_t id);
 int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags);
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
 int sb_set_sync_wakeup(int fd);
+int sb_ptrace_seize(int pid);
+long sb_ptrace_inject_fd(struct sb_sentry *s, int pid, int fd, int cloexec);
+int sb_ptrace_serve(struct sb_sentry *s, int init_pid, int *init_status);
 long sb_mem_write_checked(int fd, uint64_t id, int pid, uint64_t addr, const void *buf, size_t len);
 int sb_respond_result(int fd, uint64_t id, int64_t result);
 #define SB_PY_CONTINUE ...
@@ -75,6 +80,7 @@ extern "Python+C" int64_t sb_py_dispatch(uint64_t id, uint32_t pid, int nr, uint
 #define SB_A_NOTIFY 1
 #define SB_A_ERRNO 2
 #define SB_A_KILL 3
+#define SB_A_TRACE 4
 void *sb_filter_new(int default_errno);
 void sb_filter_free(void *ctx);
 int sb_filter_add(void *ctx, int nr, int action, int err);
@@ -93,6 +99,7 @@ struct sb_spawn {
     void *filter;
     uint64_t caps;
     uint32_t uid, gid;
+    int ptrace;        /* be seized by the sentry before loading the filter */
 };
 int sb_init_run(const struct sb_spawn *sp);
 int sb_become(uint32_t uid, uint32_t gid, uint64_t effective);
@@ -112,3 +119,19 @@ int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *st
 int sb_faccessat2(int dirfd, const char *path, int mode, int flags);
 long sb_fstatfs_type(int fd);
 int sb_statfs_raw(const char *path, void *buf);
+/* sysdeps.c, for sentry/handlers/fsmeta.py */
+int sb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
+int sb_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
+int sb_fchmodat2(int dirfd, const char *path, unsigned mode, int flags);
+int sb_fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags);
+int sb_utimensat(int dirfd, const char *path, const void *times, int flags);
+int sb_statfs_at(int dirfd, const char *path, void *buf);
+int sb_pidfd_getfd(int pidfd, int fd);
+int sb_truncate_at(int dirfd, const char *path, int64_t length);
+int sb_inotify_add_watch_at(int ifd, int dirfd, const char *path, uint32_t mask);
+void sb_xattrat(int on);
+int sb_getxattr_at(int dirfd, const char *path, int at_flags, const char *name, void *value, size_t size);
+int sb_setxattr_at(int dirfd, const char *path, int at_flags, const char *name,
+                   const void *value, size_t size, int flags);
+int sb_listxattr_at(int dirfd, const char *path, int at_flags, char *list, size_t size);
+int sb_removexattr_at(int dirfd, const char *path, int at_flags, const char *name);

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -64,9 +65,34 @@ long sb_mem_write_checked(int fd, uint64_t id, int pid, uint64_t addr, const voi
     return sb_mem_write(pid, addr, buf, len);
 }
 
+/* Under ptrace (no listener, fd < 0) the tracee is held in a ptrace-stop
+ * and cannot leave it but by dying, after which its memory is gone too. */
 int sb_id_valid(int fd, uint64_t id)
 {
-    return ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+    return fd < 0 || ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* Complete the syscall with a new fd: ADDFD|SEND under seccomp_notify
+ * (the reply is then already sent: SB_DEFERRED), injection under ptrace
+ * (resp holds the fd number: SB_REPLY). */
+int sb_install_fd(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+                  int fd, int cloexec)
+{
+    if (s->fd < 0) {
+        long r = sb_ptrace_inject_fd(s, (int)req->pid, fd, cloexec);
+        if (r == -ESRCH)
+            return SB_DROPPED;
+        if (r < 0)
+            resp->error = (int32_t)r;
+        else
+            resp->val = r;
+        return SB_REPLY;
+    }
+    int r = sb_addfd_send(s->fd, req->id, fd, cloexec ? O_CLOEXEC : 0);
+    if (r >= 0 || r == -ENOENT)
+        return SB_DEFERRED;
+    resp->error = r;              /* e.g. -EMFILE: the tracee's fd table is full */
+    return SB_REPLY;
 }
 
 int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags)
@@ -156,6 +182,31 @@ static const sb_fast_fn fast_handlers[SB_K_COUNT] = {
     [SB_K_STATX] = sb_fast_statx,
 };
 
+/* Count, then answer in C or in Python: one notification, either platform. */
+int sb_dispatch_one(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    unsigned nr = (unsigned)req->data.nr;
+    int kind = SB_K_PYTHON;
+    if (nr < SB_MAX_NR) {
+        kind = s->kind[nr];
+        s->count[nr]++;
+    }
+    resp->id = req->id;
+    int rc = SB_FALLBACK;
+    if (kind != SB_K_PYTHON) {
+        rc = fast_handlers[kind](s, req, resp);
+        if (rc != SB_FALLBACK)
+            s->fast++;
+    }
+    if (rc == SB_FALLBACK) {
+        s->slow++;
+        memset(resp, 0, sizeof *resp);
+        resp->id = req->id;
+        rc = py_dispatch(req, resp);
+    }
+    return rc;
+}
+
 /* True once no task uses the filter any more. */
 static int filter_orphaned(int fd)
 {
@@ -185,25 +236,7 @@ int sb_serve(struct sb_sentry *s)
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
 
-        unsigned nr = (unsigned)req.data.nr;
-        int kind = SB_K_PYTHON;
-        if (nr < SB_MAX_NR) {
-            kind = s->kind[nr];
-            s->count[nr]++;
-        }
-        int rc;
-        rc = SB_FALLBACK;
-        if (kind != SB_K_PYTHON) {
-            rc = fast_handlers[kind](s, &req, &resp);
-            if (rc != SB_FALLBACK)
-                s->fast++;
-        }
-        if (rc == SB_FALLBACK) {
-            s->slow++;
-            memset(&resp, 0, sizeof resp);
-            resp.id = req.id;
-            rc = py_dispatch(&req, &resp);
-        }
+        int rc = sb_dispatch_one(s, &req, &resp);
         if (rc == SB_REPLY || rc == SB_STOP) {
             /* ENOENT here means the tracee died meanwhile: nothing to do. */
             ioctl(s->fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);

@@ -63,6 +63,8 @@
 struct sb_sentry {
     int fd;                       /* the seccomp listener */
     int procfd;                   /* the host's /proc (we stand in the sandbox's mount ns) */
+    int cur_pending;              /* ptrace: a signal that arrived during an injection */
+    int cur_injected;             /* ptrace: syscalls were injected for this stop */
     uint8_t kind[SB_MAX_NR];      /* per syscall number */
     uint64_t count[SB_MAX_NR];    /* notifications per syscall number */
     uint64_t fast;                /* answered in C */
@@ -80,6 +82,7 @@ struct sb_spawn {
     void *filter;      /* scmp_filter_ctx built by the sentry */
     uint64_t caps;     /* capabilities kept (bounding, permitted, effective) */
     uint32_t uid, gid;
+    int ptrace;        /* be seized by the sentry before loading the filter */
 };
 
 /* notify.c */
@@ -93,6 +96,14 @@ int sb_id_valid(int fd, uint64_t id);
 int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags);
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
 int sb_set_sync_wakeup(int fd);
+int sb_dispatch_one(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
+int sb_install_fd(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
+                  int fd, int cloexec);
+
+/* ptrace.c */
+int sb_ptrace_seize(int pid);
+long sb_ptrace_inject_fd(struct sb_sentry *s, int pid, int fd, int cloexec);
+int sb_ptrace_serve(struct sb_sentry *s, int init_pid, int *init_status);
 /* Defined by cffi (extern "Python+C"): the Python side of the dispatch.
  * Scalars, not the struct: converting ints is cheaper for Python than
  * walking cdata fields.  Returns a result as encoded above. */
@@ -113,6 +124,7 @@ int sb_fast_statx(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp
 #define SB_A_NOTIFY 1
 #define SB_A_ERRNO  2
 #define SB_A_KILL   3
+#define SB_A_TRACE  4
 void *sb_filter_new(int default_errno);
 void sb_filter_free(void *ctx);
 int sb_filter_add(void *ctx, int nr, int action, int err);
@@ -139,5 +151,21 @@ int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *st
 int sb_faccessat2(int dirfd, const char *path, int mode, int flags);
 long sb_fstatfs_type(int fd);
 int sb_statfs_raw(const char *path, void *buf);
+/* sysdeps.c, for sentry/handlers/fsmeta.py */
+int sb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
+int sb_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
+int sb_fchmodat2(int dirfd, const char *path, unsigned mode, int flags);
+int sb_fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags);
+int sb_utimensat(int dirfd, const char *path, const void *times, int flags);
+int sb_statfs_at(int dirfd, const char *path, void *buf);
+int sb_pidfd_getfd(int pidfd, int fd);
+int sb_truncate_at(int dirfd, const char *path, int64_t length);
+int sb_inotify_add_watch_at(int ifd, int dirfd, const char *path, uint32_t mask);
+void sb_xattrat(int on);
+int sb_getxattr_at(int dirfd, const char *path, int at_flags, const char *name, void *value, size_t size);
+int sb_setxattr_at(int dirfd, const char *path, int at_flags, const char *name,
+                   const void *value, size_t size, int flags);
+int sb_listxattr_at(int dirfd, const char *path, int at_flags, char *list, size_t size);
+int sb_removexattr_at(int dirfd, const char *path, int at_flags, const char *name);
 
 #endif

@@ -44,6 +44,8 @@ static void report(int sock, const char *what, int err)
         send(sock, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1, MSG_NOSIGNAL);
 }
 
+/* sendmsg, never send(): under --strace=all sendmsg is the one call that
+ * runs before anyone serves (see sentry/filter.py).  fd < 0: no fd. */
 static int send_fd(int sock, char tag, int fd)
 {
     char buf[CMSG_SPACE(sizeof(int))];
@@ -51,6 +53,11 @@ static int send_fd(int sock, char tag, int fd)
     struct iovec iov = { &tag, 1 };
     struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
                         .msg_control = buf, .msg_controllen = sizeof buf };
+    if (fd < 0) {
+        m.msg_control = NULL;
+        m.msg_controllen = 0;
+        return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -errno : 0;
+    }
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -158,16 +165,30 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, "setting no_new_privs", errno);
         _exit(125);
     }
+    if (sp->ptrace) {
+        /* RET_TRACE with no tracer fails the syscall: be seized first.  We
+         * inherited init's non-dumpable flag, which would refuse the seize;
+         * execve resets it anyway. */
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        char ack = 0;
+        if (send(sp->sock, "S", 1, MSG_NOSIGNAL) != 1 || recv(sp->sock, &ack, 1, 0) != 1 || ack != 'A')
+            _exit(125);
+    }
     err = -seccomp_load(sp->filter);
     if (err) {
         report(sp->sock, "loading the seccomp filter", err);
         _exit(125);
     }
     /* From here on every syscall goes through the filter. */
-    int lfd = seccomp_notify_fd(sp->filter);
-    if (lfd < 0 || send_fd(sp->sock, 'L', lfd) < 0)
-        _exit(125);
-    close(lfd);
+    if (sp->ptrace) {
+        if (send_fd(sp->sock, 'L', -1) < 0)
+            _exit(125);
+    } else {
+        int lfd = seccomp_notify_fd(sp->filter);
+        if (lfd < 0 || send_fd(sp->sock, 'L', lfd) < 0)
+            _exit(125);
+        close(lfd);
+    }
     err = exec_path(sp->argv, sp->envp);
     dprintf(2, "pysandbox: %s: %s\n", sp->argv[0], strerror(err));
     _exit(err == ENOENT ? 127 : 126);

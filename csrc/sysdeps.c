@@ -5,12 +5,15 @@
 #include <errno.h>
 #include "sb.h"
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #ifndef SYS_mount_setattr
@@ -81,4 +84,203 @@ long sb_fstatfs_type(int fd)
 int sb_statfs_raw(const char *path, void *buf)
 {
     RET(statfs(path, buf));
+}
+
+/* -- for sentry/handlers/fsmeta.py ------------------------------------------
+ * Metadata calls the sentry makes on a tracee's behalf, from the directory
+ * the tracee's lookup starts at (an O_PATH fd on its cwd or dirfd, or
+ * AT_FDCWD for an absolute path: our cwd and root are the sandbox root). */
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452
+#endif
+#ifndef SYS_setxattrat
+#define SYS_setxattrat 463
+#define SYS_getxattrat 464
+#define SYS_listxattrat 465
+#define SYS_removexattrat 466
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+struct sb_xattr_args { uint64_t value; uint32_t size; uint32_t flags; };  /* uapi xattr_args, 6.13 */
+
+int sb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags)
+{
+    RET((int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags));
+}
+
+int sb_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+    RET((int)syscall(SYS_linkat, olddirfd, oldpath, newdirfd, newpath, flags));
+}
+
+/* fchmodat(2) has no flags argument; fchmodat2 (Linux 6.6) has. */
+int sb_fchmodat2(int dirfd, const char *path, unsigned mode, int flags)
+{
+    RET((int)(flags ? syscall(SYS_fchmodat2, dirfd, path, mode, flags)
+                    : syscall(SYS_fchmodat, dirfd, path, mode)));
+}
+
+int sb_fchownat(int dirfd, const char *path, uint32_t uid, uint32_t gid, int flags)
+{
+    RET((int)syscall(SYS_fchownat, dirfd, path, uid, gid, flags));
+}
+
+/* times: NULL or the tracee's two struct timespec, byte for byte. */
+int sb_utimensat(int dirfd, const char *path, const void *times, int flags)
+{
+    RET((int)syscall(SYS_utimensat, dirfd, path, times, flags));
+}
+
+/* statfs(2) follows the last symlink: so does an O_PATH open. */
+int sb_statfs_at(int dirfd, const char *path, void *buf)
+{
+    int fd = openat(dirfd, path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = fstatfs(fd, buf) < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+int sb_pidfd_getfd(int pidfd, int fd)
+{
+    RET((int)syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+}
+
+/* Calls with no *at() form -- truncate, inotify_add_watch, and the xattr
+ * calls before Linux 6.13 -- made as if from dirfd: on a fresh thread that
+ * gets its own cwd (unshare(CLONE_FS)) and fchdir()s there.  The sentry's
+ * own threads keep "/" as their cwd; the new thread has the calling
+ * thread's credentials and capabilities. */
+struct sb_indir {
+    int dirfd, fd, flags;
+    const char *path, *name;
+    void *buf;
+    size_t size;
+    int64_t arg;
+    long (*call)(struct sb_indir *);
+    long ret;
+};
+
+static void *indir_main(void *p)
+{
+    struct sb_indir *c = p;
+    if (unshare(CLONE_FS) < 0 || fchdir(c->dirfd) < 0)
+        c->ret = -errno;
+    else
+        c->ret = c->call(c);
+    return NULL;
+}
+
+static long in_dir(struct sb_indir *c)
+{
+    if (c->dirfd == AT_FDCWD)
+        return c->call(c);
+    pthread_t th;
+    int e = pthread_create(&th, NULL, indir_main, c);
+    if (e)
+        return -e;
+    pthread_join(th, NULL);
+    return c->ret;
+}
+
+#define NEG(x) do { long r_ = (x); return r_ < 0 ? -errno : r_; } while (0)
+static long call_truncate(struct sb_indir *c) { NEG(truncate(c->path, c->arg)); }
+static long call_inotify(struct sb_indir *c) { NEG(inotify_add_watch(c->fd, c->path, (uint32_t)c->arg)); }
+static long call_getxattr(struct sb_indir *c)
+{
+    NEG(c->flags & AT_SYMLINK_NOFOLLOW ? lgetxattr(c->path, c->name, c->buf, c->size)
+                                       : getxattr(c->path, c->name, c->buf, c->size));
+}
+static long call_setxattr(struct sb_indir *c)
+{
+    NEG(c->flags & AT_SYMLINK_NOFOLLOW ? lsetxattr(c->path, c->name, c->buf, c->size, (int)c->arg)
+                                       : setxattr(c->path, c->name, c->buf, c->size, (int)c->arg));
+}
+static long call_listxattr(struct sb_indir *c)
+{
+    NEG(c->flags & AT_SYMLINK_NOFOLLOW ? llistxattr(c->path, c->buf, c->size)
+                                       : listxattr(c->path, c->buf, c->size));
+}
+static long call_removexattr(struct sb_indir *c)
+{
+    NEG(c->flags & AT_SYMLINK_NOFOLLOW ? lremovexattr(c->path, c->name) : removexattr(c->path, c->name));
+}
+
+int sb_truncate_at(int dirfd, const char *path, int64_t length)
+{
+    struct sb_indir c = { .dirfd = dirfd, .path = path, .arg = length, .call = call_truncate };
+    return (int)in_dir(&c);
+}
+
+int sb_inotify_add_watch_at(int ifd, int dirfd, const char *path, uint32_t mask)
+{
+    struct sb_indir c = { .dirfd = dirfd, .fd = ifd, .path = path, .arg = mask, .call = call_inotify };
+    return (int)in_dir(&c);
+}
+
+/* The xattr calls use getxattrat & co. (Linux 6.13) when the kernel has
+ * them, else the in_dir() thread.  sb_xattrat(0) forces the latter (tests). */
+static int have_xattrat = 1;
+
+void sb_xattrat(int on) { have_xattrat = on; }
+
+static int xattrat_failed(long r)
+{
+    if (r >= 0 || errno != ENOSYS)
+        return 0;
+    have_xattrat = 0;
+    return 1;
+}
+
+int sb_getxattr_at(int dirfd, const char *path, int at_flags, const char *name, void *value, size_t size)
+{
+    if (have_xattrat) {
+        struct sb_xattr_args a = { .value = (uintptr_t)value, .size = (uint32_t)size };
+        long r = syscall(SYS_getxattrat, dirfd, path, at_flags, name, &a, sizeof a);
+        if (!xattrat_failed(r))
+            return r < 0 ? -errno : (int)r;
+    }
+    struct sb_indir c = { .dirfd = dirfd, .flags = at_flags, .path = path, .name = name,
+                          .buf = value, .size = size, .call = call_getxattr };
+    return (int)in_dir(&c);
+}
+
+int sb_setxattr_at(int dirfd, const char *path, int at_flags, const char *name,
+                   const void *value, size_t size, int flags)
+{
+    if (have_xattrat) {
+        struct sb_xattr_args a = { .value = (uintptr_t)value, .size = (uint32_t)size, .flags = (uint32_t)flags };
+        long r = syscall(SYS_setxattrat, dirfd, path, at_flags, name, &a, sizeof a);
+        if (!xattrat_failed(r))
+            return r < 0 ? -errno : (int)r;
+    }
+    struct sb_indir c = { .dirfd = dirfd, .flags = at_flags, .path = path, .name = name,
+                          .buf = (void *)value, .size = size, .arg = flags, .call = call_setxattr };
+    return (int)in_dir(&c);
+}
+
+int sb_listxattr_at(int dirfd, const char *path, int at_flags, char *list, size_t size)
+{
+    if (have_xattrat) {
+        long r = syscall(SYS_listxattrat, dirfd, path, at_flags, list, size);
+        if (!xattrat_failed(r))
+            return r < 0 ? -errno : (int)r;
+    }
+    struct sb_indir c = { .dirfd = dirfd, .flags = at_flags, .path = path, .buf = list, .size = size,
+                          .call = call_listxattr };
+    return (int)in_dir(&c);
+}
+
+int sb_removexattr_at(int dirfd, const char *path, int at_flags, const char *name)
+{
+    if (have_xattrat) {
+        long r = syscall(SYS_removexattrat, dirfd, path, at_flags, name);
+        if (!xattrat_failed(r))
+            return r < 0 ? -errno : (int)r;
+    }
+    struct sb_indir c = { .dirfd = dirfd, .flags = at_flags, .path = path, .name = name,
+                          .call = call_removexattr };
+    return (int)in_dir(&c);
 }

@@ -13,7 +13,7 @@ from sentry.errors import SandboxError
 from sentry.mounts import Bind
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PLATFORMS = ("seccomp",)
+PLATFORMS = ("seccomp", "ptrace")
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Compiling the syscall table into a seccomp filter (libseccomp, csrc/filter.c).
 
 - passthrough -> ALLOW, or NOTIFY with --strace=all (traced, then CONTINUE);
-- emulate, observe -> NOTIFY;
+- emulate, observe -> NOTIFY (TRACE on the ptrace platform);
 - deny -> ERRNO(e);
 - numbers the table does not list -> the default action, ERRNO(ENOSYS);
 - a non-x86_64 arch (int 0x80) or an x32 number -> KILL_PROCESS.
@@ -37,25 +37,27 @@ class Filter:
             self.ctx = ffi.NULL
 
 
-def filter_action(row: Row, trace_all: bool) -> tuple[int, int]:
-    """(libseccomp action, errno) for one row."""
+def filter_action(row: Row, trace_all: bool, intercept: int) -> tuple[int, int]:
+    """(libseccomp action, errno) for one row; `intercept` is NOTIFY
+    (seccomp_notify platform) or TRACE (ptrace platform)."""
     if row.action is Action.DENY:
         return lib.SB_A_ERRNO, row.errno
     if row.action is Action.KILL:
         return lib.SB_A_KILL, 0
     if row.action is Action.PASSTHROUGH and not (trace_all and row.name not in NEEDED_BEFORE_SERVING):
         return lib.SB_A_ALLOW, 0
-    return lib.SB_A_NOTIFY, 0
+    return intercept, 0
 
 
-def build(rows, trace_all: bool = False) -> Filter:
+def build(rows, trace_all: bool = False, platform: str = "seccomp") -> Filter:
     ctx = lib.sb_filter_new(errno.ENOSYS)
     if ctx == ffi.NULL:
         raise OSError(errno.ENOMEM, "seccomp_init failed")
     f = Filter(ctx)
+    intercept = lib.SB_A_TRACE if platform == "ptrace" else lib.SB_A_NOTIFY
     try:
         for row in rows:
-            action, err = filter_action(row, trace_all)
+            action, err = filter_action(row, trace_all, intercept)
             if (action, err) == (lib.SB_A_ERRNO, errno.ENOSYS) and not row.arg_rules:
                 continue   # that is the default action; libseccomp refuses a duplicate
             if not row.arg_rules:

@@ -132,4 +132,5 @@ def _spawn_struct(cfg, sock_fd, status_fd, tty, filt):
     sp.filter = filt.ctx
     sp.caps = cfg.cap_mask
     sp.uid, sp.gid = cfg.uid, cfg.gid
+    sp.ptrace = int(cfg.platform == "ptrace")
     return sp, keep

@@ -52,12 +52,14 @@ class View:
     last_pid: int                           # highest pid in the sandbox pid namespace
     hostname: str
     mounts: list[tuple[str, str, str, str]]  # (source, mountpoint, fstype, options), root first
+    release: str = ""                       # what uname -r says in the sandbox
+    version: str = ""                       # what uname -v says
 
 
 SYNTHESIZED = frozenset({
     "/proc/meminfo", "/proc/cpuinfo", "/proc/stat", "/proc/uptime",
     "/proc/loadavg", "/proc/mounts", "/proc/sys/kernel/hostname",
-    "/sys/devices/system/cpu/online",
+    "/sys/devices/system/cpu/online", "/proc/version", "/proc/sys/kernel/osrelease",
 })
 
 # /proc/PID/{mounts,mountinfo} and /proc/PID/task/TID/{mounts,mountinfo}.
@@ -307,5 +309,7 @@ _FIXED: dict[str, Callable[[View], bytes]] = {
     "/proc/mounts": _mounts,
     "/proc/sys/kernel/hostname": _hostname,
     "/sys/devices/system/cpu/online": _cpu_online,
+    "/proc/version": lambda v: f"Linux version {v.release} (pysandbox@pysandbox) (gcc) {v.version}\n".encode(),
+    "/proc/sys/kernel/osrelease": lambda v: f"{v.release}\n".encode(),
 }
 assert frozenset(_FIXED) == SYNTHESIZED

@@ -33,7 +33,7 @@ from sentry import cgroups, hostproc, mounts, native, procfs  # noqa: F401 - pro
 from sentry import filter as seccomp_filter
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 from sentry.handlers import current
-from sentry.platform import seccomp_notify
+from sentry.platform import ptrace, seccomp_notify
 from sentry.state import Sandbox
 from sentry.strace import Tracer, print_summary
 from sentry.tty import Relay
@@ -84,7 +84,7 @@ def run(cfg) -> int:
 
 
 def _run(cfg, sb: Sandbox) -> int:
-    filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all")
+    filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", platform=cfg.platform)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     status_r, status_w = os.pipe()
     sys.stdout.flush()
@@ -118,13 +118,20 @@ def _run(cfg, sb: Sandbox) -> int:
             relay = Relay(master)
         tracer = Tracer(sb) if cfg.strace else None
         handlers, blocking, kinds = handlers_and_kinds(sb)
-        dispatcher = seccomp_notify.Dispatcher(handlers, on_fatal=lambda msg: _fatal(pid, msg),
-                                               tracer=tracer, blocking=blocking)
-        native.check(native.lib.sb_become(cfg.uid, cfg.gid, cfg.cap_mask), "taking the workload's identity")
+        ptraced = cfg.platform == "ptrace"
+        dispatcher = seccomp_notify.Dispatcher(
+            handlers, on_fatal=lambda msg: _fatal(pid, msg), tracer=tracer, blocking=blocking,
+            task_class=ptrace.PtraceTask if ptraced else seccomp_notify.NotifyTask, threads=not ptraced)
+        # The workload keeps capabilities only as uid 0 (csrc/spawn.c); so must we.
+        effective = cfg.cap_mask if cfg.uid == 0 else 0
+        native.check(native.lib.sb_become(cfg.uid, cfg.gid, effective), "taking the workload's identity")
         became = True
         os.umask(0)           # handlers apply the tracee's umask themselves
-        seccomp_notify.serve(listener, sb.sentry, dispatcher, kinds)
-        os.close(listener)
+        if ptraced:
+            ptrace.serve(pid, sb.sentry, dispatcher, kinds)
+        else:
+            seccomp_notify.serve(listener, sb.sentry, dispatcher, kinds)
+            os.close(listener)
     except BaseException:
         _kill(pid)
         raise
@@ -194,6 +201,12 @@ def _receive(sock: socket.socket, init_pid: int):
             raise SandboxError(msg[1:].decode(errors="replace"))
         if msg == b"R":
             _join_view(sock, init_pid)
+        elif msg == b"S":              # ptrace: seize the workload before it loads the filter
+            (workload,) = hostproc.read(f"{init_pid}/task/{init_pid}/children").split()
+            ptrace.seize(int(workload))
+            sock.send(b"A")
+        elif msg == b"L" and not fds:  # ptrace: the filter is loaded
+            return None, master
         elif msg[:1] == b"T" and fds:
             master = fds[0]
         elif msg[:1] == b"L" and fds:
@@ -215,10 +228,15 @@ def _kill(pid: int) -> None:
 
 
 def _waitpid(pid: int):
+    """Wait for init.  Reaps every child and tracee on the way (__WALL):
+    under ptrace a traced process's exit must be collected by us before
+    init can reap it, and init cannot finish exiting before that."""
     while True:
         try:
-            return os.waitpid(pid, 0)
+            got, status = os.waitpid(-1, os.WALL if hasattr(os, "WALL") else 0x40000000)
         except InterruptedError:
             continue
         except ChildProcessError:
             return pid, 0
+        if got == pid:
+            return got, status

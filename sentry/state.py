@@ -61,7 +61,8 @@ class Sandbox:
             cpus=self.cpus, uptime=self.uptime(), nr_threads=self.threads(), nr_running=1,
             last_pid=max((_vpid(p) for p in pids), default=1),
             hostname=ffi.string(self.sentry.uts.nodename).decode(errors="replace"),
-            mounts=self.mounts)
+            mounts=self.mounts, release=self.release,
+            version=ffi.string(self.sentry.uts.version).decode(errors="replace"))
 
     def memory_usage(self) -> int:
         return self.cgroup.memory_usage() if self.cgroup is not None else 0

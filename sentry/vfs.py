@@ -85,10 +85,23 @@ def vids(tid: int) -> tuple[int, int]:
     return int(fields["NStgid"].split()[-1]), int(fields["NSpid"].split()[-1])
 
 
+class SelfLink(Exception):
+    """The path names /proc/self or /proc/thread-self itself, not followed:
+    readlink of it must give the tracee's pid ("12", "12/task/13")."""
+
+    def __init__(self, target: bytes):
+        super().__init__(target)
+        self.target = target
+
+
 def walk(t, dirfd: int, path: bytes, follow_last: bool) -> bytes:
     """An absolute path with /proc/self and /proc/thread-self replaced by the
     tracee's own pid and every other symlink expanded, following the
-    kernel's rules.  Magic links under /proc/PID/ are left for the kernel."""
+    kernel's rules.  A magic link under /proc/PID/ that ends the path is
+    left for the kernel; one with more path after it is expanded through
+    its link text, which for cwd and root is a path in the sandbox view (the
+    sentry stands in the sandbox's mount namespace).  Raises SelfLink for
+    an unfollowed /proc/self."""
     if path.startswith(b"/"):
         start = b"/"
     else:
@@ -109,16 +122,17 @@ def walk(t, dirfd: int, path: bytes, follow_last: bool) -> bytes:
             if done:
                 done.pop()
             continue
+        last = not todo
         if done == [b"proc"] and comp in (b"self", b"thread-self"):
-            done.append(str(tgid).encode())
-            if comp == b"thread-self":
-                done += [b"task", str(tid).encode()]
+            own = [str(tgid).encode()] + ([b"task", str(tid).encode()] if comp == b"thread-self" else [])
+            if last and not follow_last:
+                raise SelfLink(b"/".join(own))
+            done += own
             continue
         cur = b"/" + b"/".join(done + [comp])
         magic = len(done) >= 3 and done[0] == b"proc" and done[2] in (b"fd", b"map_files") \
             or len(done) == 2 and done[0] == b"proc" and comp in (b"exe", b"cwd", b"root")
-        last = not todo
-        if magic or (last and not follow_last):
+        if (magic and last) or (last and not follow_last):
             done.append(comp)
             continue
         try:

@@ -10,9 +10,12 @@ Kernel facts relied upon:
 - glibc's fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH); the table lets
   AT_EMPTY_PATH calls run natively in BPF (a register test), so only real
   lookups reach these handlers.
-- open(2) of a FIFO blocks until the other end opens.  We open with
-  O_NONBLOCK first; a FIFO the tracee wanted blocking is reopened on a
-  worker thread (Defer), so the notify loop never waits.
+- open(2) of a FIFO blocks until the other end opens.  A stat first finds
+  FIFOs, and a FIFO the tracee wants blocking is opened on a worker thread
+  (Defer), so the notify loop never waits; a trial O_NONBLOCK open would
+  wake a partner waiting on the other end, so there is none.  Other files
+  are opened O_NONBLOCK (O_NONBLOCK then cleared), so one swapped for a
+  FIFO after the stat cannot stall the loop either.
 - The mode of a created file is masked by the *tracee's* umask
   (/proc/TID/status "Umask"); the sentry runs with umask 0.
 - /proc and /sys files listed in sentry/procfs.py are answered with a memfd
@@ -31,7 +34,7 @@ from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.native import ffi, lib
 from sentry.platform.base import Defer, Task
-from sentry.vfs import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, int32, read_path, retry_through_self
+from sentry.vfs import SelfLink, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, int32, read_path, retry_through_self
 
 O_ACCMODE, O_WRONLY, O_CREAT, O_NOCTTY, O_TRUNC = 0o3, 0o1, 0o100, 0o400, 0o1000
 O_NONBLOCK, O_CLOEXEC, O_PATH, O_TMPFILE = 0o4000, 0o2000000, 0o10000000, 0o20200000
@@ -60,18 +63,17 @@ def _open(t: Task, dirfd: int, addr: int, flags: int, mode: int):
     if flags & O_CREAT or flags & O_TMPFILE == O_TMPFILE:
         mode &= ~umask(t.pid)
     cloexec = bool(flags & O_CLOEXEC)
+    follow = not flags & 0o400000                               # O_NOFOLLOW
+    if not flags & (O_PATH | O_NONBLOCK) and _is_fifo(t, dirfd, path, follow):
+        # Opening a FIFO waits for the other end: do it on a worker, and
+        # without a trial open, which would itself wake a waiting partner.
+        return Defer(lambda: _open_blocking(t, dirfd, path, flags, mode, cloexec))
     ours = flags | O_CLOEXEC | O_NOCTTY
     if not flags & O_PATH:
-        ours |= O_NONBLOCK
-    fd = retry_through_self(t, dirfd, path, lambda d, p: os.open(p, ours, mode, dir_fd=d),
-                            follow_last=not flags & 0o400000)   # O_NOFOLLOW
+        ours |= O_NONBLOCK   # a FIFO swapped in since the probe must not block us
+    fd = retry_through_self(t, dirfd, path, lambda d, p: os.open(p, ours, mode, dir_fd=d), follow_last=follow)
     try:
         if not flags & O_PATH:
-            kind = os.fstat(fd).st_mode
-            if st.S_ISFIFO(kind) and not flags & O_NONBLOCK:
-                os.close(fd)
-                fd = -1
-                return Defer(lambda: _open_blocking(t, dirfd, path, flags, mode, cloexec))
             if not flags & O_NONBLOCK:
                 os.set_blocking(fd, True)
             if flags & O_ACCMODE == os.O_RDONLY and lib.sb_fstatfs_type(fd) in (PROC_SUPER_MAGIC, SYSFS_MAGIC):
@@ -80,6 +82,15 @@ def _open(t: Task, dirfd: int, addr: int, flags: int, mode: int):
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def _is_fifo(t, dirfd: int, path: bytes, follow: bool) -> bool:
+    try:
+        mode = retry_through_self(t, dirfd, path, lambda d, p: os.stat(p, dir_fd=d, follow_symlinks=follow).st_mode,
+                                  follow_last=follow)
+    except (OSError, SysError):
+        return False          # the open itself will report the error
+    return st.S_ISFIFO(mode)
 
 
 def _open_blocking(t, dirfd, path, flags, mode, cloexec):
@@ -218,7 +229,10 @@ def _readlink(t, dirfd, addr, buf_addr, size):
         if target is None:
             raise SysError(errno.ENOENT)
     else:
-        target = retry_through_self(t, dirfd, path, lambda d, p: os.readlink(p, dir_fd=d), follow_last=False)
+        try:
+            target = retry_through_self(t, dirfd, path, lambda d, p: os.readlink(p, dir_fd=d), follow_last=False)
+        except SelfLink as link:
+            target = link.target
     data = target[:size]
     t.write(buf_addr, data)
     return len(data)

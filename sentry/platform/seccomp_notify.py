@@ -24,7 +24,8 @@ from __future__ import annotations
 import errno
 import sys
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
 
 from sentry import hostproc
 from sentry.errors import SysError, TaskGone
@@ -71,6 +72,29 @@ class NotifyTask:
         return ANSWERED
 
 
+class Workers:
+    """Threads for handlers that may block.  Daemon threads: one stuck in a
+    FIFO open whose tracee was killed must not keep the sentry from
+    exiting.  They sleep on a queue, so they never compete for the GIL."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.queue = queue.SimpleQueue()
+        self.threads = []
+
+    def submit(self, fn, *args) -> None:
+        if len(self.threads) < self.size:
+            th = threading.Thread(target=self._run, name="sentry-blocking", daemon=True)
+            th.start()
+            self.threads.append(th)
+        self.queue.put((fn, args))
+
+    def _run(self) -> None:
+        while True:
+            fn, args = self.queue.get()
+            fn(*args)
+
+
 class Dispatcher:
     """Turns a notification into a handler call and the handler's result
     into an encoded reply (see csrc/sb.h).  handlers[nr] is the table's
@@ -78,23 +102,28 @@ class Dispatcher:
     may sleep, so they run on a worker thread and answer later while the
     loop goes on serving the sandbox's other threads."""
 
-    def __init__(self, handlers, on_fatal, tracer=None, blocking=frozenset()):
+    def __init__(self, handlers, on_fatal, tracer=None, blocking=frozenset(),
+                 task_class=NotifyTask, threads=True):
         self.handlers = handlers
         self.tracer = tracer
         self.on_fatal = on_fatal
         self.blocking = blocking
+        self.task_class = task_class
+        self.threads = threads       # False: deferred work runs inline (ptrace)
         self.workers = None
         self.fd = -1
 
     def __call__(self, id, pid, nr, args) -> int:
-        t = NotifyTask(self.fd, id, pid, nr, args)
-        if nr in self.blocking:
+        t = self.task_class(self.fd, id, pid, nr, args)
+        if nr in self.blocking and self.threads:
             return self._defer(t)
         return self.handle(t)
 
     def _defer(self, t: NotifyTask, work=None) -> int:
+        if not self.threads:
+            return self.handle(t, work)
         if self.workers is None:
-            self.workers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sentry-blocking")
+            self.workers = Workers(8)
         self.workers.submit(self._answer_later, t, work)
         return lib.SB_PY_DEFERRED
 
@@ -155,13 +184,18 @@ def _fatal_callback(exc_type, exc, tb):
     return lib.SB_PY_STOP
 
 
+def install(dispatcher: Dispatcher) -> None:
+    """Make `dispatcher` the one the C loop's Python callback calls."""
+    global _dispatcher
+    _dispatcher = dispatcher
+
+
 def serve(listener_fd: int, sentry, dispatcher: Dispatcher, kinds: dict[int, int]) -> None:
     """Serve notifications until no task uses the filter any more.
 
     `sentry` is the struct sb_sentry the C loop uses; kinds maps syscall
     numbers to C fast-path kinds (all others go to Python)."""
-    global _dispatcher
-    _dispatcher = dispatcher
+    install(dispatcher)
     dispatcher.fd = listener_fd
     sentry.fd = listener_fd
     sentry.procfd = hostproc.fd()

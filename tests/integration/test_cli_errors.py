@@ -33,7 +33,7 @@ CASES = [
     ("user-abc", ["--user", "abc", "--", "true"], ["--user", "abc"]),
     ("no-command", [], ["command"]),
     ("no-command-dashdash", ["--"], ["command"]),
-    ("platform-ptrace", ["--platform", "ptrace", "--", "true"], ["ptrace"]),
+    ("platform-bogus", ["--platform", "bogus", "--", "true"], ["bogus"]),
     ("cwd-missing", ["--cwd", "/nonexistent-cwd", "--", "true"], ["/nonexistent-cwd"]),
 ]
 

@@ -369,7 +369,7 @@ def test_no_source_is_none():
 # --- dispatch -------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", [
-    "/proc/version", "/proc/self/mounts", "/proc/self/mountinfo", "/proc/self/status",
+    "/proc/self/mounts", "/proc/self/mountinfo", "/proc/self/status",
     "/proc/thread-self/mountinfo", "/proc/self/task/1/mountinfo", "/proc/1/status",
     "/proc/012/mounts", "/proc/0/mounts", "/proc/12/mountstats", "/proc/12/task/mounts",
     "/proc/meminfo/", "/proc//meminfo", "proc/meminfo", "/proc/12/mounts/x",
@@ -382,7 +382,7 @@ def test_not_synthesized(path):
 
 def test_synthesized_set():
     assert procfs.SYNTHESIZED == {
-        "/sys/devices/system/cpu/online",
+        "/sys/devices/system/cpu/online", "/proc/version", "/proc/sys/kernel/osrelease",
         "/proc/meminfo", "/proc/cpuinfo", "/proc/stat", "/proc/uptime",
         "/proc/loadavg", "/proc/mounts", "/proc/sys/kernel/hostname"}
     for path in sorted(procfs.SYNTHESIZED) + MOUNT_PATHS + MOUNTINFO_PATHS:

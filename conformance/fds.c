@@ -1,0 +1,742 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+/* Helpers.  Expected fd numbers are always computed relative to fds the case
+ * got itself, never assumed (3, 4, ...): the environment may hold others. */
+
+static int fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
+
+static int make_tmpfile(char *dir, char *path)
+{
+    strcpy(dir, "/tmp/conf.XXXXXX");
+    if (!mkdtemp(dir)) SB_FAIL("mkdtemp: %s", sb_errname(errno));
+    snprintf(path, 64, "%s/f", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) SB_FAIL("open %s: %s", path, sb_errname(errno));
+    return fd;
+}
+
+static void rm_tmpfile(const char *dir, const char *path)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
+/* ---- close ---- */
+
+TEST(close, ok_then_ebadf)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(close(p[0]));
+    EXPECT_ERRNO(close(p[0]), EBADF);
+    EXPECT_OK(close(p[1]));
+}
+
+TEST(close, ebadf_negative_and_huge)
+{
+    EXPECT_ERRNO(close(-1), EBADF);
+    EXPECT_ERRNO(close(INT_MAX), EBADF);
+}
+
+TEST(close, frees_lowest_number)
+{
+    int p[2], q[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(pipe(q));
+    EXPECT_OK(close(p[1]));
+    int fd = open("/dev/null", O_RDONLY);
+    EXPECT_EQ(fd, p[1]);
+}
+
+/* ---- close_range ---- */
+
+TEST(close_range, closes_inclusive_range)
+{
+    int p[2], q[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(pipe(q));
+    int lo = p[0] < q[0] ? p[0] : q[0];
+    int hi = p[1] > q[1] ? p[1] : q[1];
+    EXPECT_EQ(hi - lo, 3);
+    EXPECT_EQ(syscall(SYS_close_range, lo + 1, hi - 1, 0), 0);
+    EXPECT_TRUE(fd_is_open(lo));
+    EXPECT_TRUE(!fd_is_open(lo + 1));
+    EXPECT_TRUE(!fd_is_open(lo + 2));
+    EXPECT_TRUE(fd_is_open(hi));
+}
+
+TEST(close_range, cloexec_flag_marks_only)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(syscall(SYS_close_range, p[0], p[1], CLOSE_RANGE_CLOEXEC), 0);
+    EXPECT_EQ(fcntl(p[0], F_GETFD), FD_CLOEXEC);
+    EXPECT_EQ(fcntl(p[1], F_GETFD), FD_CLOEXEC);
+}
+
+TEST(close_range, unshare_flag)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(syscall(SYS_close_range, p[0], ~0U, CLOSE_RANGE_UNSHARE), 0);
+    EXPECT_TRUE(!fd_is_open(p[0]));
+    EXPECT_TRUE(!fd_is_open(p[1]));
+}
+
+TEST(close_range, empty_range_above_table_ok)
+{
+    EXPECT_EQ(syscall(SYS_close_range, 100000, ~0U, 0), 0);
+}
+
+TEST(close_range, einval_first_greater_than_last)
+{
+    EXPECT_ERRNO(syscall(SYS_close_range, 10, 5, 0), EINVAL);
+}
+
+TEST(close_range, einval_unknown_flag)
+{
+    EXPECT_ERRNO(syscall(SYS_close_range, 100, 200, 0x1), EINVAL);
+}
+
+/* ---- dup ---- */
+
+TEST(dup, returns_lowest_free)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(close(p[0]));
+    EXPECT_EQ(dup(p[1]), p[0]);
+}
+
+TEST(dup, ebadf)
+{
+    EXPECT_ERRNO(dup(-1), EBADF);
+    EXPECT_ERRNO(dup(INT_MAX), EBADF);
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(close(p[0]));
+    EXPECT_ERRNO(dup(p[0]), EBADF);
+}
+
+TEST(dup, shares_offset_not_cloexec)
+{
+    char dir[64], path[64];
+    int fd = make_tmpfile(dir, path);
+    EXPECT_EQ(write(fd, "abcdef", 6), 6);
+    EXPECT_OK(fcntl(fd, F_SETFD, FD_CLOEXEC));
+    int d;
+    EXPECT_OK(d = dup(fd));
+    EXPECT_EQ(fcntl(d, F_GETFD), 0);
+    EXPECT_EQ(lseek(d, 2, SEEK_SET), 2);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 2);
+    char b[4] = {0};
+    EXPECT_EQ(read(fd, b, 3), 3);
+    EXPECT_STREQ(b, "cde");
+    EXPECT_EQ(lseek(d, 0, SEEK_CUR), 5);
+    rm_tmpfile(dir, path);
+}
+
+TEST(dup, emfile_at_rlimit)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    int hi = p[0] > p[1] ? p[0] : p[1];
+    struct rlimit rl = { hi + 1, hi + 1 };
+    EXPECT_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    /* every fd below hi+1 may be open already; fill what is free */
+    for (int i = 0; i <= hi; i++)
+        if (!fd_is_open(i)) EXPECT_OK(dup(p[0]));
+    EXPECT_ERRNO(dup(p[0]), EMFILE);
+}
+
+/* ---- dup2 ---- */
+
+TEST(dup2, same_fd_returns_fd)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(dup2(p[0], p[0]), p[0]);
+    EXPECT_EQ(syscall(SYS_dup2, p[1], p[1]), p[1]);
+}
+
+TEST(dup2, same_fd_closed_ebadf)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(close(p[0]));
+    EXPECT_ERRNO(syscall(SYS_dup2, p[0], p[0]), EBADF);
+}
+
+TEST(dup2, replaces_open_target)
+{
+    int p[2], q[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(pipe(q));
+    /* q[1] now refers to p's write end; q's pipe loses its only writer */
+    EXPECT_EQ(syscall(SYS_dup2, p[1], q[1]), q[1]);
+    EXPECT_EQ(write(q[1], "x", 1), 1);
+    char c = 0;
+    EXPECT_EQ(read(p[0], &c, 1), 1);
+    EXPECT_EQ(c, 'x');
+    EXPECT_EQ(read(q[0], &c, 1), 0);
+}
+
+TEST(dup2, clears_cloexec)
+{
+    int p[2];
+    EXPECT_OK(pipe2(p, O_CLOEXEC));
+    int target = p[1] + 10;
+    EXPECT_EQ(syscall(SYS_dup2, p[0], target), target);
+    EXPECT_EQ(fcntl(target, F_GETFD), 0);
+}
+
+TEST(dup2, ebadf_bad_newfd)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(syscall(SYS_dup2, p[0], -1), EBADF);
+    EXPECT_ERRNO(syscall(SYS_dup2, p[0], INT_MAX), EBADF);
+    EXPECT_ERRNO(syscall(SYS_dup2, -1, p[0]), EBADF);
+}
+
+/* ---- dup3 ---- */
+
+TEST(dup3, einval_same_fd)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(syscall(SYS_dup3, p[0], p[0], 0), EINVAL);
+}
+
+TEST(dup3, o_cloexec)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    int target = p[1] + 5;
+    EXPECT_EQ(syscall(SYS_dup3, p[0], target, O_CLOEXEC), target);
+    EXPECT_EQ(fcntl(target, F_GETFD), FD_CLOEXEC);
+    EXPECT_EQ(syscall(SYS_dup3, p[0], target, 0), target);
+    EXPECT_EQ(fcntl(target, F_GETFD), 0);
+}
+
+TEST(dup3, einval_bad_flags)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(syscall(SYS_dup3, p[0], p[1] + 5, O_NONBLOCK), EINVAL);
+}
+
+TEST(dup3, ebadf)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(syscall(SYS_dup3, -1, p[1] + 5, 0), EBADF);
+    EXPECT_ERRNO(syscall(SYS_dup3, p[0], -1, 0), EBADF);
+}
+
+/* ---- fcntl ---- */
+
+TEST(fcntl, dupfd_at_least_arg)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    int min = p[1] + 20;
+    EXPECT_EQ(fcntl(p[0], F_DUPFD, min), min);
+    EXPECT_EQ(fcntl(p[0], F_DUPFD, min), min + 1);
+    EXPECT_EQ(fcntl(min, F_GETFD), 0);
+}
+
+TEST(fcntl, dupfd_cloexec)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    int fd;
+    EXPECT_OK(fd = fcntl(p[0], F_DUPFD_CLOEXEC, 0));
+    EXPECT_EQ(fcntl(fd, F_GETFD), FD_CLOEXEC);
+}
+
+TEST(fcntl, dupfd_einval_bad_arg)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    struct rlimit rl;
+    EXPECT_OK(getrlimit(RLIMIT_NOFILE, &rl));
+    EXPECT_ERRNO(fcntl(p[0], F_DUPFD, -1), EINVAL);
+    EXPECT_ERRNO(fcntl(p[0], F_DUPFD, (int)rl.rlim_cur), EINVAL);
+}
+
+TEST(fcntl, getfd_setfd)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(fcntl(p[0], F_GETFD), 0);
+    EXPECT_EQ(fcntl(p[0], F_SETFD, FD_CLOEXEC), 0);
+    EXPECT_EQ(fcntl(p[0], F_GETFD), FD_CLOEXEC);
+    EXPECT_EQ(fcntl(p[1], F_GETFD), 0);
+    EXPECT_EQ(fcntl(p[0], F_SETFD, 0), 0);
+    EXPECT_EQ(fcntl(p[0], F_GETFD), 0);
+}
+
+TEST(fcntl, getfl_access_modes)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(fcntl(p[0], F_GETFL) & (O_ACCMODE | O_NONBLOCK | O_APPEND), O_RDONLY);
+    EXPECT_EQ(fcntl(p[1], F_GETFL) & (O_ACCMODE | O_NONBLOCK | O_APPEND), O_WRONLY);
+    int fd;
+    EXPECT_OK(fd = open("/dev/null", O_RDWR | O_APPEND));
+    EXPECT_EQ(fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND), O_RDWR | O_APPEND);
+}
+
+TEST(fcntl, setfl_append)
+{
+    char dir[64], path[64];
+    int fd = make_tmpfile(dir, path);
+    EXPECT_EQ(write(fd, "abc", 3), 3);
+    EXPECT_EQ(lseek(fd, 0, SEEK_SET), 0);
+    EXPECT_OK(fcntl(fd, F_SETFL, O_APPEND));
+    EXPECT_TRUE(fcntl(fd, F_GETFL) & O_APPEND);
+    EXPECT_EQ(write(fd, "de", 2), 2);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 5);
+    char b[8] = {0};
+    EXPECT_EQ(pread(fd, b, sizeof b, 0), 5);
+    EXPECT_STREQ(b, "abcde");
+    rm_tmpfile(dir, path);
+}
+
+TEST(fcntl, setfl_nonblock_pipe_eagain)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(fcntl(p[0], F_SETFL, O_NONBLOCK));
+    EXPECT_EQ(fcntl(p[0], F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    char c;
+    EXPECT_ERRNO(read(p[0], &c, 1), EAGAIN);
+    EXPECT_OK(fcntl(p[0], F_SETFL, 0));
+    EXPECT_EQ(fcntl(p[0], F_GETFL) & O_NONBLOCK, 0);
+}
+
+TEST(fcntl, setfl_ignores_access_mode)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(fcntl(p[0], F_SETFL, O_RDWR));
+    EXPECT_EQ(fcntl(p[0], F_GETFL) & O_ACCMODE, O_RDONLY);
+}
+
+TEST(fcntl, getpipe_sz_default)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(fcntl(p[0], F_GETPIPE_SZ), 16 * sysconf(_SC_PAGESIZE));
+    EXPECT_EQ(fcntl(p[1], F_GETPIPE_SZ), 16 * sysconf(_SC_PAGESIZE));
+}
+
+TEST(fcntl, setpipe_sz_rounds_up)
+{
+    int p[2];
+    long pg = sysconf(_SC_PAGESIZE);
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(fcntl(p[1], F_SETPIPE_SZ, (int)pg + 1), 2 * pg);
+    EXPECT_EQ(fcntl(p[0], F_GETPIPE_SZ), 2 * pg);
+    EXPECT_EQ(fcntl(p[1], F_SETPIPE_SZ, 3 * (int)pg), 4 * pg);
+    EXPECT_EQ(fcntl(p[1], F_SETPIPE_SZ, 1), pg);
+}
+
+TEST(fcntl, setpipe_sz_ebusy_when_data_does_not_fit)
+{
+    int p[2];
+    long pg = sysconf(_SC_PAGESIZE);
+    EXPECT_OK(pipe(p));
+    static char buf[16384];
+    EXPECT_EQ(write(p[1], buf, 3 * pg), 3 * pg);
+    EXPECT_ERRNO(fcntl(p[1], F_SETPIPE_SZ, (int)pg), EBUSY);
+}
+
+static int have_cap(int cap)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0) SB_FAIL("capget: %s", sb_errname(errno));
+    return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+/* Capability-dependent: above /proc/sys/fs/pipe-max-size needs
+ * CAP_SYS_RESOURCE, which Docker's set lacks (and the native runner's root
+ * may lack too, so the native outcome follows the effective set). */
+TEST(fcntl, setpipe_sz_above_max_needs_cap_sys_resource)
+{
+    int p[2];
+    char b[32] = {0};
+    int fd;
+    EXPECT_OK(fd = open("/proc/sys/fs/pipe-max-size", O_RDONLY));
+    EXPECT_TRUE(read(fd, b, sizeof b - 1) > 0);
+    long max = atol(b);
+    EXPECT_OK(pipe(p));
+    if (IN_SANDBOX || !have_cap(CAP_SYS_RESOURCE)) {
+        EXPECT_ERRNO(fcntl(p[1], F_SETPIPE_SZ, (int)(2 * max)), EPERM);
+    } else {
+        EXPECT_EQ(fcntl(p[1], F_SETPIPE_SZ, (int)(2 * max)), 2 * max);
+    }
+    EXPECT_EQ(fcntl(p[1], F_SETPIPE_SZ, (int)max), max);
+}
+
+TEST(fcntl, getpipe_sz_ebadf_not_a_pipe)
+{
+    int fd;
+    EXPECT_OK(fd = open("/dev/null", O_RDONLY));
+    EXPECT_ERRNO(fcntl(fd, F_GETPIPE_SZ), EBADF);
+}
+
+TEST(fcntl, ebadf)
+{
+    EXPECT_ERRNO(fcntl(-1, F_GETFD), EBADF);
+    EXPECT_ERRNO(fcntl(INT_MAX, F_GETFL), EBADF);
+    EXPECT_ERRNO(fcntl(-1, F_DUPFD, 0), EBADF);
+}
+
+TEST(fcntl, einval_bad_cmd)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(syscall(SYS_fcntl, p[0], 9999, 0), EINVAL);
+}
+
+/* ---- pipe / pipe2 ---- */
+
+TEST(pipe, raw_roundtrip)
+{
+    int p[2];
+    EXPECT_EQ(syscall(SYS_pipe, p), 0);
+    EXPECT_TRUE(p[0] != p[1]);
+    EXPECT_EQ(write(p[1], "hello", 5), 5);
+    char b[8] = {0};
+    EXPECT_EQ(read(p[0], b, sizeof b), 5);
+    EXPECT_STREQ(b, "hello");
+    EXPECT_EQ(fcntl(p[0], F_GETFD), 0);
+}
+
+TEST(pipe, efault)
+{
+    EXPECT_ERRNO(syscall(SYS_pipe, (void *)1), EFAULT);
+}
+
+TEST(pipe2, roundtrip_lowest_fds)
+{
+    int p[2], q[2];
+    EXPECT_EQ(syscall(SYS_pipe2, p, 0), 0);
+    EXPECT_OK(close(p[0]));
+    EXPECT_OK(close(p[1]));
+    EXPECT_EQ(syscall(SYS_pipe2, q, 0), 0);
+    EXPECT_EQ(q[0], p[0]);
+    EXPECT_EQ(q[1], p[1]);
+    EXPECT_EQ(write(q[1], "ab", 2), 2);
+    char b[3] = {0};
+    EXPECT_EQ(read(q[0], b, 2), 2);
+    EXPECT_STREQ(b, "ab");
+}
+
+TEST(pipe2, o_cloexec)
+{
+    int p[2];
+    EXPECT_EQ(syscall(SYS_pipe2, p, O_CLOEXEC), 0);
+    EXPECT_EQ(fcntl(p[0], F_GETFD), FD_CLOEXEC);
+    EXPECT_EQ(fcntl(p[1], F_GETFD), FD_CLOEXEC);
+}
+
+TEST(pipe2, o_nonblock_eagain_on_empty_read)
+{
+    int p[2];
+    EXPECT_EQ(syscall(SYS_pipe2, p, O_NONBLOCK), 0);
+    EXPECT_TRUE(fcntl(p[0], F_GETFL) & O_NONBLOCK);
+    EXPECT_TRUE(fcntl(p[1], F_GETFL) & O_NONBLOCK);
+    char c;
+    EXPECT_ERRNO(read(p[0], &c, 1), EAGAIN);
+}
+
+TEST(pipe2, o_nonblock_eagain_on_full_write)
+{
+    int p[2];
+    static char buf[4096];
+    EXPECT_EQ(syscall(SYS_pipe2, p, O_NONBLOCK), 0);
+    long cap = fcntl(p[1], F_GETPIPE_SZ), total = 0;
+    for (;;) {
+        ssize_t n = write(p[1], buf, sizeof buf);
+        if (n < 0) break;
+        total += n;
+    }
+    EXPECT_EQ(errno, EAGAIN);
+    EXPECT_EQ(total, cap);
+}
+
+TEST(pipe2, o_direct_packets)
+{
+    int p[2];
+    EXPECT_EQ(syscall(SYS_pipe2, p, O_DIRECT), 0);
+    EXPECT_EQ(write(p[1], "abc", 3), 3);
+    EXPECT_EQ(write(p[1], "de", 2), 2);
+    char b[16];
+    EXPECT_EQ(read(p[0], b, sizeof b), 3);
+    EXPECT_EQ(read(p[0], b, sizeof b), 2);
+}
+
+TEST(pipe2, einval_bad_flags)
+{
+    int p[2];
+    EXPECT_ERRNO(syscall(SYS_pipe2, p, O_APPEND), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_pipe2, p, 0x1), EINVAL);
+}
+
+TEST(pipe2, efault)
+{
+    EXPECT_ERRNO(syscall(SYS_pipe2, (void *)1, 0), EFAULT);
+}
+
+/* ---- read / write on pipes ---- */
+
+TEST(read, eof_after_writer_closed)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(write(p[1], "z", 1), 1);
+    EXPECT_OK(close(p[1]));
+    char c;
+    EXPECT_EQ(read(p[0], &c, 1), 1);
+    EXPECT_EQ(read(p[0], &c, 1), 0);
+}
+
+TEST(read, ebadf_on_write_end)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    char c;
+    EXPECT_ERRNO(read(p[1], &c, 1), EBADF);
+    EXPECT_ERRNO(write(p[0], "x", 1), EBADF);
+}
+
+TEST(read, efault_bad_buffer)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    EXPECT_ERRNO(syscall(SYS_read, p[0], (void *)1, 1), EFAULT);
+}
+
+TEST(write, epipe_reader_closed_sigpipe_ignored)
+{
+    int p[2];
+    EXPECT_TRUE(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(close(p[0]));
+    EXPECT_ERRNO(write(p[1], "x", 1), EPIPE);
+}
+
+TEST(write, sigpipe_kills_by_default)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_OK(close(p[0]));
+    pid_t pid;
+    EXPECT_OK(pid = fork());
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        write(p[1], "x", 1);
+        _exit(0);
+    }
+    int st;
+    EXPECT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(st));
+    EXPECT_EQ(WTERMSIG(st), SIGPIPE);
+}
+
+TEST(write, efault_bad_buffer)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(syscall(SYS_write, p[1], (void *)1, 1), EFAULT);
+}
+
+/* ---- splice / tee / vmsplice ---- */
+
+TEST(splice, pipe_to_pipe)
+{
+    int a[2], b[2];
+    EXPECT_OK(pipe(a));
+    EXPECT_OK(pipe(b));
+    EXPECT_EQ(write(a[1], "splice", 6), 6);
+    EXPECT_EQ(splice(a[0], NULL, b[1], NULL, 4, 0), 4);
+    char buf[8] = {0};
+    EXPECT_EQ(read(b[0], buf, sizeof buf), 4);
+    EXPECT_STREQ(buf, "spli");
+    memset(buf, 0, sizeof buf);
+    EXPECT_EQ(read(a[0], buf, sizeof buf), 2);
+    EXPECT_STREQ(buf, "ce");
+}
+
+TEST(splice, file_to_pipe_with_offset)
+{
+    char dir[64], path[64];
+    int fd = make_tmpfile(dir, path);
+    EXPECT_EQ(write(fd, "0123456789", 10), 10);
+    int p[2];
+    EXPECT_OK(pipe(p));
+    loff_t off = 3;
+    EXPECT_EQ(splice(fd, &off, p[1], NULL, 4, 0), 4);
+    EXPECT_EQ(off, 7);
+    EXPECT_EQ(lseek(fd, 0, SEEK_CUR), 10); /* file position untouched */
+    char buf[8] = {0};
+    EXPECT_EQ(read(p[0], buf, sizeof buf), 4);
+    EXPECT_STREQ(buf, "3456");
+    rm_tmpfile(dir, path);
+}
+
+TEST(splice, pipe_to_file)
+{
+    char dir[64], path[64];
+    int fd = make_tmpfile(dir, path);
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(write(p[1], "xyz", 3), 3);
+    EXPECT_EQ(splice(p[0], NULL, fd, NULL, 3, 0), 3);
+    char buf[4] = {0};
+    EXPECT_EQ(pread(fd, buf, 3, 0), 3);
+    EXPECT_STREQ(buf, "xyz");
+    rm_tmpfile(dir, path);
+}
+
+TEST(splice, einval_no_pipe)
+{
+    char dir[64], path[64];
+    int fd = make_tmpfile(dir, path);
+    int fd2;
+    EXPECT_OK(fd2 = open("/dev/null", O_WRONLY));
+    EXPECT_ERRNO(splice(fd, NULL, fd2, NULL, 1, 0), EINVAL);
+    rm_tmpfile(dir, path);
+}
+
+TEST(splice, espipe_offset_on_pipe)
+{
+    int a[2], b[2];
+    EXPECT_OK(pipe(a));
+    EXPECT_OK(pipe(b));
+    EXPECT_EQ(write(a[1], "x", 1), 1);
+    loff_t off = 0;
+    EXPECT_ERRNO(splice(a[0], &off, b[1], NULL, 1, 0), ESPIPE);
+}
+
+TEST(splice, ebadf)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_ERRNO(splice(-1, NULL, p[1], NULL, 1, 0), EBADF);
+    EXPECT_ERRNO(splice(p[0], NULL, -1, NULL, 1, 0), EBADF);
+}
+
+TEST(splice, nonblock_empty_eagain)
+{
+    int a[2], b[2];
+    EXPECT_OK(pipe(a));
+    EXPECT_OK(pipe(b));
+    EXPECT_ERRNO(splice(a[0], NULL, b[1], NULL, 1, SPLICE_F_NONBLOCK), EAGAIN);
+}
+
+TEST(tee, duplicates_without_consuming)
+{
+    int a[2], b[2];
+    EXPECT_OK(pipe(a));
+    EXPECT_OK(pipe(b));
+    EXPECT_EQ(write(a[1], "teedata", 7), 7);
+    EXPECT_EQ(tee(a[0], b[1], 3, 0), 3);
+    char buf[8] = {0};
+    EXPECT_EQ(read(b[0], buf, sizeof buf), 3);
+    EXPECT_STREQ(buf, "tee");
+    memset(buf, 0, sizeof buf);
+    EXPECT_EQ(read(a[0], buf, sizeof buf), 7);
+    EXPECT_STREQ(buf, "teedata");
+}
+
+TEST(tee, einval_not_a_pipe)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    int fd;
+    EXPECT_OK(fd = open("/dev/null", O_WRONLY));
+    EXPECT_ERRNO(tee(p[0], fd, 1, 0), EINVAL);
+}
+
+TEST(tee, einval_same_pipe)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(write(p[1], "x", 1), 1);
+    EXPECT_ERRNO(tee(p[0], p[1], 1, 0), EINVAL);
+}
+
+TEST(tee, nonblock_empty_eagain)
+{
+    int a[2], b[2];
+    EXPECT_OK(pipe(a));
+    EXPECT_OK(pipe(b));
+    EXPECT_ERRNO(tee(a[0], b[1], 1, SPLICE_F_NONBLOCK), EAGAIN);
+}
+
+TEST(tee, zero_when_writer_closed_and_empty)
+{
+    int a[2], b[2];
+    EXPECT_OK(pipe(a));
+    EXPECT_OK(pipe(b));
+    EXPECT_OK(close(a[1]));
+    EXPECT_EQ(tee(a[0], b[1], 1, 0), 0);
+}
+
+TEST(vmsplice, user_pages_to_pipe)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    char s1[] = "vm", s2[] = "splice";
+    struct iovec iov[2] = { { s1, 2 }, { s2, 6 } };
+    EXPECT_EQ(vmsplice(p[1], iov, 2, 0), 8);
+    char buf[16] = {0};
+    EXPECT_EQ(read(p[0], buf, sizeof buf), 8);
+    EXPECT_STREQ(buf, "vmsplice");
+}
+
+TEST(vmsplice, pipe_to_user_pages)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    EXPECT_EQ(write(p[1], "back", 4), 4);
+    char buf[8] = {0};
+    struct iovec iov = { buf, sizeof buf };
+    EXPECT_EQ(vmsplice(p[0], &iov, 1, 0), 4);
+    EXPECT_STREQ(buf, "back");
+}
+
+TEST(vmsplice, ebadf)
+{
+    char c = 'x';
+    struct iovec iov = { &c, 1 };
+    EXPECT_ERRNO(vmsplice(-1, &iov, 1, 0), EBADF);
+    int fd;
+    EXPECT_OK(fd = open("/dev/null", O_WRONLY));
+    EXPECT_ERRNO(vmsplice(fd, &iov, 1, 0), EBADF);
+}
+
+TEST(vmsplice, einval_bad_flags)
+{
+    int p[2];
+    EXPECT_OK(pipe(p));
+    char c = 'x';
+    struct iovec iov = { &c, 1 };
+    EXPECT_ERRNO(vmsplice(p[1], &iov, 1, 0x100), EINVAL);
+}

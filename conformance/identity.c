@@ -1,0 +1,621 @@
+#include "harness.h"
+/* Identity and process attributes: uids/gids, groups, capabilities, uname,
+ * host and domain names, personality, prctl, arch_prctl.
+ *
+ * Both runs are root (uid 0).  Natively root has (nearly) every capability
+ * and its own UTS namespace; the sandbox has Docker's default capability
+ * set, no_new_privs, a seccomp filter and the nodename "pysandbox".  Every
+ * case runs in its own forked child, so dropping privileges stays there. */
+#include <asm/prctl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdint.h>
+#include <sys/fsuid.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+
+/* Docker's default capability set (CHOWN DAC_OVERRIDE FOWNER FSETID KILL
+ * SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD
+ * AUDIT_WRITE SETFCAP). */
+#define DOCKER_CAPS 0xa80425fbull
+
+static uint64_t cap_word(const struct __user_cap_data_struct d[2], int which)
+{
+    uint32_t lo = which == 0 ? d[0].effective : which == 1 ? d[0].permitted : d[0].inheritable;
+    uint32_t hi = which == 0 ? d[1].effective : which == 1 ? d[1].permitted : d[1].inheritable;
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void caps_get(struct __user_cap_data_struct d[2])
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    EXPECT_OK(syscall(SYS_capget, &h, d));
+}
+
+/* ---- getuid & co ---- */
+
+TEST(getuid, root)
+{
+    EXPECT_EQ(getuid(), 0);
+    EXPECT_EQ(syscall(SYS_getuid), 0);
+}
+
+TEST(geteuid, root)
+{
+    EXPECT_EQ(syscall(SYS_geteuid), 0);
+}
+
+TEST(getgid, root)
+{
+    EXPECT_EQ(syscall(SYS_getgid), 0);
+}
+
+TEST(getegid, root)
+{
+    EXPECT_EQ(syscall(SYS_getegid), 0);
+}
+
+TEST(getresuid, root)
+{
+    uid_t r = 9, e = 9, s = 9;
+    EXPECT_OK(getresuid(&r, &e, &s));
+    EXPECT_EQ(r, 0);
+    EXPECT_EQ(e, 0);
+    EXPECT_EQ(s, 0);
+}
+
+TEST(getresuid, efault)
+{
+    uid_t r, e;
+    EXPECT_ERRNO(syscall(SYS_getresuid, &r, &e, (void *)1), EFAULT);
+}
+
+TEST(getresgid, root)
+{
+    gid_t r = 9, e = 9, s = 9;
+    EXPECT_OK(getresgid(&r, &e, &s));
+    EXPECT_EQ(r, 0);
+    EXPECT_EQ(e, 0);
+    EXPECT_EQ(s, 0);
+}
+
+TEST(getgroups, initial)
+{
+    /* The sandbox starts with an empty supplementary group list; natively it
+     * is whatever the runner had, so only consistency is checked. */
+    int n = getgroups(0, NULL);
+    EXPECT_OK(n);
+    if (IN_SANDBOX)
+        EXPECT_EQ(n, 0);
+    gid_t g[64];
+    EXPECT_EQ(getgroups(64, g), n);
+}
+
+/* ---- setgroups / getgroups ---- */
+
+TEST(setgroups, set_and_get)
+{
+    gid_t set[3] = { 5, 100, 1000 };
+    EXPECT_OK(setgroups(3, set));
+    EXPECT_EQ(getgroups(0, NULL), 3);
+    gid_t g[8];
+    EXPECT_EQ(getgroups(8, g), 3);
+    EXPECT_EQ(g[0], 5);
+    EXPECT_EQ(g[1], 100);
+    EXPECT_EQ(g[2], 1000);
+    EXPECT_ERRNO(getgroups(2, g), EINVAL);
+    EXPECT_OK(setgroups(0, NULL));
+    EXPECT_EQ(getgroups(0, NULL), 0);
+}
+
+TEST(setgroups, einval_too_many)
+{
+    gid_t g[1] = { 0 };
+    EXPECT_ERRNO(syscall(SYS_setgroups, 65537, g), EINVAL);
+    EXPECT_ERRNO(syscall(SYS_setgroups, -1, g), EINVAL);
+}
+
+TEST(setgroups, efault)
+{
+    EXPECT_ERRNO(syscall(SYS_setgroups, 2, (void *)1), EFAULT);
+}
+
+TEST(setgroups, eperm_after_setuid)
+{
+    EXPECT_OK(setuid(1000));
+    gid_t g[1] = { 0 };
+    EXPECT_ERRNO(setgroups(1, g), EPERM);
+}
+
+/* ---- setuid / setgid / setres* / setre* / setfs* ---- */
+
+TEST(setuid, drop_then_eperm)
+{
+    EXPECT_OK(syscall(SYS_setuid, 1000));
+    uid_t r, e, s;
+    EXPECT_OK(getresuid(&r, &e, &s));
+    EXPECT_EQ(r, 1000);
+    EXPECT_EQ(e, 1000);
+    EXPECT_EQ(s, 1000);
+    EXPECT_ERRNO(syscall(SYS_setuid, 0), EPERM);
+    EXPECT_OK(syscall(SYS_setuid, 1000));              /* to itself: allowed */
+}
+
+TEST(setuid, drops_capabilities)
+{
+    EXPECT_OK(syscall(SYS_setuid, 1000));
+    struct __user_cap_data_struct d[2];
+    caps_get(d);
+    EXPECT_EQ(cap_word(d, 0), 0);
+    EXPECT_EQ(cap_word(d, 1), 0);
+}
+
+TEST(setuid, einval_minus_one)
+{
+    EXPECT_ERRNO(syscall(SYS_setuid, -1), EINVAL);
+}
+
+TEST(setgid, drop_then_eperm)
+{
+    EXPECT_OK(syscall(SYS_setgid, 1000));
+    gid_t r, e, s;
+    EXPECT_OK(getresgid(&r, &e, &s));
+    EXPECT_EQ(r, 1000);
+    EXPECT_EQ(e, 1000);
+    EXPECT_EQ(s, 1000);
+    EXPECT_OK(syscall(SYS_setgid, 0));                 /* still root: allowed */
+    EXPECT_OK(syscall(SYS_setuid, 1000));
+    EXPECT_ERRNO(syscall(SYS_setgid, 1), EPERM);
+    EXPECT_OK(syscall(SYS_setgid, 0));                 /* the current gid */
+}
+
+TEST(setresuid, all_three)
+{
+    EXPECT_OK(syscall(SYS_setresuid, 1000, 1001, 1002));
+    uid_t r, e, s;
+    EXPECT_OK(getresuid(&r, &e, &s));
+    EXPECT_EQ(r, 1000);
+    EXPECT_EQ(e, 1001);
+    EXPECT_EQ(s, 1002);
+    /* Unprivileged: any of the three current ids, nothing else. */
+    EXPECT_ERRNO(syscall(SYS_setresuid, -1, 0, -1), EPERM);
+    EXPECT_OK(syscall(SYS_setresuid, -1, 1002, 1000));
+    EXPECT_OK(getresuid(&r, &e, &s));
+    EXPECT_EQ(r, 1000);
+    EXPECT_EQ(e, 1002);
+    EXPECT_EQ(s, 1000);
+    EXPECT_EQ(geteuid(), 1002);
+}
+
+TEST(setresuid, keep_saved_root)
+{
+    /* Dropping only the effective uid keeps the way back. */
+    EXPECT_OK(syscall(SYS_setresuid, -1, 1000, -1));
+    EXPECT_EQ(geteuid(), 1000);
+    EXPECT_OK(syscall(SYS_setresuid, -1, 0, -1));
+    EXPECT_EQ(geteuid(), 0);
+}
+
+TEST(setresgid, all_three)
+{
+    EXPECT_OK(syscall(SYS_setresgid, 2000, 2001, 2002));
+    gid_t r, e, s;
+    EXPECT_OK(getresgid(&r, &e, &s));
+    EXPECT_EQ(r, 2000);
+    EXPECT_EQ(e, 2001);
+    EXPECT_EQ(s, 2002);
+    EXPECT_OK(syscall(SYS_setresuid, 1000, 1000, 1000));
+    EXPECT_ERRNO(syscall(SYS_setresgid, 0, -1, -1), EPERM);
+    EXPECT_OK(syscall(SYS_setresgid, 2002, 2000, 2001));
+}
+
+TEST(setreuid, real_and_effective)
+{
+    EXPECT_OK(syscall(SYS_setreuid, 1000, 1001));
+    uid_t r, e, s;
+    EXPECT_OK(getresuid(&r, &e, &s));
+    EXPECT_EQ(r, 1000);
+    EXPECT_EQ(e, 1001);
+    EXPECT_EQ(s, 1001);         /* real uid set: saved = new effective */
+    EXPECT_ERRNO(syscall(SYS_setreuid, 0, -1), EPERM);
+    EXPECT_OK(syscall(SYS_setreuid, 1001, 1000));     /* swap: allowed */
+}
+
+TEST(setregid, real_and_effective)
+{
+    EXPECT_OK(syscall(SYS_setregid, 2000, 2001));
+    gid_t r, e, s;
+    EXPECT_OK(getresgid(&r, &e, &s));
+    EXPECT_EQ(r, 2000);
+    EXPECT_EQ(e, 2001);
+    EXPECT_EQ(s, 2001);
+    EXPECT_OK(syscall(SYS_setuid, 1000));
+    EXPECT_ERRNO(syscall(SYS_setregid, -1, 0), EPERM);
+}
+
+TEST(setfsuid, returns_previous)
+{
+    EXPECT_EQ(syscall(SYS_setfsuid, 1000), 0);
+    EXPECT_EQ(syscall(SYS_setfsuid, -1), 1000);       /* query only */
+    EXPECT_EQ(syscall(SYS_setfsuid, 0), 1000);
+    /* A change of the effective uid moves the fsuid along. */
+    EXPECT_OK(syscall(SYS_setresuid, -1, 1234, -1));
+    EXPECT_EQ(syscall(SYS_setfsuid, -1), 1234);
+}
+
+TEST(setfsuid, unprivileged_refused_silently)
+{
+    EXPECT_OK(syscall(SYS_setuid, 1000));
+    EXPECT_EQ(syscall(SYS_setfsuid, 0), 1000);         /* no error, no change */
+    EXPECT_EQ(syscall(SYS_setfsuid, -1), 1000);
+}
+
+TEST(setfsgid, returns_previous)
+{
+    EXPECT_EQ(syscall(SYS_setfsgid, 1000), 0);
+    EXPECT_EQ(syscall(SYS_setfsgid, -1), 1000);
+    EXPECT_EQ(syscall(SYS_setfsgid, 0), 1000);
+    EXPECT_OK(syscall(SYS_setuid, 1000));
+    EXPECT_EQ(syscall(SYS_setfsgid, 5), 0);            /* refused: unchanged */
+    EXPECT_EQ(syscall(SYS_setfsgid, -1), 0);
+}
+
+/* ---- capget / capset ---- */
+
+TEST(capget, effective_set)
+{
+    struct __user_cap_data_struct d[2];
+    caps_get(d);
+    uint64_t eff = cap_word(d, 0), prm = cap_word(d, 1);
+    if (IN_SANDBOX) {
+        EXPECT_EQ(eff, DOCKER_CAPS);
+        EXPECT_EQ(prm, DOCKER_CAPS);
+    } else {
+        /* Natively root: every Docker capability and CAP_SYS_ADMIN too. */
+        EXPECT_EQ(eff & DOCKER_CAPS, DOCKER_CAPS);
+        EXPECT_TRUE(eff & (1ull << CAP_SYS_ADMIN));
+        EXPECT_EQ(eff, prm);
+    }
+}
+
+TEST(capget, version_probe)
+{
+    /* An unknown version: the kernel writes its preferred one back.  With
+     * NULL data that is a successful probe, with data it is EINVAL. */
+    struct __user_cap_header_struct h = { 0, 0 };
+    EXPECT_EQ(syscall(SYS_capget, &h, NULL), 0);
+    EXPECT_EQ(h.version, _LINUX_CAPABILITY_VERSION_3);
+    struct __user_cap_data_struct d[2];
+    h.version = 0x12345678;
+    EXPECT_ERRNO(syscall(SYS_capget, &h, d), EINVAL);
+    EXPECT_EQ(h.version, _LINUX_CAPABILITY_VERSION_3);
+}
+
+TEST(capget, esrch_no_such_pid)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0x7ffffff0 };
+    struct __user_cap_data_struct d[2];
+    EXPECT_ERRNO(syscall(SYS_capget, &h, d), ESRCH);
+}
+
+TEST(capget, efault_bad_header)
+{
+    struct __user_cap_data_struct d[2];
+    EXPECT_ERRNO(syscall(SYS_capget, (void *)1, d), EFAULT);
+}
+
+TEST(capset, drop_and_raise_effective)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    caps_get(d);
+    d[0].effective &= ~(1u << CAP_NET_BIND_SERVICE);
+    EXPECT_OK(syscall(SYS_capset, &h, d));
+    struct __user_cap_data_struct g[2];
+    caps_get(g);
+    EXPECT_EQ(g[0].effective & (1u << CAP_NET_BIND_SERVICE), 0);
+    EXPECT_TRUE(g[0].permitted & (1u << CAP_NET_BIND_SERVICE));
+    d[0].effective |= 1u << CAP_NET_BIND_SERVICE;     /* still permitted: allowed */
+    EXPECT_OK(syscall(SYS_capset, &h, d));
+    caps_get(g);
+    EXPECT_TRUE(g[0].effective & (1u << CAP_NET_BIND_SERVICE));
+}
+
+TEST(capset, eperm_regain_permitted)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    caps_get(d);
+    d[0].effective &= ~(1u << CAP_NET_RAW);
+    d[0].permitted &= ~(1u << CAP_NET_RAW);
+    EXPECT_OK(syscall(SYS_capset, &h, d));
+    d[0].permitted |= 1u << CAP_NET_RAW;
+    EXPECT_ERRNO(syscall(SYS_capset, &h, d), EPERM);
+    d[0].permitted &= ~(1u << CAP_NET_RAW);
+    d[0].effective |= 1u << CAP_NET_RAW;              /* effective must be within permitted */
+    EXPECT_ERRNO(syscall(SYS_capset, &h, d), EPERM);
+}
+
+TEST(capset, eperm_other_pid)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, getppid() };
+    struct __user_cap_data_struct d[2];
+    caps_get(d);
+    EXPECT_ERRNO(syscall(SYS_capset, &h, d), EPERM);
+}
+
+TEST(capset, einval_bad_version)
+{
+    struct __user_cap_header_struct h = { 0x12345678, 0 };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof d);
+    EXPECT_ERRNO(syscall(SYS_capset, &h, d), EINVAL);
+}
+
+/* ---- uname ---- */
+
+TEST(uname, sysname_machine)
+{
+    struct utsname u;
+    EXPECT_OK(uname(&u));
+    EXPECT_STREQ(u.sysname, "Linux");
+    EXPECT_STREQ(u.machine, "x86_64");
+}
+
+TEST(uname, nodename_release)
+{
+    struct utsname u;
+    EXPECT_OK(uname(&u));
+    if (IN_SANDBOX) {
+        EXPECT_STREQ(u.nodename, "pysandbox");
+        EXPECT_STREQ(u.release, "6.1.0-pysandbox");
+    } else {
+        /* Natively: the private UTS namespace's copy of the host's name. */
+        EXPECT_TRUE(u.nodename[0] != 0);
+        EXPECT_TRUE(u.release[0] >= '1' && u.release[0] <= '9');
+        EXPECT_TRUE(strchr(u.release, '.') != NULL);
+    }
+    EXPECT_TRUE(u.version[0] == '#');
+}
+
+TEST(uname, gethostname_matches)
+{
+    struct utsname u;
+    EXPECT_OK(uname(&u));
+    char h[256];
+    EXPECT_OK(gethostname(h, sizeof h));
+    EXPECT_STREQ(h, u.nodename);
+    char small[2];
+    EXPECT_ERRNO(gethostname(small, sizeof small), ENAMETOOLONG);
+}
+
+TEST(uname, efault)
+{
+    EXPECT_ERRNO(syscall(SYS_uname, (void *)1), EFAULT);
+}
+
+/* ---- sethostname / setdomainname ---- */
+
+TEST(sethostname, set_and_read_back)
+{
+    /* Natively (private UTS namespace, CAP_SYS_ADMIN) root may rename it;
+     * the sandbox has no CAP_SYS_ADMIN: EPERM, and the name is unchanged. */
+    struct utsname before, after;
+    EXPECT_OK(uname(&before));
+    if (IN_SANDBOX) {
+        EXPECT_ERRNO(sethostname("conf-host", 9), EPERM);
+        EXPECT_OK(uname(&after));
+        EXPECT_STREQ(after.nodename, before.nodename);
+        return;
+    }
+    EXPECT_OK(sethostname("conf-host", 9));
+    EXPECT_OK(uname(&after));
+    EXPECT_STREQ(after.nodename, "conf-host");
+    EXPECT_OK(sethostname(before.nodename, strlen(before.nodename)));
+}
+
+TEST(sethostname, einval_too_long)
+{
+    char name[66];
+    memset(name, 'a', sizeof name);
+    /* Linux checks CAP_SYS_ADMIN before the length. */
+    if (IN_SANDBOX) {
+        EXPECT_ERRNO(sethostname(name, 65), EPERM);
+    } else {
+        EXPECT_ERRNO(sethostname(name, 65), EINVAL);
+        EXPECT_ERRNO(syscall(SYS_sethostname, name, -1), EINVAL);
+    }
+}
+
+TEST(sethostname, efault)
+{
+    EXPECT_ERRNO(syscall(SYS_sethostname, (void *)1, 5), IN_SANDBOX ? EPERM : EFAULT);
+}
+
+TEST(setdomainname, set_and_read_back)
+{
+    struct utsname before, after;
+    EXPECT_OK(uname(&before));
+    if (IN_SANDBOX) {
+        EXPECT_ERRNO(setdomainname("conf.dom", 8), EPERM);
+        EXPECT_OK(uname(&after));
+        EXPECT_STREQ(after.domainname, before.domainname);
+        return;
+    }
+    EXPECT_OK(setdomainname("conf.dom", 8));
+    EXPECT_OK(uname(&after));
+    EXPECT_STREQ(after.domainname, "conf.dom");
+    EXPECT_STREQ(after.nodename, before.nodename);
+    EXPECT_OK(setdomainname(before.domainname, strlen(before.domainname)));
+}
+
+TEST(setdomainname, einval_too_long)
+{
+    char name[66];
+    memset(name, 'b', sizeof name);
+    EXPECT_ERRNO(setdomainname(name, 65), IN_SANDBOX ? EPERM : EINVAL);
+}
+
+/* ---- personality ---- */
+
+TEST(personality, query)
+{
+    EXPECT_EQ(syscall(SYS_personality, 0xffffffff), PER_LINUX);
+}
+
+TEST(personality, set_returns_previous)
+{
+    EXPECT_EQ(personality(PER_LINUX | ADDR_NO_RANDOMIZE), PER_LINUX);
+    EXPECT_EQ(personality(0xffffffff), PER_LINUX | ADDR_NO_RANDOMIZE);
+    EXPECT_EQ(personality(PER_LINUX), PER_LINUX | ADDR_NO_RANDOMIZE);
+    EXPECT_EQ(personality(0xffffffff), PER_LINUX);
+}
+
+/* ---- prctl ---- */
+
+TEST(prctl, set_get_name)
+{
+    char name[32] = "";
+    EXPECT_OK(prctl(PR_SET_NAME, "conf-name", 0, 0, 0));
+    EXPECT_OK(prctl(PR_GET_NAME, name, 0, 0, 0));
+    EXPECT_STREQ(name, "conf-name");
+    /* Truncated to 15 bytes and a NUL. */
+    EXPECT_OK(prctl(PR_SET_NAME, "0123456789abcdefghij", 0, 0, 0));
+    EXPECT_OK(prctl(PR_GET_NAME, name, 0, 0, 0));
+    EXPECT_STREQ(name, "0123456789abcde");
+}
+
+TEST(prctl, efault_name)
+{
+    EXPECT_ERRNO(prctl(PR_SET_NAME, (void *)1, 0, 0, 0), EFAULT);
+    EXPECT_ERRNO(prctl(PR_GET_NAME, (void *)1, 0, 0, 0), EFAULT);
+}
+
+TEST(prctl, pdeathsig)
+{
+    int sig = -1;
+    EXPECT_OK(prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0));
+    EXPECT_EQ(sig, 0);
+    EXPECT_OK(prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0));
+    EXPECT_OK(prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0));
+    EXPECT_EQ(sig, SIGUSR1);
+    EXPECT_ERRNO(prctl(PR_SET_PDEATHSIG, 100, 0, 0, 0), EINVAL);
+    EXPECT_OK(prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0));
+}
+
+TEST(prctl, no_new_privs)
+{
+    /* The sandbox sets no_new_privs before exec; natively it is clear. */
+    EXPECT_EQ(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), IN_SANDBOX ? 1 : 0);
+    EXPECT_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    EXPECT_EQ(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), 1);
+    EXPECT_ERRNO(prctl(PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0), EINVAL);   /* one way only */
+    EXPECT_ERRNO(prctl(PR_GET_NO_NEW_PRIVS, 1, 0, 0, 0), EINVAL);
+}
+
+TEST(prctl, seccomp_mode)
+{
+    /* The sandbox runs under a seccomp filter (mode 2). */
+    EXPECT_EQ(prctl(PR_GET_SECCOMP, 0, 0, 0, 0), IN_SANDBOX ? 2 : 0);
+}
+
+TEST(prctl, dumpable)
+{
+    /* Only prctl calls while non-dumpable: the sentry cannot read the
+     * memory of a non-dumpable process (docs/SECURITY.md). */
+    EXPECT_EQ(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+    EXPECT_OK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
+    long got = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    long bad = prctl(PR_SET_DUMPABLE, 2, 0, 0, 0);
+    int bad_errno = errno;
+    EXPECT_OK(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
+    EXPECT_EQ(got, 0);
+    EXPECT_EQ(bad, -1);
+    EXPECT_EQ(bad_errno, EINVAL);
+    EXPECT_EQ(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+}
+
+TEST(prctl, capbset_read)
+{
+    EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0), 1);
+    EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0), 1);
+    /* Docker's bounding set has no CAP_SYS_ADMIN. */
+    EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0), IN_SANDBOX ? 0 : 1);
+    EXPECT_ERRNO(prctl(PR_CAPBSET_READ, 200, 0, 0, 0), EINVAL);
+}
+
+TEST(prctl, capbset_drop)
+{
+    /* Needs CAP_SETPCAP, which Docker's set keeps. */
+    EXPECT_OK(prctl(PR_CAPBSET_DROP, CAP_MKNOD, 0, 0, 0));
+    EXPECT_EQ(prctl(PR_CAPBSET_READ, CAP_MKNOD, 0, 0, 0), 0);
+}
+
+TEST(prctl, keepcaps)
+{
+    EXPECT_EQ(prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), 0);
+    EXPECT_OK(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+    EXPECT_EQ(prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0), 1);
+    EXPECT_OK(syscall(SYS_setresuid, 1000, 1000, 1000));
+    struct __user_cap_data_struct d[2];
+    caps_get(d);
+    EXPECT_EQ(cap_word(d, 0), 0);               /* effective cleared */
+    EXPECT_TRUE(cap_word(d, 1) != 0);           /* permitted kept */
+    EXPECT_ERRNO(prctl(PR_SET_KEEPCAPS, 2, 0, 0, 0), EINVAL);
+}
+
+TEST(prctl, child_subreaper)
+{
+    int v = -1;
+    EXPECT_OK(prctl(PR_GET_CHILD_SUBREAPER, &v, 0, 0, 0));
+    EXPECT_EQ(v, 0);
+    EXPECT_OK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+    EXPECT_OK(prctl(PR_GET_CHILD_SUBREAPER, &v, 0, 0, 0));
+    EXPECT_EQ(v, 1);
+}
+
+TEST(prctl, einval_bad_option)
+{
+    EXPECT_ERRNO(prctl(9999, 0, 0, 0, 0), EINVAL);
+    EXPECT_ERRNO(prctl(-1, 0, 0, 0, 0), EINVAL);
+}
+
+/* ---- arch_prctl ---- */
+
+TEST(arch_prctl, get_fs)
+{
+    unsigned long fs = 0;
+    EXPECT_OK(syscall(SYS_arch_prctl, ARCH_GET_FS, &fs));
+    EXPECT_TRUE(fs != 0);
+    /* glibc's TCB starts with a pointer to itself. */
+    unsigned long self;
+    __asm__ volatile("mov %%fs:0, %0" : "=r"(self));
+    EXPECT_TRUE(self == fs);
+}
+
+TEST(arch_prctl, set_fs_roundtrip)
+{
+    unsigned long fs = 0, got = 0;
+    EXPECT_OK(syscall(SYS_arch_prctl, ARCH_GET_FS, &fs));
+    EXPECT_OK(syscall(SYS_arch_prctl, ARCH_SET_FS, fs));
+    EXPECT_OK(syscall(SYS_arch_prctl, ARCH_GET_FS, &got));
+    EXPECT_TRUE(got == fs);
+}
+
+TEST(arch_prctl, einval_bad_code)
+{
+    unsigned long v;
+    EXPECT_ERRNO(syscall(SYS_arch_prctl, 0x9999, &v), EINVAL);
+}
+
+TEST(arch_prctl, efault_bad_address)
+{
+    EXPECT_ERRNO(syscall(SYS_arch_prctl, ARCH_GET_FS, (void *)1), EFAULT);
+}
+
+TEST(arch_prctl, eperm_set_fs_noncanonical)
+{
+    EXPECT_ERRNO(syscall(SYS_arch_prctl, ARCH_SET_FS, 0x8000000000000000ul), EPERM);
+}

@@ -1,0 +1,74 @@
+"""The ptrace platform: the fallback where seccomp user-notify is missing or
+taken (a nested sandbox that already holds a listener gets EBUSY).
+
+Facts about ptrace this module relies on (more in csrc/ptrace.c):
+- The filter is the same table compiled with SECCOMP_RET_TRACE instead of
+  USER_NOTIF for emulated and observed rows, so passthrough calls never
+  stop; each emulated call costs one ptrace stop (PTRACE_EVENT_SECCOMP).
+- Only the thread that seized a tracee may ptrace it, so the whole loop,
+  including work a handler would defer, runs on the sentry's main thread.
+  A handler that blocks (a FIFO open) therefore stalls this platform's
+  other tracees until it returns.
+- The tracee sits in a ptrace-stop while its syscall is handled, but its
+  *other threads* keep running and can rewrite the memory a pointer
+  argument points to.  Handlers copy arguments once and act on the copy;
+  the mount namespace, pivot_root and dropped capabilities confine the
+  calls that run on the host (see docs/SECURITY.md).
+- There is no SECCOMP_IOCTL_NOTIF_ADDFD: fds are injected by making the
+  tracee receive them over a unix socket (csrc/ptrace.c explains the steps).
+"""
+from __future__ import annotations
+
+import errno
+
+from sentry import hostproc
+from sentry.errors import SysError, TaskGone
+from sentry.native import check, ffi, lib
+from sentry.platform.seccomp_notify import NotifyTask
+
+
+class PtraceTask(NotifyTask):
+    """One seccomp stop, seen through the platform interface."""
+    __slots__ = ()
+    sentry = None      # the struct sb_sentry * being served (one per process)
+
+    def write(self, addr: int, data: bytes) -> None:
+        n = lib.sb_mem_write(self.pid, addr, data, len(data))
+        if n != len(data):
+            if n == -errno.ESRCH:
+                raise TaskGone()
+            raise SysError(errno.EFAULT)
+
+    def valid(self) -> bool:
+        return True          # held in a ptrace-stop: it can only die
+
+    def inject_fd(self, fd: int, cloexec: bool) -> int:
+        r = lib.sb_ptrace_inject_fd(PtraceTask.sentry, self.pid, fd, int(cloexec))
+        if r == -errno.ESRCH:
+            raise TaskGone()
+        if r < 0:
+            raise SysError(-r)
+        return r
+
+
+def seize(pid: int) -> None:
+    check(lib.sb_ptrace_seize(pid), f"PTRACE_SEIZE {pid}")
+
+
+def serve(init_pid: int, sentry, dispatcher, kinds: dict[int, int]) -> None:
+    """Serve seccomp stops until no tracee is left and init has exited."""
+    from sentry.platform import seccomp_notify
+    seccomp_notify.install(dispatcher)
+    PtraceTask.sentry = sentry
+    sentry.fd = -1
+    sentry.procfd = hostproc.fd()
+    for nr, kind in kinds.items():
+        sentry.kind[nr] = kind
+    status = ffi.new("int *")
+    while True:
+        rc = lib.sb_ptrace_serve(sentry, init_pid, status)
+        if rc == lib.SB_STOP_EINTR:
+            continue
+        if rc in (lib.SB_STOP_GONE, lib.SB_STOP_REQUEST):
+            return
+        check(rc, "ptrace loop")
