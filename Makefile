@@ -31,6 +31,7 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+	PYSANDBOX_TEST_PLATFORM=ptrace $(PY) -m pytest -q tests
 	$(VENV)/bin/pysandbox conformance --failures-only
 
 bench: setup

@@ -47,6 +47,8 @@ struct sb_sentry {
     int procfd;
     int cur_pending;
     int cur_injected;
+    int outstanding;
+    int completed;
     uint8_t kind[512];
     uint64_t count[512];
     uint64_t fast;
@@ -66,6 +68,7 @@ int sb_set_sync_wakeup(int fd);
 int sb_ptrace_seize(int pid);
 long sb_ptrace_inject_fd(struct sb_sentry *s, int pid, int fd, int cloexec);
 int sb_ptrace_serve(struct sb_sentry *s, int init_pid, int *init_status);
+void sb_ptrace_complete(struct sb_sentry *s, int pid, int64_t result);
 long sb_mem_write_checked(int fd, uint64_t id, int pid, uint64_t addr, const void *buf, size_t len);
 int sb_respond_result(int fd, uint64_t id, int64_t result);
 #define SB_PY_CONTINUE ...

@@ -121,7 +121,7 @@ int sb_set_sync_wakeup(int fd)
 
 /* Turn an encoded result into a reply.  Returns SB_REPLY, SB_DEFERRED,
  * SB_DROPPED or SB_STOP. */
-static int encode_result(int64_t r, struct seccomp_notif_resp *resp)
+int sb_encode_result(int64_t r, struct seccomp_notif_resp *resp)
 {
     if (r >= 0) {
         resp->val = r;
@@ -149,7 +149,7 @@ static int encode_result(int64_t r, struct seccomp_notif_resp *resp)
 int sb_respond_result(int fd, uint64_t id, int64_t result)
 {
     struct seccomp_notif_resp resp = { .id = id };
-    int rc = encode_result(result, &resp);
+    int rc = sb_encode_result(result, &resp);
     if (rc != SB_REPLY && rc != SB_STOP)
         return 0;
     return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? -errno : 0;
@@ -158,7 +158,7 @@ int sb_respond_result(int fd, uint64_t id, int64_t result)
 static int py_dispatch(struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
     const uint64_t *a = req->data.args;
-    return encode_result(sb_py_dispatch(req->id, req->pid, req->data.nr,
+    return sb_encode_result(sb_py_dispatch(req->id, req->pid, req->data.nr,
                                         a[0], a[1], a[2], a[3], a[4], a[5]), resp);
 }
 

@@ -41,6 +41,7 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sb.h"
@@ -192,11 +193,35 @@ static void finish(int pid, struct user_regs_struct *regs, struct seccomp_notif_
 
 /* Serve until no tracee is left and init has exited.  Returns one of
  * SB_STOP_*; *init_status gets init's wait status once it exits. */
+/* Finish a stop whose handler ran on a worker (the tracee waited in its
+ * seccomp stop meanwhile). */
+void sb_ptrace_complete(struct sb_sentry *s, int pid, int64_t result)
+{
+    struct user_regs_struct regs;
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    int rc = sb_encode_result(result, &resp);
+    if (rc == SB_DROPPED || rc == SB_DEFERRED || ptrace(PTRACE_GETREGS, pid, 0, &regs) < 0)
+        return;
+    finish(pid, &regs, &resp, s->cur_pending);
+    s->cur_pending = 0;
+}
+
 int sb_ptrace_serve(struct sb_sentry *s, int init_pid, int *init_status)
 {
+    int naps = 0;
     for (;;) {
         int st;
-        int pid = waitpid(-1, &st, __WALL);
+        if (s->completed)
+            return SB_STOP_EINTR;          /* Python has deferred work to finish */
+        int pid = waitpid(-1, &st, __WALL | (s->outstanding ? WNOHANG : 0));
+        if (pid == 0) {                    /* nothing yet: nap, then look again */
+            struct timespec nap = { 0, 1000000 };
+            nanosleep(&nap, NULL);
+            if (++naps % 20 == 0)
+                return SB_STOP_EINTR;      /* let Python look for signals to the waiting tracees */
+            continue;
+        }
         if (pid < 0) {
             if (errno == EINTR)
                 return SB_STOP_EINTR;

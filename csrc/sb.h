@@ -65,6 +65,8 @@ struct sb_sentry {
     int procfd;                   /* the host's /proc (we stand in the sandbox's mount ns) */
     int cur_pending;              /* ptrace: a signal that arrived during an injection */
     int cur_injected;             /* ptrace: syscalls were injected for this stop */
+    int outstanding;              /* ptrace: stops whose handler runs on a worker */
+    int completed;                /* ptrace: of those, finished and queued for us */
     uint8_t kind[SB_MAX_NR];      /* per syscall number */
     uint64_t count[SB_MAX_NR];    /* notifications per syscall number */
     uint64_t fast;                /* answered in C */
@@ -104,6 +106,8 @@ int sb_install_fd(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp
 int sb_ptrace_seize(int pid);
 long sb_ptrace_inject_fd(struct sb_sentry *s, int pid, int fd, int cloexec);
 int sb_ptrace_serve(struct sb_sentry *s, int init_pid, int *init_status);
+void sb_ptrace_complete(struct sb_sentry *s, int pid, int64_t result);
+int sb_encode_result(int64_t r, struct seccomp_notif_resp *resp);
 /* Defined by cffi (extern "Python+C"): the Python side of the dispatch.
  * Scalars, not the struct: converting ints is cheaper for Python than
  * walking cdata fields.  Returns a result as encoded above. */

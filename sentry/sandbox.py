@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import array
 import os
+import queue
 import signal
 import socket
 import sys
@@ -121,7 +122,8 @@ def _run(cfg, sb: Sandbox) -> int:
         ptraced = cfg.platform == "ptrace"
         dispatcher = seccomp_notify.Dispatcher(
             handlers, on_fatal=lambda msg: _fatal(pid, msg), tracer=tracer, blocking=blocking,
-            task_class=ptrace.PtraceTask if ptraced else seccomp_notify.NotifyTask, threads=not ptraced)
+            task_class=ptrace.PtraceTask if ptraced else seccomp_notify.NotifyTask,
+            completions=queue.SimpleQueue() if ptraced else None)
         # The workload keeps capabilities only as uid 0 (csrc/spawn.c); so must we.
         effective = cfg.cap_mask if cfg.uid == 0 else 0
         native.check(native.lib.sb_become(cfg.uid, cfg.gid, effective), "taking the workload's identity")

@@ -14,10 +14,18 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PYSANDBOX = str(BIN / "pysandbox")
 BUSYBOX = "/bin/busybox"
+# The suite runs once per platform: `make test` sets this for the second run.
+PLATFORM = os.environ.get("PYSANDBOX_TEST_PLATFORM", "seccomp")
+RUN = [PYSANDBOX, "run", "--platform", PLATFORM]
+
+only_seccomp = pytest.mark.skipif(PLATFORM != "seccomp", reason="about the seccomp_notify platform only")
 
 
 def run_sandbox(*args, input=None, timeout=60, check=False, env=None):
-    """Run `pysandbox ARGS...` and return the CompletedProcess (text)."""
+    """Run `pysandbox ARGS...` and return the CompletedProcess (text);
+    `run` gets the platform under test unless the test names one."""
+    if args and args[0] == "run" and "--platform" not in args:
+        args = ("run", "--platform", PLATFORM, *args[1:])
     cmd = [PYSANDBOX, *args]
     return subprocess.run(cmd, input=input, capture_output=True, text=True,
                           timeout=timeout, check=check, env=env)

@@ -33,7 +33,7 @@ from sentry import hostproc, procfs
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.native import ffi, lib
-from sentry.platform.base import Defer, Task
+from sentry.platform.base import Defer, InstallFd, Task
 from sentry.vfs import SelfLink, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, int32, read_path, retry_through_self
 
 O_ACCMODE, O_WRONLY, O_CREAT, O_NOCTTY, O_TRUNC = 0o3, 0o1, 0o100, 0o400, 0o1000
@@ -94,11 +94,9 @@ def _is_fifo(t, dirfd: int, path: bytes, follow: bool) -> bool:
 
 
 def _open_blocking(t, dirfd, path, flags, mode, cloexec):
+    """Runs on a worker: may wait for the FIFO's other end."""
     fd = retry_through_self(t, dirfd, path, lambda d, p: os.open(p, flags | O_CLOEXEC | O_NOCTTY, mode, dir_fd=d))
-    try:
-        return t.inject_fd(fd, cloexec)
-    finally:
-        os.close(fd)
+    return InstallFd(fd, cloexec)
 
 
 def _maybe_synthesize(fd: int) -> int:

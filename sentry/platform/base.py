@@ -31,6 +31,16 @@ CONTINUE = Reply("CONTINUE")   # let the host kernel run the syscall
 ANSWERED = Reply("ANSWERED")   # the platform already completed the syscall
 
 
+class InstallFd(Reply):
+    """What deferred work returns for a new file: the platform installs
+    `fd` in the tracee (from the right thread) and closes ours."""
+
+    def __init__(self, fd: int, cloexec: bool):
+        super().__init__("INSTALL_FD")
+        self.fd = fd
+        self.cloexec = cloexec
+
+
 class Defer(Reply):
     """Finish on a worker thread: `work()` may block (a FIFO open, a slow
     filesystem) and returns the handler's real result.  The notify loop

@@ -5,10 +5,11 @@ Facts about ptrace this module relies on (more in csrc/ptrace.c):
 - The filter is the same table compiled with SECCOMP_RET_TRACE instead of
   USER_NOTIF for emulated and observed rows, so passthrough calls never
   stop; each emulated call costs one ptrace stop (PTRACE_EVENT_SECCOMP).
-- Only the thread that seized a tracee may ptrace it, so the whole loop,
-  including work a handler would defer, runs on the sentry's main thread.
-  A handler that blocks (a FIFO open) therefore stalls this platform's
-  other tracees until it returns.
+- Only the thread that seized a tracee may ptrace it.  Work that may block
+  (a FIFO open) runs on a worker while its tracee stays in its ptrace-stop;
+  the worker leaves the result in a queue, and the loop, which polls
+  (waitpid WNOHANG, 1 ms naps) only while such work is outstanding,
+  finishes it on the tracer thread.
 - The tracee sits in a ptrace-stop while its syscall is handled, but its
   *other threads* keep running and can rewrite the memory a pointer
   argument points to.  Handlers copy arguments once and act on the copy;
@@ -20,10 +21,12 @@ Facts about ptrace this module relies on (more in csrc/ptrace.c):
 from __future__ import annotations
 
 import errno
+import threading
 
 from sentry import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.native import check, ffi, lib
+from sentry.platform import seccomp_notify
 from sentry.platform.seccomp_notify import NotifyTask
 
 
@@ -51,14 +54,39 @@ class PtraceTask(NotifyTask):
         return r
 
 
+def _signal_pending(tid: int) -> bool:
+    """An unblocked signal waits for this thread (or its process)."""
+    try:
+        f = {line.split(":")[0]: line.split(":")[1].strip()
+             for line in hostproc.read(f"{tid}/status").decode().splitlines() if ":" in line}
+        pending = int(f["SigPnd"], 16) | int(f["ShdPnd"], 16)
+        return bool(pending & ~int(f["SigBlk"], 16))
+    except (OSError, KeyError, ValueError):
+        return False
+
+
 def seize(pid: int) -> None:
     check(lib.sb_ptrace_seize(pid), f"PTRACE_SEIZE {pid}")
 
 
 def serve(init_pid: int, sentry, dispatcher, kinds: dict[int, int]) -> None:
     """Serve seccomp stops until no tracee is left and init has exited."""
-    from sentry.platform import seccomp_notify
     seccomp_notify.install(dispatcher)
+    lock = threading.Lock()
+    waiting: dict[int, object] = {}      # id(task) -> task, held in its stop for a worker
+
+    def completed():
+        with lock:
+            sentry.completed += 1
+    dispatcher.on_complete = completed
+    defer = dispatcher._defer
+
+    def outstanding(t, work=None):
+        with lock:
+            sentry.outstanding += 1
+            waiting[id(t)] = t
+        return defer(t, work)
+    dispatcher._defer = outstanding
     PtraceTask.sentry = sentry
     sentry.fd = -1
     sentry.procfd = hostproc.fd()
@@ -68,6 +96,21 @@ def serve(init_pid: int, sentry, dispatcher, kinds: dict[int, int]) -> None:
     while True:
         rc = lib.sb_ptrace_serve(sentry, init_pid, status)
         if rc == lib.SB_STOP_EINTR:
+            with lock:
+                sentry.completed = 0      # everything queued so far is drained below
+            for t, result in dispatcher.finish_deferred(wanted=lambda t: id(t) in waiting):
+                with lock:
+                    waiting.pop(id(t), None)
+                    sentry.outstanding -= 1
+                lib.sb_ptrace_complete(sentry, t.pid, result)
+            for t in list(waiting.values()):
+                if _signal_pending(t.pid):
+                    # A signal interrupts a blocking call, as in the kernel:
+                    # EINTR now; the worker's late result is dropped.
+                    with lock:
+                        waiting.pop(id(t), None)
+                        sentry.outstanding -= 1
+                    lib.sb_ptrace_complete(sentry, t.pid, -errno.EINTR)
             continue
         if rc in (lib.SB_STOP_GONE, lib.SB_STOP_REQUEST):
             return

@@ -22,15 +22,16 @@ or calls `sb_py_dispatch` below, which calls the table's handler.
 from __future__ import annotations
 
 import errno
-import sys
-import traceback
+import os
 import queue
+import sys
 import threading
+import traceback
 
 from sentry import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.native import check, ffi, lib, mem_read, mem_read_cstr
-from sentry.platform.base import ANSWERED, CONTINUE, Defer
+from sentry.platform.base import ANSWERED, CONTINUE, Defer, InstallFd
 
 FAST_KINDS = {"uname": lib.SB_K_UNAME, "openat": lib.SB_K_OPENAT, "open": lib.SB_K_OPEN,
               "newfstatat": lib.SB_K_NEWFSTATAT, "stat": lib.SB_K_STAT, "lstat": lib.SB_K_LSTAT,
@@ -103,32 +104,58 @@ class Dispatcher:
     loop goes on serving the sandbox's other threads."""
 
     def __init__(self, handlers, on_fatal, tracer=None, blocking=frozenset(),
-                 task_class=NotifyTask, threads=True):
+                 task_class=NotifyTask, completions=None):
         self.handlers = handlers
         self.tracer = tracer
         self.on_fatal = on_fatal
         self.blocking = blocking
         self.task_class = task_class
-        self.threads = threads       # False: deferred work runs inline (ptrace)
+        # None: a worker answers by itself (seccomp_notify: SEND and ADDFD
+        # work from any thread).  Else (ptrace: only the tracer thread may
+        # touch a tracee) a worker only does the blocking part and leaves
+        # (task, value, error) here for the tracer thread to finish.
+        self.completions = completions
+        self.on_complete = lambda: None
         self.workers = None
         self.fd = -1
 
     def __call__(self, id, pid, nr, args) -> int:
         t = self.task_class(self.fd, id, pid, nr, args)
-        if nr in self.blocking and self.threads:
+        if nr in self.blocking:
             return self._defer(t)
         return self.handle(t)
 
     def _defer(self, t: NotifyTask, work=None) -> int:
-        if not self.threads:
-            return self.handle(t, work)
         if self.workers is None:
             self.workers = Workers(8)
         self.workers.submit(self._answer_later, t, work)
         return lib.SB_PY_DEFERRED
 
     def _answer_later(self, t: NotifyTask, work) -> None:
-        lib.sb_respond_result(self.fd, t.id, self.handle(t, work))
+        if self.completions is None:
+            lib.sb_respond_result(self.fd, t.id, self.handle(t, work))
+            return
+        work = work or (lambda: self.handlers[t.nr](t))
+        try:
+            value, error = work(), None
+        except BaseException as e:      # re-raised on the tracer thread, in handle()
+            value, error = None, e
+        self.completions.put((t, value, error))
+        self.on_complete()
+
+    def finish_deferred(self, wanted) -> list[tuple[NotifyTask, int]]:
+        """ptrace: (task, encoded result) for every completed deferral whose
+        task is still wanted(t); the others' results are dropped (a file
+        they opened is closed, never installed)."""
+        done = []
+        while not self.completions.empty():
+            t, value, error = self.completions.get()
+            if not wanted(t):
+                if type(value) is InstallFd:
+                    os.close(value.fd)
+                continue
+            done.append((t, self.handle(t, work=lambda: _reraise(value, error))))
+        return done
 
     def handle(self, t: NotifyTask, work=None) -> int:
         """Run the handler (or, on a worker, the deferred work) and encode
@@ -143,6 +170,12 @@ class Dispatcher:
                 result = CONTINUE if handler is None else handler(t)
             if type(result) is Defer:
                 return self._defer(t, result.work)
+            if type(result) is InstallFd:       # deferred work hands back a file
+                install = result
+                try:
+                    result = t.inject_fd(install.fd, install.cloexec)
+                finally:
+                    os.close(install.fd)
         except SysError as e:
             result = e
         except TaskGone:
@@ -155,6 +188,12 @@ class Dispatcher:
         if self.tracer is not None:
             self.tracer.exit(t, result)
         return encode(result)
+
+
+def _reraise(value, error):
+    if error is not None:
+        raise error
+    return value
 
 
 def encode(result) -> int:

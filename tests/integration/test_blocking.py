@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import only_seccomp
 
 PROGRAM = r"""
 #include <pthread.h>
@@ -51,6 +52,7 @@ SENTRY = textwrap.dedent("""
 """)
 
 
+@only_seccomp      # under ptrace one thread must do all ptrace calls: no deferral
 @pytest.mark.parametrize("mode", ["blocking", "inline"])
 def test_slow_handler_does_not_stall_other_threads(cc, mode):
     prog = cc(PROGRAM, "blocking_prog")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUSYBOX, PYSANDBOX, run_sandbox
+from conftest import BUSYBOX, PYSANDBOX, run_sandbox, RUN
 
 HELLO = "hello from the rootfs"
 
@@ -164,7 +164,7 @@ def test_mkfifo_writer_first(rootfs):
 
 def test_sigterm_ends_a_reader_blocked_on_fifo(rootfs):
     """SIGTERM to pysandbox ends it even while a FIFO open is still blocked."""
-    p = subprocess.Popen([PYSANDBOX, "run", "--rootfs", str(rootfs), "--", "sh", "-c", "mkfifo /tmp/f; cat /tmp/f"],
+    p = subprocess.Popen([*RUN, "--rootfs", str(rootfs), "--", "sh", "-c", "mkfifo /tmp/f; cat /tmp/f"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(1)
     p.send_signal(signal.SIGTERM)

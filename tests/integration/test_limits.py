@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PYSANDBOX
+from conftest import PYSANDBOX, RUN
 
 
 def cgroup_dirs() -> set[str]:
@@ -42,7 +42,7 @@ def sandbox():
     pids = []
 
     def run(*args, input="", timeout=60):
-        p = subprocess.Popen([PYSANDBOX, "run", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        p = subprocess.Popen([*RUN, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         pids.append(p.pid)
         try:

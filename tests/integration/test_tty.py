@@ -8,7 +8,7 @@ import subprocess
 import termios
 import time
 
-from conftest import PYSANDBOX
+from conftest import PLATFORM, PYSANDBOX
 
 
 def spawn_on_pty(args, rows=40, cols=100):
@@ -17,6 +17,8 @@ def spawn_on_pty(args, rows=40, cols=100):
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     mode = termios.tcgetattr(master)         # the terminal mode before pysandbox runs
+    if args[0] == "run":
+        args = ["run", "--platform", PLATFORM, *args[1:]]
     p = subprocess.Popen([PYSANDBOX, *args], stdin=slave, stdout=slave, stderr=slave,
                          start_new_session=True)
     os.close(slave)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import PYSANDBOX, run_sandbox
+from conftest import PYSANDBOX, run_sandbox, RUN
 
 SYSINFO_C = r"""
 #include <stdio.h>
@@ -202,9 +202,9 @@ def test_environment():
 def test_cwd(tmp_path):
     """--cwd sets the directory; by default it is the caller's when visible, else /."""
     assert run_sandbox("run", "--cwd", "/etc", "--", "pwd").stdout == "/etc\n"
-    r = subprocess.run([PYSANDBOX, "run", "--", "pwd"], cwd="/usr/lib", capture_output=True, text=True)
+    r = subprocess.run([*RUN, "--", "pwd"], cwd="/usr/lib", capture_output=True, text=True)
     assert r.stdout == "/usr/lib\n"
-    r = subprocess.run([PYSANDBOX, "run", "--", "pwd"], cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run([*RUN, "--", "pwd"], cwd=tmp_path, capture_output=True, text=True)
     assert r.stdout == "/\n"
 
 
@@ -232,7 +232,7 @@ def test_bind_ro_and_rw(tmp_path):
 def test_signal_forwarded(sig, name, code):
     """A signal to pysandbox reaches the workload's trap."""
     script = f'trap "echo got {name}; exit {code}" {name}; while :; do sleep 0.1; done'
-    p = subprocess.Popen([PYSANDBOX, "run", "--", "sh", "-c", script],
+    p = subprocess.Popen([*RUN, "--", "sh", "-c", script],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(1)

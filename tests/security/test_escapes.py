@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYSANDBOX, run_sandbox
+from conftest import PYSANDBOX, run_sandbox, RUN
 
 HELLO = "hello from the rootfs"
 
@@ -166,7 +166,7 @@ def test_passed_host_fd_not_visible(world, view):
               "case $p in */fd/[012]) ;; *) cat $p 2>&1 ;; esac; done; "
               f"cat /proc/self/fd/{fd} /proc/self/fd/40 /dev/fd/40 2>&1; "
               "echo fds: $(ls /proc/self/fd)")
-    cmd = [PYSANDBOX, "run"] + (["--rootfs", str(world.root)] if view == "rootfs" else []) + \
+    cmd = RUN + (["--rootfs", str(world.root)] if view == "rootfs" else []) + \
           ["--", "sh", "-c", script]
     try:
         r = subprocess.run(cmd, input="", capture_output=True, text=True, timeout=30, pass_fds=(fd, high))

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from conftest import PYSANDBOX, run_sandbox
+from conftest import PYSANDBOX, run_sandbox, RUN
 
 SECRET = "PYSANDBOX_SECRET"
 SECRET_VALUE = "hunter2-7f3a9c"
@@ -30,7 +30,7 @@ def test_callers_extra_fd_not_inherited():
     fd = os.open("/etc/hostname", os.O_RDONLY)
     high = os.dup2(fd, 40)
     try:
-        r = subprocess.run([PYSANDBOX, "run", "--", "ls", "/proc/self/fd"], input="", text=True,
+        r = subprocess.run([*RUN, "--", "ls", "/proc/self/fd"], input="", text=True,
                            capture_output=True, pass_fds=(fd, high))
     finally:
         os.close(fd)
@@ -89,7 +89,7 @@ def test_sentry_death_kills_sandbox():
     """SIGKILL of the sentry takes the whole sandbox down within 2 s, and
     leaves no mount behind."""
     mounts_before = mount_count()
-    p = subprocess.Popen([PYSANDBOX, "run", "--", "sleep", "1000"],
+    p = subprocess.Popen([*RUN, "--", "sleep", "1000"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         sleeper = init = None
