@@ -39,7 +39,11 @@ ROWS = [
     ("limit: openat via ADDFD|SEND, +close", "limit", [], "openat", 20_000, None),
     ("emulated openat+close, C fast path", "sandbox", [], "openat", 20_000, ("x limit", 1.3)),
     ("emulated openat+close, Python", "sandbox", ["--no-fastpath"], "openat", 20_000, None),
+    ("limit: ptrace RET_TRACE, skip + fake return", "limit", [], "ptrace", 50_000, None),
+    ("emulated uname, ptrace, C fast path", "sandbox", ["--platform", "ptrace"], "uname", 50_000, ("x limit", 1.3)),
+    ("emulated openat+close, ptrace", "sandbox", ["--platform", "ptrace"], "openat", 5_000, None),
     ("native stat", "native", [], "stat", 500_000, None),
+    ("limit: stat, read path + fstatat + write", "limit", [], "stat", 50_000, None),
     ("emulated stat, C fast path", "sandbox", [], "stat", 50_000, ("x limit", 1.3)),
     ("emulated stat, Python", "sandbox", ["--no-fastpath"], "stat", 50_000, None),
 ]
@@ -51,6 +55,7 @@ LIMIT_FOR = {   # row -> the limit row doing the same kernel work
     # stat reads a path and writes 144 bytes: like the uname write limit
     # plus one process_vm_readv; the uname limit is the nearest floor.
     "emulated stat, C fast path": "limit: same + ID_VALID + 390 B write",
+    "emulated uname, ptrace, C fast path": "limit: ptrace RET_TRACE, skip + fake return",
     "emulated stat, Python": "limit: same + ID_VALID + 390 B write",
 }
 

@@ -63,7 +63,11 @@ def build_parser() -> Parser:
     r.add_argument("--summary", action="store_true", help="print a count of intercepted syscalls at exit")
     r.add_argument("--no-fastpath", dest="fastpath", action="store_false",
                    help="answer every emulated syscall in Python (for debugging and benchmarks)")
-    r.add_argument("--platform", default="seccomp", help="interception platform (default: seccomp)")
+    r.add_argument("--platform", default="seccomp", choices=["seccomp", "ptrace"],
+                   help="seccomp (default): seccomp user-notify.  ptrace: the fallback where user-notify is "
+                        "missing or taken; slower, and a multi-threaded tracee can change a pointer "
+                        "argument after the sentry read it, so confinement there rests on the kernel "
+                        "layer (mount namespace, pivot_root, capabilities): see docs/SECURITY.md")
     r.add_argument("--cap-add", action="append", default=[], metavar="CAP")
     r.add_argument("--cap-drop", action="append", default=[], metavar="CAP")
     r.add_argument("--user", metavar="UID[:GID]", help="run as this uid/gid (default 0:0)")
