@@ -52,11 +52,9 @@ LIMIT_FOR = {   # row -> the limit row doing the same kernel work
     "emulated uname, Python handler": "limit: same + ID_VALID + 390 B write",
     "emulated openat+close, C fast path": "limit: openat via ADDFD|SEND, +close",
     "emulated openat+close, Python": "limit: openat via ADDFD|SEND, +close",
-    # stat reads a path and writes 144 bytes: like the uname write limit
-    # plus one process_vm_readv; the uname limit is the nearest floor.
-    "emulated stat, C fast path": "limit: same + ID_VALID + 390 B write",
+    "emulated stat, C fast path": "limit: stat, read path + fstatat + write",
     "emulated uname, ptrace, C fast path": "limit: ptrace RET_TRACE, skip + fake return",
-    "emulated stat, Python": "limit: same + ID_VALID + 390 B write",
+    "emulated stat, Python": "limit: stat, read path + fstatat + write",
 }
 
 
