@@ -85,6 +85,9 @@ def run(cfg) -> int:
 
 
 def _run(cfg, sb: Sandbox) -> int:
+    # Built here, before the sentry leaves the host's mount namespace: the
+    # tracer loads python-ptrace's prototypes, from host paths.
+    tracer = Tracer(sb) if cfg.strace else None
     filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", platform=cfg.platform)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     status_r, status_w = os.pipe()
@@ -117,7 +120,6 @@ def _run(cfg, sb: Sandbox) -> int:
         listener, master = _receive(ours, pid)
         if master is not None:
             relay = Relay(master)
-        tracer = Tracer(sb) if cfg.strace else None
         handlers, blocking, kinds = handlers_and_kinds(sb)
         ptraced = cfg.platform == "ptrace"
         dispatcher = seccomp_notify.Dispatcher(
