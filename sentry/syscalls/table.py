@@ -183,7 +183,7 @@ ROWS: tuple[Row, ...] = (
     P(77, "ftruncate", FD),
     P(78, "getdents", "directory reads via an fd"),
     P(79, "getcwd", "path as seen in the sandbox mount namespace"),
-    P(80, "chdir", PATH),
+    O(80, "chdir", "the mount namespace confines the path; traced, then CONTINUE"),
     P(81, "fchdir", "cwd via an fd"),
     E(82, "rename", fsmeta.rename, FSE),
     E(83, "mkdir", fsmeta.mkdir, FSE),
