@@ -36,7 +36,18 @@ echo "\$ pysandbox run --rootfs ROOTFS --hostname demo --strace -- sh -c 'uname 
 "$PYSANDBOX" run --rootfs "$ROOTFS" --hostname demo --strace -- \
     sh -c 'uname -a; echo "entries in /: $(ls / | wc -l)"; hostname x || echo "(sethostname refused: no CAP_SYS_ADMIN)"' || true
 
-say "3. the filter: denied calls and exit status"
+say "3. copy-on-write rootfs and limits: the rootfs directory is never written"
+echo hello > "$ROOTFS/etc/motd"
+for a in free nproc rm cat; do ln -sf busybox "$ROOTFS/bin/$a"; done
+echo "\$ pysandbox run --rootfs ROOTFS --memory 256M --cpus 0.5 -- sh -c 'free; nproc; rm /etc/motd; echo new > /etc/x'"
+"$PYSANDBOX" run --rootfs "$ROOTFS" --memory 256M --cpus 0.5 -- \
+    sh -c 'free | head -2; echo "nproc: $(nproc)"; rm /etc/motd; echo new > /etc/x; ls /etc'
+echo "on the host, ROOTFS/etc still holds: $(ls "$ROOTFS/etc")"
+
+say "4. the same sandbox on the ptrace platform"
+"$PYSANDBOX" run --platform ptrace --rootfs "$ROOTFS" -- sh -c 'uname -a; cat /etc/motd'
+
+say "5. the filter: denied calls and exit status"
 "$PYSANDBOX" run -- python3 -c '
 import ctypes, errno
 libc = ctypes.CDLL(None, use_errno=True)
