@@ -1,6 +1,8 @@
 /* fd readiness: epoll_create, epoll_create1, epoll_ctl, epoll_wait,
  * epoll_pwait and epoll_pwait2. */
 #include "harness.h"
+#include "helpers.h"
+#include "signal_helpers.h"
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -10,44 +12,6 @@
 #ifndef SYS_epoll_pwait2
 #define SYS_epoll_pwait2 441
 #endif
-
-static volatile sig_atomic_t got_usr1;
-static void on_usr1(int sig) { (void)sig; got_usr1++; }
-
-/* SIGUSR1 blocked and pending, with a handler: a call that unblocks it in
- * its own mask returns EINTR after running the handler. */
-static void pend_usr1(void)
-{
-    struct sigaction sa = { 0 };
-    sa.sa_handler = on_usr1;
-    sigemptyset(&sa.sa_mask);
-    EXPECT_OK(sigaction(SIGUSR1, &sa, NULL));
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    EXPECT_OK(sigprocmask(SIG_BLOCK, &set, NULL));
-    EXPECT_OK(raise(SIGUSR1));
-    EXPECT_EQ(got_usr1, 0);
-}
-
-/* A regular file in a fresh scratch directory; the directory is removed
- * again by rm_scratch. */
-static char scratch_dir[64];
-static char scratch_file[96];
-static int scratch_open(void)
-{
-    strcpy(scratch_dir, "/tmp/conf.XXXXXX");
-    EXPECT_TRUE(mkdtemp(scratch_dir) != NULL);
-    snprintf(scratch_file, sizeof scratch_file, "%s/f", scratch_dir);
-    int fd = open(scratch_file, O_RDWR | O_CREAT | O_EXCL, 0600);
-    EXPECT_OK(fd);
-    return fd;
-}
-static void rm_scratch(void)
-{
-    EXPECT_OK(unlink(scratch_file));
-    EXPECT_OK(rmdir(scratch_dir));
-}
 
 /* ---- epoll_create / epoll_create1 ---- */
 

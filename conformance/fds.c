@@ -1,6 +1,7 @@
 /* File descriptors: close, close_range, dup, dup2, dup3 and fcntl (fd
  * flags, status flags, pipe sizes).  Pipes are in pipes.c. */
 #include "harness.h"
+#include "helpers.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
@@ -12,22 +13,6 @@
  * got itself, never assumed (3, 4, ...): the environment may hold others. */
 
 static int fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1; }
-
-static int make_tmpfile(char *dir, char *path)
-{
-    strcpy(dir, "/tmp/conf.XXXXXX");
-    if (!mkdtemp(dir)) SB_FAIL("mkdtemp: %s", sb_errname(errno));
-    snprintf(path, 64, "%s/f", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) SB_FAIL("open %s: %s", path, sb_errname(errno));
-    return fd;
-}
-
-static void rm_tmpfile(const char *dir, const char *path)
-{
-    unlink(path);
-    rmdir(dir);
-}
 
 /* ---- close ---- */
 
@@ -359,14 +344,6 @@ TEST(fcntl, setpipe_sz_ebusy_when_data_does_not_fit)
     static char buf[16384];
     EXPECT_EQ(write(p[1], buf, 3 * pg), 3 * pg);
     EXPECT_ERRNO(fcntl(p[1], F_SETPIPE_SZ, (int)pg), EBUSY);
-}
-
-static int have_cap(int cap)
-{
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &h, d) < 0) SB_FAIL("capget: %s", sb_errname(errno));
-    return (d[cap / 32].effective >> (cap % 32)) & 1;
 }
 
 /* Capability-dependent: above /proc/sys/fs/pipe-max-size needs

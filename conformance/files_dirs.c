@@ -6,102 +6,11 @@
  * waits, removes D whatever happened, and passes the child's status on.
  */
 #include "harness.h"
+#include "helpers.h"
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-
-static char D[32];
-static struct stat S;
-static char B[256];
-/* An unmapped address, hidden from the compiler's buffer-size checks. */
-static void *volatile bad_ptr = (void *)1;
-#define BAD (bad_ptr)
-
-static int rm_one(const char *p, const struct stat *s, int type, struct FTW *f)
-{
-    (void)s; (void)type; (void)f;
-    remove(p);
-    return 0;
-}
-
-static void scratch(void)
-{
-    strcpy(D, "/tmp/conf.XXXXXX");
-    if (!mkdtemp(D)) SB_FAIL("mkdtemp: %s", sb_errname(errno));
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) SB_FAIL("fork: %s", sb_errname(errno));
-    if (pid == 0) { alarm(10); return; }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (chdir("/") == 0) nftw(D, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    if (WIFSIGNALED(st)) { signal(WTERMSIG(st), SIG_DFL); raise(WTERMSIG(st)); }
-    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
-}
-
-/* D/name, in one of 4 rotating buffers. */
-static const char *P(const char *name)
-{
-    static char buf[4][256]; static int i;
-    char *b = buf[i++ & 3];
-    snprintf(b, 256, "%s/%s", D, name);
-    return b;
-}
-
-static int mkfile(const char *path, const char *content)
-{
-    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    if (fd < 0) return -1;
-    ssize_t n = write(fd, content, strlen(content));
-    close(fd);
-    return n == (ssize_t)strlen(content) ? 0 : -1;
-}
-
-/* Create D/name holding content (unless content is NULL), open it with flags. */
-static int fx(const char *name, const char *content, int flags)
-{
-    if (content && mkfile(P(name), content) < 0) SB_FAIL("mkfile %s: %s", name, sb_errname(errno));
-    int fd = open(name[0] ? P(name) : D, flags, 0644);
-    if (fd < 0) SB_FAIL("open %s: %s", name, sb_errname(errno));
-    return fd;
-}
-
-static long fsize(const char *path)
-{
-    return stat(path, &S) < 0 ? -1 : (long)S.st_size;
-}
-
-static int opendir_(const char *name) { return fx(name, NULL, O_RDONLY | O_DIRECTORY); }
-
-struct linux_dirent64 { unsigned long long d_ino; long long d_off; unsigned short d_reclen; unsigned char d_type; char d_name[]; };
-
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* The entries of directory fd as "name(d_type)" sorted and joined with ','. */
-static const char *listing(int fd, int legacy)
-{
-    static char out[512], names[32][72];
-    char buf[600], *v[32];
-    int n = 0;
-    long r;
-    while ((r = syscall(legacy ? SYS_getdents : SYS_getdents64, fd, buf, sizeof buf)) > 0)
-        for (long o = 0; o < r && n < 32; n++) {
-            struct linux_dirent64 *d = (void *)(buf + o);
-            if (legacy) /* ino, off, reclen, name..., type in the last byte */
-                snprintf(names[n], 72, "%s(%d)", buf + o + 18, buf[o + *(unsigned short *)(buf + o + 16) - 1]);
-            else
-                snprintf(names[n], 72, "%s(%d)", d->d_name, d->d_type);
-            v[n] = names[n];
-            o += legacy ? *(unsigned short *)(buf + o + 16) : d->d_reclen;
-        }
-    if (r < 0) return sb_errname(errno);
-    qsort(v, n, sizeof *v, by_name);
-    out[0] = 0;
-    for (int i = 0; i < n; i++) { if (i) strcat(out, ","); strcat(out, v[i]); }
-    return out;
-}
 
 /* ---- mkdir / mkdirat / rmdir ---------------------------------------------------- */
 

@@ -7,82 +7,11 @@
  * waits, removes D whatever happened, and passes the child's status on.
  */
 #include "harness.h"
+#include "helpers.h"
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-
-static char D[32];
-static struct stat S;
-static char B[256];
-/* An unmapped address, hidden from the compiler's buffer-size checks. */
-static void *volatile bad_ptr = (void *)1;
-#define BAD (bad_ptr)
-
-static int rm_one(const char *p, const struct stat *s, int type, struct FTW *f)
-{
-    (void)s; (void)type; (void)f;
-    remove(p);
-    return 0;
-}
-
-static void scratch(void)
-{
-    strcpy(D, "/tmp/conf.XXXXXX");
-    if (!mkdtemp(D)) SB_FAIL("mkdtemp: %s", sb_errname(errno));
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) SB_FAIL("fork: %s", sb_errname(errno));
-    if (pid == 0) { alarm(10); return; }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-    if (chdir("/") == 0) nftw(D, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    if (WIFSIGNALED(st)) { signal(WTERMSIG(st), SIG_DFL); raise(WTERMSIG(st)); }
-    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 1);
-}
-
-/* D/name, in one of 4 rotating buffers. */
-static const char *P(const char *name)
-{
-    static char buf[4][256]; static int i;
-    char *b = buf[i++ & 3];
-    snprintf(b, 256, "%s/%s", D, name);
-    return b;
-}
-
-static int mkfile(const char *path, const char *content)
-{
-    int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-    if (fd < 0) return -1;
-    ssize_t n = write(fd, content, strlen(content));
-    close(fd);
-    return n == (ssize_t)strlen(content) ? 0 : -1;
-}
-
-/* Create D/name holding content (unless content is NULL), open it with flags. */
-static int fx(const char *name, const char *content, int flags)
-{
-    if (content && mkfile(P(name), content) < 0) SB_FAIL("mkfile %s: %s", name, sb_errname(errno));
-    int fd = open(name[0] ? P(name) : D, flags, 0644);
-    if (fd < 0) SB_FAIL("open %s: %s", name, sb_errname(errno));
-    return fd;
-}
-
-static long fsize(const char *path)
-{
-    return stat(path, &S) < 0 ? -1 : (long)S.st_size;
-}
-
-static char *slurp(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return "<open failed>";
-    ssize_t n = read(fd, B, sizeof B - 1);
-    close(fd);
-    B[n < 0 ? 0 : n] = 0;
-    return B;
-}
 
 /* ---- read / write ------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
  * set, no_new_privs, a seccomp filter and the nodename "pysandbox".  Every
  * case runs in its own forked child, so dropping privileges stays there. */
 #include "harness.h"
+#include "helpers.h"
 #include <asm/prctl.h>
 #include <linux/capability.h>
 #include <stdint.h>
@@ -13,19 +14,6 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
-
-static uint64_t cap_word(const struct __user_cap_data_struct d[2], int which)
-{
-    uint32_t lo = which == 0 ? d[0].effective : which == 1 ? d[0].permitted : d[0].inheritable;
-    uint32_t hi = which == 0 ? d[1].effective : which == 1 ? d[1].permitted : d[1].inheritable;
-    return (uint64_t)hi << 32 | lo;
-}
-
-static void caps_get(struct __user_cap_data_struct d[2])
-{
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    EXPECT_OK(syscall(SYS_capget, &h, d));
-}
 
 /* ---- uname ---- */
 

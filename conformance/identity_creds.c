@@ -6,6 +6,7 @@
  * seccomp filter.  Every case runs in its own forked child, so dropping
  * privileges stays there. */
 #include "harness.h"
+#include "helpers.h"
 #include <grp.h>
 #include <linux/capability.h>
 #include <stdint.h>
@@ -15,19 +16,6 @@
  * SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD
  * AUDIT_WRITE SETFCAP). */
 #define DOCKER_CAPS 0xa80425fbull
-
-static uint64_t cap_word(const struct __user_cap_data_struct d[2], int which)
-{
-    uint32_t lo = which == 0 ? d[0].effective : which == 1 ? d[0].permitted : d[0].inheritable;
-    uint32_t hi = which == 0 ? d[1].effective : which == 1 ? d[1].permitted : d[1].inheritable;
-    return (uint64_t)hi << 32 | lo;
-}
-
-static void caps_get(struct __user_cap_data_struct d[2])
-{
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    EXPECT_OK(syscall(SYS_capget, &h, d));
-}
 
 /* ---- getuid & co ---- */
 

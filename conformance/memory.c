@@ -1,48 +1,12 @@
 /* Memory: brk, madvise, membarrier, memfd_create, mincore and the mlock
  * family.  The mmap family is in mmap.c. */
 #include "harness.h"
+#include "helpers.h"
 #include <fcntl.h>
 #include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-
-static long PG;
-
-__attribute__((constructor)) static void init_pg(void) { PG = sysconf(_SC_PAGESIZE); }
-
-static char *map_anon(size_t len, int prot)
-{
-    void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) SB_FAIL("mmap anon: %s", sb_errname(errno));
-    return p;
-}
-
-/* A reserved range of n pages whose last page is unmapped again: an address
- * that is known to be free. */
-static char *unmapped_addr(void)
-{
-    char *p = map_anon(PG, PROT_NONE);
-    if (munmap(p, PG)) SB_FAIL("munmap: %s", sb_errname(errno));
-    return p;
-}
-
-static int make_tmpfile(char *dir, char *path, size_t size)
-{
-    strcpy(dir, "/tmp/conf.XXXXXX");
-    if (!mkdtemp(dir)) SB_FAIL("mkdtemp: %s", sb_errname(errno));
-    snprintf(path, 64, "%s/f", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) SB_FAIL("open %s: %s", path, sb_errname(errno));
-    if (ftruncate(fd, size)) SB_FAIL("ftruncate: %s", sb_errname(errno));
-    return fd;
-}
-
-static void rm_tmpfile(const char *dir, const char *path)
-{
-    unlink(path);
-    rmdir(dir);
-}
 
 /* ---- brk ---- */
 
@@ -85,7 +49,7 @@ TEST(madvise, dontneed_zeroes_private_anon)
 TEST(madvise, dontneed_keeps_shared_file_data)
 {
     char dir[64], path[64];
-    int fd = make_tmpfile(dir, path, PG);
+    int fd = make_sized_tmpfile(dir, path, PG);
     char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     EXPECT_TRUE(p != MAP_FAILED);
     p[10] = 'k';

@@ -1,30 +1,11 @@
 /* Memory mappings: mmap, mprotect, mremap, msync and munmap. */
 #include "harness.h"
+#include "helpers.h"
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-
-static long PG;
-
-__attribute__((constructor)) static void init_pg(void) { PG = sysconf(_SC_PAGESIZE); }
-
-static char *map_anon(size_t len, int prot)
-{
-    void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) SB_FAIL("mmap anon: %s", sb_errname(errno));
-    return p;
-}
-
-/* A reserved range of n pages whose last page is unmapped again: an address
- * that is known to be free. */
-static char *unmapped_addr(void)
-{
-    char *p = map_anon(PG, PROT_NONE);
-    if (munmap(p, PG)) SB_FAIL("munmap: %s", sb_errname(errno));
-    return p;
-}
 
 /* Run fn in a forked child; return its wait status.  Core dumps are turned
  * off so a deliberate SIGSEGV does not write one. */
@@ -45,23 +26,6 @@ static int in_child(void (*fn)(void *), void *arg)
 
 static void touch_read(void *a) { (void)*(volatile char *)a; }
 static void touch_write(void *a) { *(volatile char *)a = 1; }
-
-static int make_tmpfile(char *dir, char *path, size_t size)
-{
-    strcpy(dir, "/tmp/conf.XXXXXX");
-    if (!mkdtemp(dir)) SB_FAIL("mkdtemp: %s", sb_errname(errno));
-    snprintf(path, 64, "%s/f", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) SB_FAIL("open %s: %s", path, sb_errname(errno));
-    if (ftruncate(fd, size)) SB_FAIL("ftruncate: %s", sb_errname(errno));
-    return fd;
-}
-
-static void rm_tmpfile(const char *dir, const char *path)
-{
-    unlink(path);
-    rmdir(dir);
-}
 
 /* ---- mmap ---- */
 
@@ -89,7 +53,7 @@ TEST(mmap, shared_anonymous_visible_after_fork)
 TEST(mmap, file_shared_writes_reach_file)
 {
     char dir[64], path[64];
-    int fd = make_tmpfile(dir, path, 2 * PG);
+    int fd = make_sized_tmpfile(dir, path, 2 * PG);
     EXPECT_EQ(pwrite(fd, "filedata", 8, PG), 8);
     char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, PG);
     EXPECT_TRUE(p != MAP_FAILED);
@@ -104,7 +68,7 @@ TEST(mmap, file_shared_writes_reach_file)
 TEST(mmap, file_private_copy_on_write)
 {
     char dir[64], path[64];
-    int fd = make_tmpfile(dir, path, PG);
+    int fd = make_sized_tmpfile(dir, path, PG);
     EXPECT_EQ(pwrite(fd, "orig", 4, 0), 4);
     char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
     EXPECT_TRUE(p != MAP_FAILED);
@@ -118,7 +82,7 @@ TEST(mmap, file_private_copy_on_write)
 TEST(mmap, sigbus_beyond_eof)
 {
     char dir[64], path[64];
-    int fd = make_tmpfile(dir, path, 1);
+    int fd = make_sized_tmpfile(dir, path, 1);
     char *p = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
     EXPECT_TRUE(p != MAP_FAILED);
     int st = in_child(touch_read, p + PG);
@@ -183,7 +147,7 @@ TEST(mmap, ebadf_file_mapping_without_fd)
 TEST(mmap, eacces_shared_write_on_readonly_fd)
 {
     char dir[64], path[64];
-    int wfd = make_tmpfile(dir, path, PG);
+    int wfd = make_sized_tmpfile(dir, path, PG);
     int fd;
     EXPECT_OK(fd = open(path, O_RDONLY));
     EXPECT_TRUE(mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED);
@@ -199,7 +163,7 @@ TEST(mmap, eacces_shared_write_on_readonly_fd)
 TEST(mmap, eacces_write_only_fd)
 {
     char dir[64], path[64];
-    int wfd = make_tmpfile(dir, path, PG);
+    int wfd = make_sized_tmpfile(dir, path, PG);
     int fd;
     EXPECT_OK(fd = open(path, O_WRONLY));
     EXPECT_TRUE(mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED);
@@ -287,7 +251,7 @@ TEST(mprotect, enomem_unmapped)
 TEST(mprotect, eacces_write_on_readonly_shared_file)
 {
     char dir[64], path[64];
-    int wfd = make_tmpfile(dir, path, PG);
+    int wfd = make_sized_tmpfile(dir, path, PG);
     int fd;
     EXPECT_OK(fd = open(path, O_RDONLY));
     char *p = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
@@ -372,7 +336,7 @@ TEST(mremap, efault_unmapped)
 TEST(msync, shared_file_sync_ok)
 {
     char dir[64], path[64];
-    int fd = make_tmpfile(dir, path, PG);
+    int fd = make_sized_tmpfile(dir, path, PG);
     char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     EXPECT_TRUE(p != MAP_FAILED);
     memcpy(p, "sync", 4);

@@ -2,24 +2,9 @@
  * Expected fd numbers are always computed relative to fds the case got
  * itself, never assumed (3, 4, ...): the environment may hold others. */
 #include "harness.h"
+#include "helpers.h"
 #include <fcntl.h>
 #include <sys/syscall.h>
-
-static int make_tmpfile(char *dir, char *path)
-{
-    strcpy(dir, "/tmp/conf.XXXXXX");
-    if (!mkdtemp(dir)) SB_FAIL("mkdtemp: %s", sb_errname(errno));
-    snprintf(path, 64, "%s/f", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) SB_FAIL("open %s: %s", path, sb_errname(errno));
-    return fd;
-}
-
-static void rm_tmpfile(const char *dir, const char *path)
-{
-    unlink(path);
-    rmdir(dir);
-}
 
 /* ---- pipe / pipe2 ---- */
 

@@ -1,30 +1,12 @@
 /* fd readiness: poll, ppoll, select and pselect6.  The epoll family is in
  * epoll.c. */
 #include "harness.h"
+#include "signal_helpers.h"
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
 #include <time.h>
-
-static volatile sig_atomic_t got_usr1;
-static void on_usr1(int sig) { (void)sig; got_usr1++; }
-
-/* SIGUSR1 blocked and pending, with a handler: a call that unblocks it in
- * its own mask returns EINTR after running the handler. */
-static void pend_usr1(void)
-{
-    struct sigaction sa = { 0 };
-    sa.sa_handler = on_usr1;
-    sigemptyset(&sa.sa_mask);
-    EXPECT_OK(sigaction(SIGUSR1, &sa, NULL));
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    EXPECT_OK(sigprocmask(SIG_BLOCK, &set, NULL));
-    EXPECT_OK(raise(SIGUSR1));
-    EXPECT_EQ(got_usr1, 0);
-}
 
 /* ---- poll ---- */
 

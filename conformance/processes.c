@@ -3,6 +3,7 @@
  * sched_* calls, unshare and vfork.  Waiting is in processes_wait.c,
  * clone, futex and threads in threads.c. */
 #include "harness.h"
+#include "helpers.h"
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <pthread.h>
@@ -13,32 +14,6 @@
 #include <time.h>
 
 extern char **environ;
-
-static int have_cap(int cap)
-{
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &h, d) < 0) SB_FAIL("capget: %s", sb_errname(errno));
-    return (d[cap / 32].effective >> (cap % 32)) & 1;
-}
-
-/* Wait for pid and return its status (failing the case on error). */
-static int reap(pid_t pid)
-{
-    int st = 0;
-    if (waitpid(pid, &st, 0) != pid) SB_FAIL("waitpid(%d): %s", pid, sb_errname(errno));
-    return st;
-}
-
-/* A pid that existed and has been reaped. */
-static pid_t dead_pid(void)
-{
-    pid_t pid = fork();
-    if (pid < 0) SB_FAIL("fork: %s", sb_errname(errno));
-    if (pid == 0) _exit(0);
-    reap(pid);
-    return pid;
-}
 
 static void mk_scratch(char *dir) 
 {

@@ -1,4 +1,5 @@
 #include "harness.h"
+#include "helpers.h"
 /* Resource limits and usage: getrlimit, setrlimit, prlimit64, getrusage,
  * sysinfo, times.
  *
@@ -14,14 +15,6 @@
 #include <sys/time.h>
 #include <sys/times.h>
 #include <time.h>
-
-static int have_cap(int cap)
-{
-    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-    struct __user_cap_data_struct d[2];
-    EXPECT_OK(syscall(SYS_capget, &h, d));
-    return (d[cap / 32].effective >> (cap % 32)) & 1;
-}
 
 static void get_lim(int res, struct rlimit *rl)
 {
@@ -165,27 +158,10 @@ TEST(setrlimit, core_zero)
     EXPECT_EQ(rl.rlim_max, 0);
 }
 
-/* A regular file in a fresh /tmp scratch dir. */
-static char fdir[64], fpath[96];
-static int scratch_file(void)
-{
-    strcpy(fdir, "/tmp/conf.XXXXXX");
-    EXPECT_TRUE(mkdtemp(fdir) != NULL);
-    snprintf(fpath, sizeof fpath, "%s/f", fdir);
-    int fd = open(fpath, O_RDWR | O_CREAT | O_EXCL, 0600);
-    EXPECT_OK(fd);
-    return fd;
-}
-static void scratch_rm(void)
-{
-    EXPECT_OK(unlink(fpath));
-    EXPECT_OK(rmdir(fdir));
-}
-
 TEST(setrlimit, fsize_efbig)
 {
     signal(SIGXFSZ, SIG_IGN);
-    int fd = scratch_file();
+    int fd = scratch_open();
     EXPECT_OK(set_lim(RLIMIT_FSIZE, 10, 10));
     /* A write crossing the limit is cut at it; the next one fails. */
     EXPECT_EQ(write(fd, "0123456789abcdefghij", 20), 10);
@@ -194,7 +170,7 @@ TEST(setrlimit, fsize_efbig)
     EXPECT_OK(ftruncate(fd, 5));
     EXPECT_EQ(pwrite(fd, "ab", 2, 8), 2);
     EXPECT_ERRNO(pwrite(fd, "ab", 2, 10), EFBIG);
-    scratch_rm();
+    rm_scratch();
 }
 
 TEST(setrlimit, fsize_sigxfsz_pending)
@@ -203,7 +179,7 @@ TEST(setrlimit, fsize_sigxfsz_pending)
     sigemptyset(&set);
     sigaddset(&set, SIGXFSZ);
     EXPECT_OK(sigprocmask(SIG_BLOCK, &set, NULL));
-    int fd = scratch_file();
+    int fd = scratch_open();
     EXPECT_OK(set_lim(RLIMIT_FSIZE, 4, 4));
     EXPECT_EQ(write(fd, "abcd", 4), 4);
     EXPECT_OK(sigpending(&pend));
@@ -211,7 +187,7 @@ TEST(setrlimit, fsize_sigxfsz_pending)
     EXPECT_ERRNO(write(fd, "e", 1), EFBIG);
     EXPECT_OK(sigpending(&pend));
     EXPECT_TRUE(sigismember(&pend, SIGXFSZ));
-    scratch_rm();
+    rm_scratch();
 }
 
 /* ---- prlimit64 ---- */

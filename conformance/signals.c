@@ -2,6 +2,8 @@
  * Masks, pending and queued signals are in signals_mask.c; waiting for
  * signals (rt_sigsuspend, rt_sigtimedwait, signalfd) in signals_wait.c. */
 #include "harness.h"
+#include "helpers.h"
+#include "signal_helpers.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -9,26 +11,14 @@
 
 /* Helpers. */
 
-static volatile sig_atomic_t hits;
-static volatile int last_sig;
 static siginfo_t last_info;
 
-static void count_handler(int sig) { hits++; last_sig = sig; }
 static void info_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     hits++;
     last_sig = sig;
     last_info = *si;
-}
-
-static void install(int sig, void (*fn)(int), int flags)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fn;
-    sa.sa_flags = flags;
-    if (sigaction(sig, &sa, NULL)) SB_FAIL("sigaction(%d): %s", sig, sb_errname(errno));
 }
 
 static void install_info(int sig, int flags)
@@ -38,59 +28,6 @@ static void install_info(int sig, int flags)
     sa.sa_sigaction = info_handler;
     sa.sa_flags = SA_SIGINFO | flags;
     if (sigaction(sig, &sa, NULL)) SB_FAIL("sigaction(%d): %s", sig, sb_errname(errno));
-}
-
-static void block(int sig)
-{
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    if (sigprocmask(SIG_BLOCK, &s, NULL)) SB_FAIL("sigprocmask: %s", sb_errname(errno));
-}
-
-static int is_blocked(int sig)
-{
-    sigset_t s;
-    if (sigprocmask(SIG_BLOCK, NULL, &s)) SB_FAIL("sigprocmask: %s", sb_errname(errno));
-    return sigismember(&s, sig);
-}
-
-static int is_pending(int sig)
-{
-    sigset_t s;
-    if (sigpending(&s)) SB_FAIL("sigpending: %s", sb_errname(errno));
-    return sigismember(&s, sig);
-}
-
-static pid_t dead_pid(void)
-{
-    pid_t pid = fork();
-    if (pid < 0) SB_FAIL("fork: %s", sb_errname(errno));
-    if (pid == 0) _exit(0);
-    if (waitpid(pid, NULL, 0) != pid) SB_FAIL("waitpid: %s", sb_errname(errno));
-    return pid;
-}
-
-/* A child that sends sig to us every 5 ms until stopped: no race between
- * arming and blocking in the call under test. */
-static pid_t start_pinger(int sig)
-{
-    pid_t target = getpid();
-    pid_t pid = fork();
-    if (pid < 0) SB_FAIL("fork: %s", sb_errname(errno));
-    if (pid == 0) {
-        for (;;) {
-            usleep(5000);
-            if (kill(target, sig)) _exit(0);
-        }
-    }
-    return pid;
-}
-
-static void stop_pinger(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 /* ---- kill ---- */

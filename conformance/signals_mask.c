@@ -1,60 +1,9 @@
 /* Signals: blocked, pending and queued signals: rt_sigpending,
  * rt_sigprocmask, rt_sigqueueinfo and rt_tgsigqueueinfo. */
 #include "harness.h"
+#include "helpers.h"
+#include "signal_helpers.h"
 #include <sys/syscall.h>
-
-/* Helpers. */
-
-static volatile sig_atomic_t hits;
-static volatile int last_sig;
-
-static void count_handler(int sig) { hits++; last_sig = sig; }
-
-static void install(int sig, void (*fn)(int), int flags)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fn;
-    sa.sa_flags = flags;
-    if (sigaction(sig, &sa, NULL)) SB_FAIL("sigaction(%d): %s", sig, sb_errname(errno));
-}
-
-static void block(int sig)
-{
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    if (sigprocmask(SIG_BLOCK, &s, NULL)) SB_FAIL("sigprocmask: %s", sb_errname(errno));
-}
-
-static int is_blocked(int sig)
-{
-    sigset_t s;
-    if (sigprocmask(SIG_BLOCK, NULL, &s)) SB_FAIL("sigprocmask: %s", sb_errname(errno));
-    return sigismember(&s, sig);
-}
-
-static int is_pending(int sig)
-{
-    sigset_t s;
-    if (sigpending(&s)) SB_FAIL("sigpending: %s", sb_errname(errno));
-    return sigismember(&s, sig);
-}
-
-static pid_t dead_pid(void)
-{
-    pid_t pid = fork();
-    if (pid < 0) SB_FAIL("fork: %s", sb_errname(errno));
-    if (pid == 0) _exit(0);
-    if (waitpid(pid, NULL, 0) != pid) SB_FAIL("waitpid: %s", sb_errname(errno));
-    return pid;
-}
-
-static long rt_sigtimedwait_ms(const sigset_t *set, siginfo_t *si, long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    return syscall(SYS_rt_sigtimedwait, set, si, &ts, 8);
-}
 
 /* ---- rt_sigpending ---- */
 

@@ -2,6 +2,7 @@
  * (path in a /tmp scratch dir and abstract) and AF_INET on loopback only
  * (127.0.0.1, port 0; getsockname tells the port). */
 #include "harness.h"
+#include "net_helpers.h"
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -10,46 +11,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
-
-static struct sockaddr_in lo_addr(uint16_t port)
-{
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-}
-
-/* A socket of the given type bound to 127.0.0.1 on a kernel-chosen port. */
-static int inet_bound(int type, uint16_t *port)
-{
-    int s = socket(AF_INET, type, 0);
-    EXPECT_OK(s);
-    struct sockaddr_in a = lo_addr(0);
-    EXPECT_OK(bind(s, (struct sockaddr *)&a, sizeof a));
-    socklen_t len = sizeof a;
-    EXPECT_OK(getsockname(s, (struct sockaddr *)&a, &len));
-    EXPECT_EQ(len, sizeof a);
-    EXPECT_TRUE(a.sin_port != 0);
-    *port = ntohs(a.sin_port);
-    return s;
-}
-
-static int tcp_listener(uint16_t *port)
-{
-    int s = inet_bound(SOCK_STREAM, port);
-    EXPECT_OK(listen(s, 8));
-    return s;
-}
-
-static int tcp_connect(uint16_t port)
-{
-    int c = socket(AF_INET, SOCK_STREAM, 0);
-    EXPECT_OK(c);
-    struct sockaddr_in a = lo_addr(port);
-    EXPECT_OK(connect(c, (struct sockaddr *)&a, sizeof a));
-    return c;
-}
 
 /* ---- getsockopt / setsockopt ---- */
 

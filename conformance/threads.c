@@ -1,6 +1,7 @@
 /* Threads and process creation flags: clone, clone3, exit, exit_group,
  * futex, set_robust_list, get_robust_list and set_tid_address. */
 #include "harness.h"
+#include "helpers.h"
 #include <linux/futex.h>
 #include <linux/sched.h>
 #include <pthread.h>
@@ -9,24 +10,6 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
-
-/* Wait for pid and return its status (failing the case on error). */
-static int reap(pid_t pid)
-{
-    int st = 0;
-    if (waitpid(pid, &st, 0) != pid) SB_FAIL("waitpid(%d): %s", pid, sb_errname(errno));
-    return st;
-}
-
-/* A pid that existed and has been reaped. */
-static pid_t dead_pid(void)
-{
-    pid_t pid = fork();
-    if (pid < 0) SB_FAIL("fork: %s", sb_errname(errno));
-    if (pid == 0) _exit(0);
-    reap(pid);
-    return pid;
-}
 
 static long futex(int *uaddr, int op, int val, const struct timespec *ts, int *uaddr2, int val3)
 {

@@ -2,6 +2,8 @@
  * clock_getres, clock_gettime, clock_nanosleep, gettimeofday, time, times
  * and nanosleep.  Timers are in timers.c. */
 #include "harness.h"
+#include "helpers.h"
+#include "signal_helpers.h"
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/times.h>
@@ -14,21 +16,7 @@
  * The harness arms alarm(10) as a watchdog; cases that use ITIMER_REAL
  * re-arm it when done. */
 
-#define NS 1000000000LL
-
-static long long ts_ns(const struct timespec *t) { return t->tv_sec * NS + t->tv_nsec; }
-
-static long long now_ns(clockid_t c)
-{
-    struct timespec t;
-    if (syscall(SYS_clock_gettime, c, &t)) SB_FAIL("clock_gettime(%d): %s", (int)c, sb_errname(errno));
-    return ts_ns(&t);
-}
-
 static struct timespec ns_ts(long long ns) { return (struct timespec){ ns / NS, ns % NS }; }
-
-static volatile sig_atomic_t hits;
-static void count_handler(int sig) { (void)sig; hits++; }
 
 /* ---- adjtimex / clock_adjtime / clock_settime / settimeofday ----
  * The host clock must not change: natively these are called only with

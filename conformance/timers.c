@@ -1,6 +1,8 @@
 /* Timers: alarm, getitimer, setitimer, the POSIX timer_* calls and the
  * timerfd_* calls. */
 #include "harness.h"
+#include "helpers.h"
+#include "signal_helpers.h"
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -13,25 +15,6 @@
  *
  * The harness arms alarm(10) as a watchdog; cases that use ITIMER_REAL
  * re-arm it when done. */
-
-#define NS 1000000000LL
-
-static long long ts_ns(const struct timespec *t) { return t->tv_sec * NS + t->tv_nsec; }
-
-static long long now_ns(clockid_t c)
-{
-    struct timespec t;
-    if (syscall(SYS_clock_gettime, c, &t)) SB_FAIL("clock_gettime(%d): %s", (int)c, sb_errname(errno));
-    return ts_ns(&t);
-}
-
-static void block(int sig)
-{
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, sig);
-    if (sigprocmask(SIG_BLOCK, &s, NULL)) SB_FAIL("sigprocmask: %s", sb_errname(errno));
-}
 
 /* Wait up to ms for sig (blocked); returns the signal or -1. */
 static int wait_sig(int sig, siginfo_t *si, long ms)

@@ -58,11 +58,12 @@ def sources() -> list[Path]:
 def build(progress=print) -> list[Path]:
     """Compile each area (static, so it runs in any rootfs); skip fresh ones."""
     BUILD.mkdir(exist_ok=True)
-    header = SRC / "harness.h"
+    # Every area may include any of the shared headers (harness.h, helpers.h...).
+    headers = max((h.stat().st_mtime for h in SRC.glob("*.h")), default=0)
     out = []
     for src in sources():
         exe = BUILD / src.stem
-        newest = max(src.stat().st_mtime, header.stat().st_mtime)
+        newest = max(src.stat().st_mtime, headers)
         if not exe.exists() or exe.stat().st_mtime < newest:
             progress(f"building {src.name}")
             cmd = ["gcc", "-O2", "-static", "-pthread", f"-I{SRC}", "-o", str(exe), str(src), "-lrt"]
