@@ -20,6 +20,7 @@ PLATFORMS = ("seccomp", "ptrace")
 class RunConfig:
     argv: list[str]
     rootfs: str | None = None
+    layers: list[str] = field(default_factory=list)   # --image: unpacked layer dirs, top first
     hostname: str = "pysandbox"
     release: str = "6.1.0-pysandbox"
     net: str = "none"
@@ -99,6 +100,13 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
         cfg.rootfs = os.path.realpath(cfg.rootfs)
         if cfg.rootfs == "/":
             raise SandboxError("--rootfs /: leave --rootfs out to see the host root read-only")
+    if cfg.layers:
+        if cfg.rootfs is not None:
+            raise SandboxError("--image and --rootfs are mutually exclusive")
+        for layer in cfg.layers:
+            if not os.path.isdir(layer):
+                raise SandboxError(f"image layer {layer}: not a directory (import the image again)")
+        cfg.layers = [os.path.realpath(l) for l in cfg.layers]
     for b in cfg.binds:
         if not os.path.exists(b.src):
             raise SandboxError(f"--bind source {b.src} does not exist")
@@ -106,22 +114,22 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
     cfg.masks = [_sandbox_path("--mask", p) for p in cfg.masks]
     cfg.ro_paths = [_sandbox_path("--ro", p) for p in cfg.ro_paths]
     if cfg.persist is not None:
-        if cfg.rootfs is None:
-            raise SandboxError("--persist needs --rootfs (the host root is always read-only)")
+        if cfg.rootfs is None and not cfg.layers:
+            raise SandboxError("--persist needs --rootfs or --image (the host root is always read-only)")
         cfg.persist = os.path.abspath(cfg.persist)
-        if cfg.persist == cfg.rootfs or cfg.persist.startswith(cfg.rootfs + "/"):
+        if cfg.rootfs and (cfg.persist == cfg.rootfs or cfg.persist.startswith(cfg.rootfs + "/")):
             raise SandboxError(f"--persist {cfg.persist} must not be inside --rootfs")
         try:
             os.makedirs(cfg.persist + "/upper", exist_ok=True)
             os.makedirs(cfg.persist + "/work", exist_ok=True)
         except OSError as e:
             raise SandboxError(f"--persist {cfg.persist}: {e.strerror}") from None
-    if cfg.read_only and cfg.rootfs is None:
-        raise SandboxError("--read-only needs --rootfs (the host root is always read-only)")
+    if cfg.read_only and cfg.rootfs is None and not cfg.layers:
+        raise SandboxError("--read-only needs --rootfs or --image (the host root is always read-only)")
     cfg.cap_mask = caps.mask(caps.resolve(cfg.cap_add, cfg.cap_drop))
     cfg.env = _environment(cfg, host_env)
     if cfg.cwd is None:
-        cfg.cwd = _default_cwd() if cfg.rootfs is None else "/"
+        cfg.cwd = _default_cwd() if cfg.rootfs is None and not cfg.layers else "/"
     else:
         cfg.cwd = _sandbox_path("--cwd", cfg.cwd)
     return cfg

@@ -58,11 +58,11 @@ def setup(cfg) -> None:
     # (the staging tmpfs hides the host's /tmp).
     sources = [_open_source(b) for b in cfg.binds]
     held = {p: os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            for p in (cfg.rootfs, cfg.persist) if p}
+            for p in (cfg.rootfs, cfg.persist, *cfg.layers) if p}
     native.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
     root = DEFAULT_ROOT
     os.mkdir(root)
-    if cfg.rootfs is None:
+    if cfg.rootfs is None and not cfg.layers:
         # The host root, read-only.
         native.mount("/", root, None, MS_BIND | MS_REC)
         native.make_tree_readonly(root)
@@ -93,7 +93,9 @@ def setup(cfg) -> None:
 
 
 def _mount_overlay(cfg, root: str, held: dict[str, int]) -> None:
-    """--rootfs DIR as the lower layer of an overlay: DIR is never written.
+    """--rootfs DIR as the lower layer of an overlay: DIR is never written;
+    or --image's unpacked layers as the lowers, top first (they carry
+    overlayfs whiteouts and opaque xattrs, see sentry.oci.unpack).
     The upper layer is a tmpfs that dies with the mount namespace, or
     --persist DIR's upper/ and work/ (same filesystem, as overlayfs needs)."""
     if cfg.persist:
@@ -103,13 +105,24 @@ def _mount_overlay(cfg, root: str, held: dict[str, int]) -> None:
         upper, work = STAGING + "/upper", STAGING + "/work"
         os.mkdir(upper)
         os.mkdir(work)
-    lower = f"/proc/self/fd/{held[cfg.rootfs]}"   # the host path may be under the staging /tmp
-    opts = f"lowerdir={_ovl(lower)},upperdir={_ovl(upper)},workdir={_ovl(work)}"
+    # The host paths may be under the staging /tmp: use the held fds.
+    lowers = cfg.layers or [cfg.rootfs]
+    lower = ":".join(_ovl(f"/proc/self/fd/{held[l]}") for l in lowers)
+    opts = f"lowerdir={lower},upperdir={_ovl(upper)},workdir={_ovl(work)}"
+    what = "--image" if cfg.layers else f"--rootfs {cfg.rootfs}"
     try:
         native.mount("overlay", root, "overlay", 0, opts)
     except OSError as e:
-        raise SandboxError(f"--rootfs {cfg.rootfs}: cannot build the copy-on-write view "
+        raise SandboxError(f"{what}: cannot build the copy-on-write view "
                            f"(overlayfs: {e.strerror})") from None
+    if cfg.layers:
+        # Images often lack the mount points; make them in the upper layer.
+        # mkdir never follows a symlink in its last component.
+        for d in ("/proc", "/dev", "/tmp", "/sys"):
+            try:
+                os.mkdir(root + d, 0o755)
+            except FileExistsError:
+                pass
     if cfg.read_only:
         native.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
@@ -121,7 +134,7 @@ def _ovl(path: str) -> str:
 
 def table(cfg) -> list[tuple[str, str, str, str]]:
     """The mount table as the sandbox sees it in /proc/mounts: no host paths."""
-    if cfg.rootfs is None:
+    if cfg.rootfs is None and not cfg.layers:
         rows = [("rootfs", "/", "rootfs", "ro,relatime")]
     else:
         rows = [("overlay", "/", "overlay", ("ro" if cfg.read_only else "rw") + ",relatime")]

@@ -3,6 +3,7 @@ library (sentry.sandbox, sentry.syscalls.report, ...)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
@@ -22,7 +23,9 @@ Run CMD in a new sandbox under its own sentry.
 
 Without --rootfs the sandbox sees the host root read-only, with a private
 /tmp, its own /dev and /proc.  With --rootfs DIR it sees DIR through a
-copy-on-write layer: DIR itself is never modified.
+copy-on-write layer: DIR itself is never modified.  With --image REF it
+sees an imported image's layers the same way, with the image's Entrypoint,
+Cmd, Env, WorkingDir and User as defaults.
 It always gets new pid, mount, uts, ipc and net namespaces (--net host keeps
 the host's network), Docker's default capabilities and no_new_privs.
 
@@ -38,6 +41,10 @@ def build_parser() -> Parser:
     r = sub.add_parser("run", help="run a command in a sandbox", description=RUN_HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--rootfs", metavar="DIR", help="root filesystem (default: the host's, read-only)")
+    r.add_argument("--image", metavar="REF", help="run an imported image (see `pysandbox images`); "
+                   "a command after -- replaces its Cmd")
+    r.add_argument("--root", metavar="DIR", default=None,
+                   help="the image store (default: /var/lib/pysandbox)")
     r.add_argument("--hostname", default="pysandbox")
     r.add_argument("--kernel-release", dest="release", default="6.1.0-pysandbox",
                    help="what uname -r says inside (default: %(default)s)")
@@ -79,6 +86,20 @@ def build_parser() -> Parser:
     c.add_argument("--json", action="store_true")
     c.add_argument("--failures-only", action="store_true", help="print only rows that did not pass everywhere")
 
+    i = sub.add_parser("images", help="import, list, inspect and remove OCI images",
+                       description="Manage the local image store (OCI image layout and docker-archive tars).")
+    i.add_argument("--root", metavar="DIR", default=None, help="the image store (default: /var/lib/pysandbox)")
+    isub = i.add_subparsers(dest="images_command", required=True, parser_class=Parser)
+    imp = isub.add_parser("import", help="import an image archive (OCI layout or docker save tar)")
+    imp.add_argument("file", metavar="FILE")
+    isub.add_parser("ls", help="list images")
+    irm = isub.add_parser("rm", help="remove an image and collect unreferenced blobs and layers")
+    irm.add_argument("ref", metavar="REF")
+    ins = isub.add_parser("inspect", help="print an image's config JSON")
+    ins.add_argument("ref", metavar="REF")
+    for sp in (imp, irm, ins, isub.choices["ls"]):
+        sp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     s = sub.add_parser("syscalls", help="print the syscall table")
     s.add_argument("--format", default="table", choices=["table", "json", "csv", "markdown"])
     return p
@@ -90,6 +111,9 @@ def main(argv=None) -> int:
         if args.command == "run":
             from sentry.cli.run import run
             return run(args)
+        if args.command == "images":
+            from sentry.cli.images import images
+            return images(args)
         if args.command == "conformance":
             from sentry.conformance.runner import main as conformance
             return conformance(args.platform, args.filter, args.json, verbose=not args.failures_only)
@@ -102,6 +126,12 @@ def main(argv=None) -> int:
         return EXIT_SANDBOX_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:        # `pysandbox syscalls | head`: the reader left
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 141
     return EXIT_SANDBOX_ERROR
 
 

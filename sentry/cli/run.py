@@ -21,9 +21,20 @@ def _user(spec: str | None) -> tuple[int, int]:
 def run(args) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     uid, gid = _user(args.user)
+    env, cwd, layers = args.env, args.cwd, []
+    if args.image is not None:
+        if args.rootfs is not None:
+            raise SandboxError("--image and --rootfs are mutually exclusive")
+        from sentry.oci.runimage import resolve
+        from sentry.oci.store import DEFAULT_ROOT, Store
+        img = resolve(Store(args.root or DEFAULT_ROOT), args.image, argv, args.env, args.cwd,
+                      None if args.user is None else (uid, gid))
+        argv, env, cwd, layers, uid, gid = img.argv, img.env, img.cwd, img.layers, img.uid, img.gid
+    elif args.root is not None:
+        raise SandboxError("--root selects the image store: it needs --image")
     cfg = RunConfig(
-        argv=argv, rootfs=args.rootfs, hostname=args.hostname, release=args.release,
-        net=args.net, env=args.env, cwd=args.cwd,
+        argv=argv, rootfs=args.rootfs, layers=layers, hostname=args.hostname, release=args.release,
+        net=args.net, env=env, cwd=cwd,
         binds=[parse_bind(b) for b in args.bind], tmpfs=args.tmpfs, tty=args.tty,
         strace=args.strace, summary=args.summary, fastpath=args.fastpath,
         platform=args.platform, cap_add=args.cap_add, cap_drop=args.cap_drop,
