@@ -133,6 +133,8 @@ class Cgroup:
             for ctrl in CONTROLLERS:
                 hierarchies.setdefault(v1[ctrl], []).append(ctrl)
         cg = cls(2 if v2 else 1, name)
+        for root in hierarchies:
+            remove_orphans(os.path.join(root, PARENT))
         try:
             for root, ctrls in hierarchies.items():
                 cg._dirs.append(_make_group(root, leaf, tuple(ctrls)))
@@ -281,6 +283,28 @@ class Cgroup:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+def remove_orphans(parent: str) -> list[str]:
+    """rmdir the groups of sentries that died without cleaning up (SIGKILL
+    leaves no chance to).  A group is named <sentry pid>-<hex>; one whose
+    sentry pid is gone can only hold dead processes, and rmdir refuses a
+    group that still has any, so nothing alive is touched."""
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        pid, dash, rest = name.partition("-")
+        if not (dash and pid.isdigit() and rest) or os.path.exists(f"/proc/{pid}"):
+            continue
+        try:
+            os.rmdir(os.path.join(parent, name))
+            removed.append(name)
+        except OSError:
+            pass            # not empty yet, or not a directory: leave it
+    return removed
 
 
 def _check_name(name: str) -> str:

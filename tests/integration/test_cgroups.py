@@ -246,3 +246,24 @@ def test_operations_work_with_cgroupfs_hidden():
         assert host_dirs(name) == []
     finally:
         scrub(name)
+
+
+def test_groups_of_killed_sentries_are_removed_next_time(tmp_path):
+    """A sentry killed with SIGKILL cannot remove its cgroup; the next
+    sandbox that creates one removes it."""
+    import subprocess
+    import time
+    from conftest import RUN
+    p = subprocess.Popen([*RUN, "--memory", "64M", "--", "sleep", "30"])
+    time.sleep(1.5)
+    mine = [d for d in os.listdir("/sys/fs/cgroup/memory/pysandbox") if d.startswith(f"{p.pid}-")] \
+        if os.path.isdir("/sys/fs/cgroup/memory/pysandbox") else \
+        [d for d in os.listdir("/sys/fs/cgroup/pysandbox") if d.startswith(f"{p.pid}-")]
+    assert mine, "the sandbox's cgroup should exist while it runs"
+    p.kill()
+    p.wait()
+    time.sleep(0.5)
+    subprocess.run([*RUN, "--memory", "64M", "--", "true"], check=True)
+    roots = [r for r in ("/sys/fs/cgroup/memory/pysandbox", "/sys/fs/cgroup/pysandbox") if os.path.isdir(r)]
+    left = [d for r in roots for d in os.listdir(r) if d.startswith(f"{p.pid}-")]
+    assert not left, f"orphaned cgroup left behind: {left}"
