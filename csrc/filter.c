@@ -71,8 +71,3 @@ int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
     return r;
 }
 
-/* For tests and `pysandbox syscalls --bpf`: write the BPF program to fd. */
-int sb_filter_export(void *ctx, int fd)
-{
-    return seccomp_export_bpf(ctx, fd);
-}

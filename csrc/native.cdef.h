@@ -62,7 +62,6 @@ long sb_mem_read(int pid, uint64_t addr, void *buf, size_t len);
 long sb_mem_write(int pid, uint64_t addr, const void *buf, size_t len);
 long sb_mem_read_cstr(int pid, uint64_t addr, char *buf, size_t max);
 int sb_id_valid(int fd, uint64_t id);
-int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags);
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
 int sb_set_sync_wakeup(int fd);
 int sb_ptrace_seize(int pid);
@@ -89,7 +88,6 @@ void sb_filter_free(void *ctx);
 int sb_filter_add(void *ctx, int nr, int action, int err);
 int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
                         uint64_t mask, int bit_action, int bit_err);
-int sb_filter_export(void *ctx, int fd);
 
 /* spawn.c */
 struct sb_spawn {
@@ -121,7 +119,6 @@ int sb_fstatat_raw(int dirfd, const char *path, void *statbuf, int flags);
 int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *statxbuf);
 int sb_faccessat2(int dirfd, const char *path, int mode, int flags);
 long sb_fstatfs_type(int fd);
-int sb_statfs_raw(const char *path, void *buf);
 /* sysdeps.c, for sentry/handlers/fsmeta.py */
 int sb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
 int sb_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);

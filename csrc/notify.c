@@ -95,12 +95,6 @@ int sb_install_fd(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp
     return SB_REPLY;
 }
 
-int sb_respond(int fd, uint64_t id, int64_t val, int error, uint32_t flags)
-{
-    struct seccomp_notif_resp resp = { .id = id, .val = val, .error = error, .flags = flags };
-    return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? -errno : 0;
-}
-
 /* Install srcfd in the tracee and complete its syscall with the new fd
  * number, atomically (ADDFD|SEND).  Returns that number or -errno. */
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags)
@@ -182,7 +176,8 @@ static const sb_fast_fn fast_handlers[SB_K_COUNT] = {
     [SB_K_STATX] = sb_fast_statx,
 };
 
-/* Count, then answer in C or in Python: one notification, either platform. */
+/* Count, then answer in C or in Python: one notification, either platform.
+ * Fills *resp from scratch. */
 int sb_dispatch_one(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 {
     unsigned nr = (unsigned)req->data.nr;
@@ -191,6 +186,7 @@ int sb_dispatch_one(struct sb_sentry *s, struct seccomp_notif *req, struct secco
         kind = s->kind[nr];
         s->count[nr]++;
     }
+    memset(resp, 0, sizeof *resp);
     resp->id = req->id;
     int rc = SB_FALLBACK;
     if (kind != SB_K_PYTHON) {
@@ -233,9 +229,6 @@ int sb_serve(struct sb_sentry *s)
             }
             return -errno;
         }
-        memset(&resp, 0, sizeof resp);
-        resp.id = req.id;
-
         int rc = sb_dispatch_one(s, &req, &resp);
         if (rc == SB_REPLY || rc == SB_STOP) {
             /* ENOENT here means the tracee died meanwhile: nothing to do. */

@@ -244,7 +244,6 @@ int sb_ptrace_serve(struct sb_sentry *s, int init_pid, int *init_status)
             struct seccomp_notif req;
             struct seccomp_notif_resp resp;
             memset(&req, 0, sizeof req);
-            memset(&resp, 0, sizeof resp);
             req.pid = (uint32_t)pid;
             req.data.nr = (int)regs.orig_rax;
             req.data.arch = 0xc000003e;            /* AUDIT_ARCH_X86_64: the filter killed the rest */

@@ -81,10 +81,6 @@ long sb_fstatfs_type(int fd)
     return (long)st.f_type;
 }
 
-int sb_statfs_raw(const char *path, void *buf)
-{
-    RET(statfs(path, buf));
-}
 
 /* -- for sentry/handlers/fsmeta.py ------------------------------------------
  * Metadata calls the sentry makes on a tracee's behalf, from the directory

@@ -27,10 +27,6 @@ class Filter:
     def __init__(self, ctx):
         self.ctx = ctx
 
-    def export_bpf(self, fd: int) -> None:
-        if lib.sb_filter_export(self.ctx, fd) < 0:
-            raise OSError(errno.EIO, "seccomp_export_bpf failed")
-
     def close(self) -> None:
         if self.ctx != ffi.NULL:
             lib.sb_filter_free(self.ctx)

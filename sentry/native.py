@@ -10,7 +10,7 @@ import os
 
 from sentry._native import ffi, lib
 
-__all__ = ["ffi", "lib", "check", "mem_read", "mem_write", "mem_read_cstr"]
+__all__ = ["ffi", "lib", "check", "mem_read", "mem_read_cstr"]
 
 
 def check(ret: int, what: str = "") -> int:
@@ -26,13 +26,6 @@ def mem_read(pid: int, addr: int, size: int) -> bytes:
     if n != size:
         raise OSError(_errno.EFAULT, "bad address")
     return ffi.buffer(buf, size)[:]
-
-
-def mem_write(pid: int, addr: int, data: bytes) -> None:
-    """Write all of `data` to tracee memory, or raise EFAULT."""
-    n = lib.sb_mem_write(pid, addr, data, len(data))
-    if n != len(data):
-        raise OSError(_errno.EFAULT, "bad address")
 
 
 def mem_read_cstr(pid: int, addr: int, max_len: int = 4096) -> bytes:
