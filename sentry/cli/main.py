@@ -86,18 +86,32 @@ def build_parser() -> Parser:
     c.add_argument("--json", action="store_true")
     c.add_argument("--failures-only", action="store_true", help="print only rows that did not pass everywhere")
 
-    i = sub.add_parser("images", help="import, list, inspect and remove OCI images",
-                       description="Manage the local image store (OCI image layout and docker-archive tars).")
+    i = sub.add_parser("images", help="import, pull, list, inspect and remove OCI images",
+                       description="Manage the local image store (OCI image layout and docker-archive "
+                                   "tars, registries).")
     i.add_argument("--root", metavar="DIR", default=None, help="the image store (default: /var/lib/pysandbox)")
     isub = i.add_subparsers(dest="images_command", required=True, parser_class=Parser)
     imp = isub.add_parser("import", help="import an image archive (OCI layout or docker save tar)")
     imp.add_argument("file", metavar="FILE")
+    pl = isub.add_parser("pull", help="pull an image from a registry (OCI distribution API)",
+                         description="Pull REF ([REGISTRY/]NAME[:TAG][@sha256:DIGEST]; default registry "
+                                     "docker.io) over https, verifying every digest, and record it as "
+                                     "its short name (busybox -> busybox:latest).")
+    pl.add_argument("ref", metavar="REF")
+    pl.add_argument("--creds", metavar="USER:PASS",
+                    help="credentials for the registry REF names (default: its username/password "
+                         "in the registry config)")
+    pl.add_argument("--insecure", action="store_true",
+                    help="allow plain http and unverified TLS for this pull")
+    pl.add_argument("--registry-config", metavar="FILE", default=None,
+                    help="registries TOML file: mirrors, insecure, credentials "
+                         "(default: /etc/pysandbox/registries.toml if it exists)")
     isub.add_parser("ls", help="list images")
     irm = isub.add_parser("rm", help="remove an image and collect unreferenced blobs and layers")
     irm.add_argument("ref", metavar="REF")
     ins = isub.add_parser("inspect", help="print an image's config JSON")
     ins.add_argument("ref", metavar="REF")
-    for sp in (imp, irm, ins, isub.choices["ls"]):
+    for sp in (imp, pl, irm, ins, isub.choices["ls"]):
         sp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     s = sub.add_parser("syscalls", help="print the syscall table")
