@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # Debian packages the build, the tests and the demo need.
 APT_PACKAGES := gcc make libc6-dev libseccomp-dev libffi-dev python3-dev python3-venv \
                 busybox-static iproute2 procps \
-                containerd runc docker-registry containernetworking-plugins apache2-utils openssl
+                containerd runc docker-registry containernetworking-plugins apache2-utils openssl iptables
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test bench clean docs
