@@ -1,0 +1,245 @@
+"""The log relay: a small process per container that copies the container's
+stdout and stderr into its CRI log file (format: cri_handler/logs.py).
+
+    python -m cri_handler.logrelay --log PATH --stdout FD|FIFO --stderr FD|FIFO
+                                   [--pid-file P] [--detach]
+
+Facts and choices this module relies on:
+- It outlives the CRI daemon. A daemon restart must not cut a container's
+  output: a pipe whose reader is gone would give the container EPIPE or block
+  it. So the relay does not run inside the daemon. It runs in its own session
+  (setsid) with its stdio on /dev/null, and ignores SIGHUP and SIGINT. With
+  --detach it forks once more, so it is reparented (to init or the nearest
+  subreaper) and the daemon never has to reap it.
+- Input: an inherited fd number, or a path. A FIFO path is opened O_RDONLY,
+  which blocks until the container opens the write side, so the relay can
+  start before the container does. read() returns 0 only when every writer has
+  closed: that is EOF, and it comes once the container and all its children are done.
+- The relay exits 0 when both streams have reached EOF. It writes what is left
+  of an unfinished last line as P, and removes its pid file.
+- SIGUSR1 makes it reopen the log (the kubelet's ReopenContainerLog after a
+  rename). The handler runs in the main thread, which holds no lock; the
+  reader threads take the writer's lock. SIGTERM flushes and exits at once.
+- An unhandled SIGUSR1 kills a process, and a pid can be reused. So
+  reopen_log() first checks /proc/PID/cmdline. spawn_relay() returns only
+  after the handlers are installed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from cri_handler.logs import CRILogWriter
+
+MODULE = "cri_handler.logrelay"
+
+
+@dataclass
+class Relay:
+    pid: int
+    stdout_w: int    # give these to the container (they are not inheritable:
+    stderr_w: int    # use pass_fds or dup2), then close them in the daemon
+
+
+class RelayError(Exception):
+    pass
+
+
+def spawn_relay(log_path: str, pid_file: str | None = None, timeout: float = 10.0) -> Relay:
+    """Start a detached relay writing log_path, and return its pid and the
+    write ends of its stdout/stderr pipes. Raises RelayError if it cannot start
+    (for example, the log's directory does not exist)."""
+    parent = os.path.dirname(os.path.abspath(log_path))
+    if not os.path.isdir(parent):
+        raise RelayError(f"log directory {parent} does not exist")
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    cmd = [sys.executable, "-m", MODULE, "--log", os.path.abspath(log_path),
+           "--stdout", str(out_r), "--stderr", str(err_r), "--detach"]
+    if pid_file:
+        cmd += ["--pid-file", os.path.abspath(pid_file)]
+    # The daemon may run from anywhere, and the editable install may not map
+    # this package: let the relay import the same code the daemon runs.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    try:
+        proc = subprocess.run(cmd, pass_fds=(out_r, err_r), stdin=subprocess.DEVNULL,
+                              capture_output=True, cwd="/", env=env, start_new_session=True,
+                              timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        os.close(out_w)
+        os.close(err_w)
+        raise RelayError(f"cannot start the log relay: {e}") from None
+    finally:
+        os.close(out_r)
+        os.close(err_r)
+    out = proc.stdout.decode().strip()
+    if proc.returncode != 0 or not out.isdigit():
+        os.close(out_w)
+        os.close(err_w)
+        why = proc.stderr.decode(errors="replace").strip() or f"exit status {proc.returncode}"
+        raise RelayError(f"log relay for {log_path} failed to start: {why}")
+    return Relay(int(out), out_w, err_w)
+
+
+def is_relay(pid: int, log_path: str) -> bool:
+    """Whether pid is a live relay writing log_path (not a reused pid)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return False
+    return MODULE.encode() in args and os.path.abspath(log_path).encode() in args
+
+
+def reopen_log(pid: int, log_path: str, timeout: float = 2.0) -> None:
+    """Make relay pid reopen log_path, and wait until it has the file now at
+    that path open: the CRI ReopenContainerLog contract is synchronous."""
+    if not is_relay(pid, log_path):
+        raise ProcessLookupError(f"no log relay with pid {pid} writes {log_path}")
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while True:
+        if _holds(pid, log_path):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"log relay {pid} did not reopen {log_path} within {timeout}s")
+        time.sleep(0.005)
+
+
+def _holds(pid: int, path: str) -> bool:
+    try:
+        want = os.stat(path)
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            st = os.stat(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
+            return True
+    return False
+
+
+# -- the relay process ------------------------------------------------------------
+def _source(spec: str) -> int | str:
+    """An fd number (checked open now), or a path (opened by the reader thread)."""
+    if spec.isdigit():
+        os.fstat(int(spec))          # EBADF now, not later in a thread
+        return int(spec)
+    if not os.path.exists(spec):
+        raise FileNotFoundError(f"{spec} does not exist")
+    return spec
+
+
+def _copy(writer: CRILogWriter, stream: str, source: int | str, done: threading.Event,
+          remaining: list) -> None:
+    try:
+        fd = source if isinstance(source, int) else os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        while data := os.read(fd, 65536):
+            writer.write(stream, data)
+        os.close(fd)
+    except OSError as e:             # EIO from a hung-up tty and the like: treat as EOF
+        print(f"logrelay: reading {stream}: {e}", file=sys.stderr)
+    writer.end_stream(stream)
+    remaining.remove(stream)
+    if not remaining:
+        done.set()
+
+
+def _write_pid_file(path: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(f"{os.getpid()}\n")
+    os.replace(tmp, path)            # readers never see a half-written file
+
+
+def _remove_pid_file(path: str | None) -> None:
+    try:
+        if path and open(path).read().strip() == str(os.getpid()):
+            os.unlink(path)
+    except OSError:
+        pass
+
+
+def _detach(pid_file: str | None) -> None:
+    """Fork. The parent prints the child's pid once the child is ready, then
+    exits. The child runs on in a new session, with its stdio on /dev/null."""
+    ready_r, ready_w = os.pipe()
+    child = os.fork()
+    if child:
+        os.close(ready_w)
+        ok = os.read(ready_r, 2) == b"ok"
+        if ok:
+            print(child, flush=True)
+        else:
+            print("logrelay: the relay exited before it was ready", file=sys.stderr, flush=True)
+        os._exit(0 if ok else 1)
+    os.close(ready_r)
+    os.setsid()
+    if pid_file:
+        _write_pid_file(pid_file)
+    os.write(ready_w, b"ok")
+    os.close(ready_w)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__.split("\n")[0])
+    ap.add_argument("--log", required=True, help="the CRI log file to append to")
+    ap.add_argument("--stdout", required=True, metavar="FD|FIFO")
+    ap.add_argument("--stderr", required=True, metavar="FD|FIFO")
+    ap.add_argument("--pid-file")
+    ap.add_argument("--detach", action="store_true", help="fork into a new session; print the pid")
+    args = ap.parse_args(argv)
+    try:
+        sources = {"stdout": _source(args.stdout), "stderr": _source(args.stderr)}
+        writer = CRILogWriter(args.log)
+    except OSError as e:
+        print(f"logrelay: {e}", file=sys.stderr)
+        return 1
+
+    done = threading.Event()
+
+    def on_usr1(signum, frame):
+        try:
+            writer.reopen()
+        except OSError as e:
+            print(f"logrelay: reopening {args.log}: {e}", file=sys.stderr)
+
+    def on_term(signum, frame):
+        done.set()
+
+    signal.signal(signal.SIGUSR1, on_usr1)
+    signal.signal(signal.SIGTERM, on_term)
+    if args.detach:
+        # The daemon's terminal or process group going away must not end us.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _detach(args.pid_file)
+    elif args.pid_file:
+        _write_pid_file(args.pid_file)
+
+    remaining = list(sources)
+    for stream, source in sources.items():
+        threading.Thread(target=_copy, args=(writer, stream, source, done, remaining),
+                         daemon=True, name=f"relay-{stream}").start()
+    done.wait()    # signal handlers run during a lock wait (POSIX, Python >= 3.2)
+    writer.close()
+    _remove_pid_file(args.pid_file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
