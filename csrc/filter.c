@@ -44,6 +44,9 @@ static uint32_t scmp_action(int action, int err)
     case SB_A_NOTIFY: return SCMP_ACT_NOTIFY;
     case SB_A_ERRNO:  return SCMP_ACT_ERRNO((uint32_t)err);
     case SB_A_TRACE:  return SCMP_ACT_TRACE(0);
+    case SB_A_TRAP:   return SCMP_ACT_TRAP;
+    case SB_A_LOG:    return SCMP_ACT_LOG;
+    case SB_A_KILL_THREAD: return SCMP_ACT_KILL_THREAD;
     default:          return SCMP_ACT_KILL_PROCESS;
     }
 }
@@ -71,3 +74,43 @@ int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
     return r;
 }
 
+
+/* A filter from the user's OCI seccomp profile, stacked on ours in the
+ * workload.  The kernel runs every filter and takes the strictest action,
+ * so this one can only narrow what ours allows.  No listener, no NNP
+ * (the workload has set it already), bad arch: kill, as ours. */
+void *sb_filter_new_profile(int default_action, int default_errno)
+{
+    scmp_filter_ctx ctx = seccomp_init(scmp_action(default_action, default_errno));
+    if (!ctx)
+        return NULL;
+    if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) < 0
+        || seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) < 0) {
+        seccomp_release(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+/* One rule with up to 6 argument comparisons (op: libseccomp's
+ * enum scmp_compare values, SCMP_CMP_NE..SCMP_CMP_MASKED_EQ). */
+int sb_filter_rule(void *ctx, int nr, int action, int err, unsigned n,
+                   const unsigned *arg, const int *op, const uint64_t *a, const uint64_t *b)
+{
+    struct scmp_arg_cmp cmp[6];
+    if (n > 6)
+        return -EINVAL;
+    for (unsigned i = 0; i < n; i++) {
+        cmp[i].arg = arg[i];
+        cmp[i].op = (enum scmp_compare)op[i];
+        cmp[i].datum_a = a[i];
+        cmp[i].datum_b = b[i];
+    }
+    return seccomp_rule_add_array(ctx, scmp_action(action, err), nr, n, cmp);
+}
+
+/* The syscall number of a name on x86_64, or a negative value. */
+int sb_syscall_number(const char *name)
+{
+    return seccomp_syscall_resolve_name(name);
+}

@@ -83,11 +83,18 @@ extern "Python+C" int64_t sb_py_dispatch(uint64_t id, uint32_t pid, int nr, uint
 #define SB_A_ERRNO 2
 #define SB_A_KILL 3
 #define SB_A_TRACE 4
+#define SB_A_TRAP 5
+#define SB_A_LOG 6
+#define SB_A_KILL_THREAD 7
 void *sb_filter_new(int default_errno);
 void sb_filter_free(void *ctx);
 int sb_filter_add(void *ctx, int nr, int action, int err);
 int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
                         uint64_t mask, int bit_action, int bit_err);
+void *sb_filter_new_profile(int default_action, int default_errno);
+int sb_filter_rule(void *ctx, int nr, int action, int err, unsigned n,
+                   const unsigned *arg, const int *op, const uint64_t *a, const uint64_t *b);
+int sb_syscall_number(const char *name);
 
 /* spawn.c */
 struct sb_spawn {
@@ -101,6 +108,9 @@ struct sb_spawn {
     uint64_t caps;
     uint32_t uid, gid;
     int ptrace;        /* be seized by the sentry before loading the filter */
+    void *user_filter; /* the OCI profile's filter, stacked after ours, or NULL */
+    const uint32_t *groups;  /* supplementary gids (OCI additionalGids) */
+    int ngroups;
 };
 int sb_init_run(const struct sb_spawn *sp);
 int sb_become(uint32_t uid, uint32_t gid, uint64_t effective);

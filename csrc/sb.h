@@ -85,6 +85,9 @@ struct sb_spawn {
     uint64_t caps;     /* capabilities kept (bounding, permitted, effective) */
     uint32_t uid, gid;
     int ptrace;        /* be seized by the sentry before loading the filter */
+    void *user_filter; /* the OCI profile's filter, stacked after ours, or NULL */
+    const uint32_t *groups;  /* supplementary gids (OCI additionalGids) */
+    int ngroups;
 };
 
 /* notify.c */
@@ -128,11 +131,18 @@ int sb_fast_statx(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp
 #define SB_A_ERRNO  2
 #define SB_A_KILL   3
 #define SB_A_TRACE  4
+#define SB_A_TRAP   5
+#define SB_A_LOG    6
+#define SB_A_KILL_THREAD 7
 void *sb_filter_new(int default_errno);
 void sb_filter_free(void *ctx);
 int sb_filter_add(void *ctx, int nr, int action, int err);
 int sb_filter_add_flags(void *ctx, int nr, int action, int err, unsigned arg,
                         uint64_t mask, int bit_action, int bit_err);
+void *sb_filter_new_profile(int default_action, int default_errno);
+int sb_filter_rule(void *ctx, int nr, int action, int err, unsigned n,
+                   const unsigned *arg, const int *op, const uint64_t *a, const uint64_t *b);
+int sb_syscall_number(const char *name);
 
 /* spawn.c */
 int sb_init_run(const struct sb_spawn *sp);

@@ -125,6 +125,9 @@ static int exec_path(char *const *argv, char *const *envp)
 
 static void workload(const struct sb_spawn *sp)
 {
+    /* Dies with its init.  That is implied for a sandbox's pid 1, but an
+     * OCI exec's init is not pid 1 of the namespace it runs in. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -151,7 +154,7 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, "dropping capabilities", err);
         _exit(125);
     }
-    if (setgroups(0, NULL) < 0 || setresgid(sp->gid, sp->gid, sp->gid) < 0
+    if (setgroups((size_t)sp->ngroups, (const gid_t *)sp->groups) < 0 || setresgid(sp->gid, sp->gid, sp->gid) < 0
         || setresuid(sp->uid, sp->uid, sp->uid) < 0) {
         report(sp->sock, "setting uid/gid", errno);
         _exit(125);
@@ -188,6 +191,14 @@ static void workload(const struct sb_spawn *sp)
         if (lfd < 0 || send_fd(sp->sock, 'L', lfd) < 0)
             _exit(125);
         close(lfd);
+    }
+    /* The user's profile goes last: it may refuse even sendmsg. */
+    if (sp->user_filter) {
+        err = -seccomp_load(sp->user_filter);
+        if (err) {
+            dprintf(2, "pysandbox: loading the OCI seccomp profile: %s\n", strerror(err));
+            _exit(125);
+        }
     }
     err = exec_path(sp->argv, sp->envp);
     dprintf(2, "pysandbox: %s: %s\n", sp->argv[0], strerror(err));

@@ -42,6 +42,7 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 V2_CANDIDATES = (CGROUP_ROOT, CGROUP_ROOT + "/unified")   # pure v2, then hybrid
 PARENT = "pysandbox"
 CONTROLLERS = ("memory", "pids", "cpu")
+V1_EXTRA = ("freezer", "cpuacct")     # optional: pause/resume and CPU usage on v1
 PERIOD_US = 100_000
 MIN_QUOTA_US = 1_000
 UNLIMITED = 1 << 62        # v1 reports "no memory limit" as a number at least this big
@@ -118,26 +119,18 @@ class Cgroup:
 
     @classmethod
     def create(cls, name: str, limits: Limits) -> "Cgroup":
-        leaf = _check_name(name)
-        need = {"memory", "pids"} | ({"cpu"} if limits.cpus is not None else set())
-        v2 = _find_v2(need)
-        v1 = None if v2 else _find_v1()
-        if v2 is None and (missing := sorted(set(CONTROLLERS) - set(v1))):
-            raise SandboxError(f"cgroups are unusable: no cgroup v2 at {' or '.join(V2_CANDIDATES)} "
-                               f"offers {', '.join(sorted(need))}, and no v1 hierarchy is mounted "
-                               f"for {', '.join(missing)}")
-        if v2:
-            hierarchies = {v2[0]: [c for c in CONTROLLERS if c in v2[1]]}
-        else:
-            hierarchies = {}
-            for ctrl in CONTROLLERS:
-                hierarchies.setdefault(v1[ctrl], []).append(ctrl)
-        cg = cls(2 if v2 else 1, name)
-        for root in hierarchies:
-            remove_orphans(os.path.join(root, PARENT))
+        """name: pysandbox/<leaf> (a sentry's own group), or an absolute OCI
+        cgroupsPath /a/b/leaf (its parents are made and kept; the OCI
+        runtime also gets the freezer, for pause/resume)."""
+        parent, leaf = _check_name(name)
+        version, hierarchies = _hierarchies({"memory", "pids"} | ({"cpu"} if limits.cpus is not None else set()))
+        cg = cls(version, name)
+        if parent == PARENT:
+            for root in hierarchies:
+                remove_orphans(os.path.join(root, PARENT))
         try:
             for root, ctrls in hierarchies.items():
-                cg._dirs.append(_make_group(root, leaf, tuple(ctrls)))
+                cg._dirs.append(_make_group(root, parent, leaf, tuple(ctrls)))
             cg._apply(limits)
         except BaseException as e:
             cg._rmdirs()
@@ -145,6 +138,86 @@ class Cgroup:
                 raise SandboxError(f"cannot set up cgroup {name}: {_describe(e)}") from None
             raise
         return cg
+
+    @classmethod
+    def attach(cls, name: str) -> "Cgroup":
+        """The existing group `name` (as given to create), e.g. for another
+        process's `update`, `pause` or `ps`.  Raises SandboxError if absent."""
+        parent, leaf = _check_name(name)
+        version, hierarchies = _hierarchies({"memory", "pids"})
+        cg = cls(version, name)
+        try:
+            for root, ctrls in hierarchies.items():
+                pfd = os.open(os.path.join(root, parent), _DIR_FLAGS)
+                try:
+                    fd = os.open(leaf, _DIR_FLAGS, dir_fd=pfd)
+                except BaseException:
+                    os.close(pfd)
+                    raise
+                cg._dirs.append(_Dir(os.path.join(root, parent, leaf), pfd, fd, leaf, tuple(ctrls)))
+        except OSError as e:
+            cg._rmdirs_close_only()
+            raise SandboxError(f"cgroup {name}: {_describe(e)}") from None
+        return cg
+
+    def _rmdirs_close_only(self) -> None:
+        for d in self._dirs:
+            os.close(d.fd)
+            os.close(d.parent_fd)
+        self._dirs = []
+        self._removed = True
+
+    def close(self) -> None:
+        """Forget the group without removing it (attach()'s counterpart)."""
+        if not self._removed:
+            self._rmdirs_close_only()
+
+    def update(self, limits: Limits) -> None:
+        """Change limits in force (None: leave as is)."""
+        try:
+            self._apply(limits)
+        except OSError as e:
+            raise SandboxError(f"cannot update cgroup {self.name}: {_describe(e)}") from None
+
+    def freeze(self, frozen: bool) -> None:
+        """Freeze or thaw every member (v2 cgroup.freeze, v1 freezer.state)
+        and wait, up to ~2 s, until the kernel reports it done."""
+        if self.version == 2:
+            d = self._dirs[0]
+            _write(d, "cgroup.freeze", int(frozen))
+            done = lambda: f"frozen {int(frozen)}" in _read(d, "cgroup.events").splitlines()  # noqa: E731
+        else:
+            dirs = self._live_dirs("freezer")
+            if not dirs:
+                raise SandboxError("pause needs the cgroup v1 freezer hierarchy, which is not mounted")
+            want = "FROZEN" if frozen else "THAWED"
+            _write(dirs[0], "freezer.state", want)
+            done = lambda: _read(dirs[0], "freezer.state") == want  # noqa: E731
+        deadline = time.monotonic() + REMOVE_WAIT_S
+        while not done():
+            if time.monotonic() > deadline:
+                raise SandboxError(f"cgroup {self.name}: the kernel did not finish "
+                                   f"{'freezing' if frozen else 'thawing'} in time")
+            time.sleep(0.005)
+
+    def frozen(self) -> bool:
+        if self.version == 2:
+            return "frozen 1" in _read(self._dirs[0], "cgroup.events").splitlines()
+        dirs = self._live_dirs("freezer")
+        return bool(dirs) and _read(dirs[0], "freezer.state") == "FROZEN"
+
+    def cpu_usage_ns(self) -> int:
+        """CPU time used by the members, in nanoseconds."""
+        if self.version == 2:
+            for line in _read(self._dirs[0], "cpu.stat").splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) * 1000
+            return 0
+        dirs = self._live_dirs("cpuacct") or self._live_dirs("cpu")
+        try:
+            return int(_read(dirs[0], "cpuacct.usage"))
+        except (OSError, IndexError, ValueError):
+            return 0
 
     def _apply(self, limits: Limits) -> None:
         if limits.memory is not None:
@@ -307,13 +380,38 @@ def remove_orphans(parent: str) -> list[str]:
     return removed
 
 
-def _check_name(name: str) -> str:
-    """name must be pysandbox/<leaf>; returns the leaf."""
+def _check_name(name: str) -> tuple[str, str]:
+    """(parent, leaf) of pysandbox/<leaf> or of an absolute /a/b/<leaf>."""
+    comp = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
+    if name.startswith("/"):
+        parts = name.strip("/").split("/")
+        if len(name) <= 1024 and parts and all(re.fullmatch(comp, p) for p in parts) and ":" not in name:
+            return "/".join(parts[:-1]), parts[-1]
+        raise SandboxError(f"bad cgroup path {name!r}: expected /a/b/c with letters, digits, '.', '_', '-' "
+                           "(systemd slice:prefix:name paths are not supported)")
     parent, _, leaf = name.partition("/")
     if parent != PARENT or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", leaf):
         raise SandboxError(f"bad cgroup name {name!r}: expected {PARENT}/<name> "
                            "(letters, digits, '.', '_', '-'), e.g. from unique_name()")
-    return leaf
+    return parent, leaf
+
+
+def _hierarchies(need: set[str]) -> tuple[int, dict[str, list[str]]]:
+    """(version, {mountpoint: [controllers]}) for a new group.  v1 adds the
+    freezer and cpuacct hierarchies when they are mounted (pause, stats)."""
+    v2 = _find_v2(need)
+    if v2:
+        return 2, {v2[0]: [c for c in CONTROLLERS if c in v2[1]]}
+    v1 = _find_v1()
+    if missing := sorted(set(CONTROLLERS) - set(v1)):
+        raise SandboxError(f"cgroups are unusable: no cgroup v2 at {' or '.join(V2_CANDIDATES)} "
+                           f"offers {', '.join(sorted(need))}, and no v1 hierarchy is mounted "
+                           f"for {', '.join(missing)}")
+    hierarchies: dict[str, list[str]] = {}
+    for ctrl in CONTROLLERS + V1_EXTRA:
+        if ctrl in v1:
+            hierarchies.setdefault(v1[ctrl], []).append(ctrl)
+    return 1, hierarchies
 
 
 def _find_v2(need: set[str]):
@@ -340,39 +438,44 @@ def _find_v1() -> dict[str, str]:
             if fstype != "cgroup":
                 continue    # (in a container the mount's root may be a subtree: fine)
             mountpoint = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
-            for ctrl in CONTROLLERS:
+            for ctrl in CONTROLLERS + V1_EXTRA:
                 if ctrl in superopts:
                     found.setdefault(ctrl, mountpoint)
     return found
 
 
-def _make_group(root: str, leaf: str, controllers: tuple[str, ...]) -> _Dir:
-    """mkdir <root>/pysandbox (shared, kept) and <root>/pysandbox/<leaf>,
+def _make_group(root: str, parent: str, leaf: str, controllers: tuple[str, ...]) -> _Dir:
+    """mkdir -p <root>/<parent> (shared, kept) and <root>/<parent>/<leaf>,
     enabling the controllers on the way down (v2), and open both."""
-    top = _Dir(root, -1, os.open(root, _DIR_FLAGS), "", controllers)
+    fd = os.open(root, _DIR_FLAGS)
+    path = root
     try:
-        v2 = _exists(top, "cgroup.subtree_control")
-        if v2:
-            _enable(top)
-        try:
-            os.mkdir(PARENT, 0o755, dir_fd=top.fd)
-        except FileExistsError:
-            pass
-        parent = _Dir(f"{root}/{PARENT}", -1, os.open(PARENT, _DIR_FLAGS, dir_fd=top.fd), "", controllers)
-    finally:
-        os.close(top.fd)
+        v2 = _exists(_Dir(root, -1, fd, "", controllers), "cgroup.subtree_control")
+        for comp in parent.split("/"):
+            if v2:
+                _enable(_Dir(path, -1, fd, "", controllers))
+            try:
+                os.mkdir(comp, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd, path = nfd, f"{path}/{comp}"
+    except BaseException:
+        os.close(fd)
+        raise
+    parent_dir = _Dir(path, -1, fd, "", controllers)
     try:
         if v2:
-            _enable(parent)
-        os.mkdir(leaf, 0o755, dir_fd=parent.fd)   # EEXIST: never adopt another's group
+            _enable(parent_dir)
+        os.mkdir(leaf, 0o755, dir_fd=fd)   # EEXIST: never adopt another's group
         try:
-            return _Dir(f"{parent.path}/{leaf}", parent.fd, os.open(leaf, _DIR_FLAGS, dir_fd=parent.fd),
-                        leaf, controllers)
+            return _Dir(f"{path}/{leaf}", fd, os.open(leaf, _DIR_FLAGS, dir_fd=fd), leaf, controllers)
         except BaseException:
-            os.rmdir(leaf, dir_fd=parent.fd)
+            os.rmdir(leaf, dir_fd=fd)
             raise
     except BaseException:
-        os.close(parent.fd)
+        os.close(fd)
         raise
 
 

@@ -45,6 +45,18 @@ class RunConfig:
     cpus: float | None = None
     pids: int | None = None
     cap_mask: int = 0                # filled by normalise
+    # Set by the OCI front end (sentry/oci/spec.py) only:
+    rootfs_direct: bool = False      # use rootfs itself (writable unless read_only), no overlay
+    private_tmp: bool = True         # a fresh tmpfs on /tmp
+    mqueue: bool = False             # mount mqueue at /dev/mqueue
+    join: dict = field(default_factory=dict)      # "net"/"ipc"/"uts" -> nsfs path to join
+    groups: list[int] = field(default_factory=list)   # supplementary gids
+    rlimits: list = field(default_factory=list)   # (resource number, soft, hard)
+    sysctls: dict = field(default_factory=dict)   # "net.ipv4.ip_forward" -> "1"
+    devices: list = field(default_factory=list)   # sentry.mounts.Device
+    seccomp_profile: object = None   # sentry.oci.seccomp.Profile, stacked on ours
+    cgroup_path: str | None = None   # OCI cgroupsPath: a cgroup even without limits
+    exec_in: int = 0                 # OCI exec: host pid of the container's init to join
 
 
 def parse_bind(spec: str) -> Bind:

@@ -24,11 +24,17 @@ import signal
 import socket
 import traceback
 
+from resource import setrlimit
+
 from sentry import mounts, native, net
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x40000000
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+RLIMIT_NAMES = {0: "RLIMIT_CPU", 1: "RLIMIT_FSIZE", 2: "RLIMIT_DATA", 3: "RLIMIT_STACK", 4: "RLIMIT_CORE",
+                5: "RLIMIT_RSS", 6: "RLIMIT_NPROC", 7: "RLIMIT_NOFILE", 8: "RLIMIT_MEMLOCK", 9: "RLIMIT_AS",
+                10: "RLIMIT_LOCKS", 11: "RLIMIT_SIGPENDING", 12: "RLIMIT_MSGQUEUE", 13: "RLIMIT_NICE",
+                14: "RLIMIT_RTPRIO", 15: "RLIMIT_RTTIME"}
 
 
 def send_fd(sock: socket.socket, tag: bytes, fd: int) -> None:
@@ -65,14 +71,17 @@ def _start(cfg, sock, status_fd, filt) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()   # the workload leaves the sentry's terminal job control
-    flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC
-    if cfg.net == "none":
-        flags |= CLONE_NEWNET
-    native.unshare(flags)
-    socket.sethostname(cfg.hostname)
-    if cfg.net == "none":
-        net.loopback_up()
-    mounts.setup(cfg)
+    if cfg.exec_in:
+        _join_container(cfg.exec_in)
+    else:
+        _enter_namespaces(cfg)
+        if cfg.hostname:
+            socket.sethostname(cfg.hostname)
+        if cfg.net == "none" and "net" not in cfg.join:
+            net.loopback_up()
+        for key, value in cfg.sysctls.items():
+            _sysctl(key, value)
+        mounts.setup(cfg)
     native.prctl(PR_SET_DUMPABLE, 0)
     sock.send(b"R")               # the view is built: the sentry joins it
     if sock.recv(16) != b"G":     # ... and has put us in its cgroup
@@ -88,6 +97,12 @@ def _start(cfg, sock, status_fd, filt) -> None:
         send_fd(sock, b"T", master)
         os.close(master)
 
+    for resource, soft, hard in cfg.rlimits:
+        try:
+            setrlimit(resource, (soft, hard))
+        except (OSError, ValueError) as e:
+            raise SandboxError(f"process.rlimits: cannot set {RLIMIT_NAMES.get(resource, resource)} to "
+                               f"{soft}/{hard}: {getattr(e, 'strerror', None) or e}") from None
     keep = {0, 1, 2, sock.fileno(), status_fd, tty}
     for fd in _open_fds():
         if fd not in keep:
@@ -97,6 +112,64 @@ def _start(cfg, sock, status_fd, filt) -> None:
                 pass
     spawn, _keepalive = _spawn_struct(cfg, sock.fileno(), status_fd, tty, filt)
     native.check(native.lib.sb_init_run(spawn), "fork")
+
+
+NS_FLAGS = {"uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "net": CLONE_NEWNET}
+
+
+def _enter_namespaces(cfg) -> None:
+    """New mount, uts, ipc (and net, unless --net host) namespaces; those
+    the OCI config names by path (a pod's) are joined instead."""
+    held = {}
+    try:
+        for kind, path in cfg.join.items():
+            try:
+                held[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as e:
+                raise SandboxError(f"linux.namespaces: {kind} path {path}: {e.strerror}") from None
+        flags = CLONE_NEWNS
+        for kind in ("uts", "ipc") + (("net",) if cfg.net == "none" else ()):
+            if kind not in held:
+                flags |= NS_FLAGS[kind]
+        native.unshare(flags)
+        for kind, fd in held.items():
+            try:
+                native.setns(fd, NS_FLAGS[kind])
+            except OSError as e:
+                raise SandboxError(f"linux.namespaces: cannot join {kind} namespace {cfg.join[kind]}: "
+                                   f"{e.strerror}") from None
+    finally:
+        for fd in held.values():
+            os.close(fd)
+
+
+def _join_container(init_pid: int) -> None:
+    """OCI exec: the running container's namespaces (its pid namespace was
+    joined before the fork).  Joining the mount namespace also moves our
+    root and cwd to its root: the container's view, already built."""
+    order = (("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET), ("mnt", CLONE_NEWNS))
+    fds = []
+    try:
+        for name, _ in order:
+            fds.append(os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC))
+        for fd, (name, flag) in zip(fds, order):
+            native.setns(fd, flag)
+    except OSError as e:
+        raise SandboxError(f"cannot join the container's namespaces: {e.strerror}") from None
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _sysctl(key: str, value: str) -> None:
+    """Written before /proc is replaced: /proc/sys/net and the ipc keys show
+    the writer's own (new) namespaces."""
+    path = "/proc/sys/" + key.replace(".", "/")
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        raise SandboxError(f"linux.sysctl {key}={value!r}: {e.strerror}") from None
 
 
 def _peer_gone(sock) -> bool:
@@ -133,4 +206,10 @@ def _spawn_struct(cfg, sock_fd, status_fd, tty, filt):
     sp.caps = cfg.cap_mask
     sp.uid, sp.gid = cfg.uid, cfg.gid
     sp.ptrace = int(cfg.platform == "ptrace")
+    if cfg.groups:
+        groups = ffi.new("uint32_t[]", cfg.groups)
+        keep.append(groups)
+        sp.groups, sp.ngroups = groups, len(cfg.groups)
+    if cfg.seccomp_profile is not None:
+        sp.user_filter = cfg.seccomp_profile.ctx
     return sp, keep

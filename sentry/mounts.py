@@ -13,9 +13,14 @@ Kernel facts relied upon:
 - pivot_root(".", ".") stacks the old root on top of the new one; a lazy
   umount of "." then detaches the old root, leaving no host path reachable
   through the mount tree.
+- openat2(RESOLVE_IN_ROOT) resolves a path as if the dirfd were "/": an
+  image's symlink (even "/../../etc") cannot lead a mount target out of the
+  rootfs.  Mounting onto /proc/self/fd/N of an O_PATH fd mounts on that
+  very inode, so nothing can swap the path between check and mount.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -50,6 +55,18 @@ class Bind:
     readonly: bool = False
 
 
+@dataclass(frozen=True)
+class Device:
+    """An OCI linux.devices entry: a node made in the sandbox's /dev."""
+    path: str          # /dev/...
+    kind: str          # "c" or "b"
+    major: int
+    minor: int
+    mode: int = 0o666
+    uid: int = 0
+    gid: int = 0
+
+
 def setup(cfg) -> None:
     """Build the view cfg (a normalised RunConfig) asks for and pivot into
     it.  Raises SandboxError naming the path at fault."""
@@ -62,7 +79,11 @@ def setup(cfg) -> None:
     native.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
     root = DEFAULT_ROOT
     os.mkdir(root)
-    if cfg.rootfs is None and not cfg.layers:
+    if cfg.rootfs_direct:
+        # An OCI bundle's rootfs, used as it is (the engine made it, often
+        # an overlay snapshot already); mount points are made in it.
+        native.mount(f"/proc/self/fd/{held[cfg.rootfs]}", root, None, MS_BIND | MS_REC)
+    elif cfg.rootfs is None and not cfg.layers:
         # The host root, read-only.
         native.mount("/", root, None, MS_BIND | MS_REC)
         native.make_tree_readonly(root)
@@ -70,21 +91,28 @@ def setup(cfg) -> None:
         _mount_overlay(cfg, root, held)
     for fd in held.values():
         os.close(fd)
-    _need_dir(root, "/tmp")
-    native.mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
-    _mount_dev(root)
-    _need_dir(root, "/proc")
-    native.mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    create = cfg.rootfs_direct
+    if cfg.private_tmp:
+        with _target(root, "/tmp", True, create) as t:
+            native.mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+    with _target(root, "/dev", True, create) as t:
+        native.mount("tmpfs", t, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k")
+    with _target(root, "/dev", True, False) as t:    # now the new tmpfs
+        _mount_dev(t, cfg)
+    with _target(root, "/proc", True, create) as t:
+        native.mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if os.path.isdir(root + "/sys"):
         _mount_sysfs(root + "/sys")
     for b, fd in zip(cfg.binds, sources):
-        _bind(root, b, fd)
+        _bind(root, b, fd, create)
         os.close(fd)
     for t in cfg.tmpfs:
-        _need_dir(root, t.dst)
         size = f",size={t.size}" if t.size else ""
-        native.mount("tmpfs", root + t.dst, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
+        with _target(root, t.dst, True, create) as path:
+            native.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
     _mask(root, MASKED + list(cfg.masks), READONLY + list(cfg.ro_paths))
+    if cfg.rootfs_direct and cfg.read_only:
+        native.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 
     os.chdir(root)
     native.pivot_root(".", ".")
@@ -134,16 +162,21 @@ def _ovl(path: str) -> str:
 
 def table(cfg) -> list[tuple[str, str, str, str]]:
     """The mount table as the sandbox sees it in /proc/mounts: no host paths."""
-    if cfg.rootfs is None and not cfg.layers:
+    if cfg.rootfs_direct:
+        rows = [("rootfs", "/", "rootfs", ("ro" if cfg.read_only else "rw") + ",relatime")]
+    elif cfg.rootfs is None and not cfg.layers:
         rows = [("rootfs", "/", "rootfs", "ro,relatime")]
     else:
         rows = [("overlay", "/", "overlay", ("ro" if cfg.read_only else "rw") + ",relatime")]
-    rows += [("tmpfs", "/tmp", "tmpfs", "rw,nosuid,nodev,relatime"),
-             ("tmpfs", "/dev", "tmpfs", "rw,nosuid,noexec,relatime,size=65536k,mode=755"),
+    if cfg.private_tmp:
+        rows.append(("tmpfs", "/tmp", "tmpfs", "rw,nosuid,nodev,relatime"))
+    rows += [("tmpfs", "/dev", "tmpfs", "rw,nosuid,noexec,relatime,size=65536k,mode=755"),
              ("devpts", "/dev/pts", "devpts", "rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666"),
              ("shm", "/dev/shm", "tmpfs", "rw,nosuid,nodev,noexec,relatime"),
              ("proc", "/proc", "proc", "rw,nosuid,nodev,noexec,relatime"),
              ("sysfs", "/sys", "sysfs", "ro,nosuid,nodev,noexec,relatime")]
+    if cfg.mqueue:
+        rows.append(("mqueue", "/dev/mqueue", "mqueue", "rw,nosuid,nodev,noexec,relatime"))
     rows += [("none", b.dst, "bind", "ro" if b.readonly else "rw") for b in cfg.binds]
     rows += [("tmpfs", t.dst, "tmpfs", "rw,nosuid,nodev,relatime" + (f",size={t.size // 1024}k" if t.size else ""))
              for t in cfg.tmpfs]
@@ -161,17 +194,10 @@ def _mount_sysfs(path: str) -> None:
             raise
 
 
-def _need_dir(root: str, path: str) -> None:
-    if not os.path.isdir(root + path):
-        where = "the sandbox view"
-        raise SandboxError(f"{path} does not exist as a directory in {where}; "
-                           "it is needed as a mount point")
-
-
-def _mount_dev(root: str) -> None:
-    _need_dir(root, "/dev")
-    dev = root + "/dev"
-    native.mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k")
+def _mount_dev(dev: str, cfg) -> None:
+    """Our own /dev: a tmpfs with the usual nodes, a private devpts, shm,
+    mqueue when asked, and the OCI config's extra devices.  dev is the
+    fresh tmpfs (a /proc/self/fd path)."""
     for name, major, minor in DEVICES:
         os.mknod(f"{dev}/{name}", 0o666 | stat.S_IFCHR, os.makedev(major, minor))
         os.chmod(f"{dev}/{name}", 0o666)   # mknod honours the umask
@@ -182,6 +208,83 @@ def _mount_dev(root: str) -> None:
                  "newinstance,ptmxmode=0666,mode=0620,gid=5")
     os.mkdir(f"{dev}/shm")
     native.mount("tmpfs", f"{dev}/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777")
+    if cfg.mqueue:
+        os.mkdir(f"{dev}/mqueue")
+        native.mount("mqueue", f"{dev}/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for d in cfg.devices:
+        rel = d.path[len("/dev/"):]
+        if os.path.dirname(rel):
+            os.makedirs(f"{dev}/{os.path.dirname(rel)}", 0o755, exist_ok=True)
+        kind = stat.S_IFCHR if d.kind == "c" else stat.S_IFBLK
+        try:
+            os.unlink(f"{dev}/{rel}")      # the config may redefine a default node
+        except FileNotFoundError:
+            pass
+        os.mknod(f"{dev}/{rel}", d.mode & 0o7777 | kind, os.makedev(d.major, d.minor))
+        os.chmod(f"{dev}/{rel}", d.mode & 0o7777)
+        os.chown(f"{dev}/{rel}", d.uid, d.gid)
+
+
+class _target:
+    """`with _target(root, "/a/b", is_dir, create) as path:` an O_PATH fd on
+    root/a/b resolved inside root (symlinks included, never out of it), as
+    a /proc/self/fd path to mount on.  Missing components are made when
+    `create` (directories; the last one a file unless is_dir)."""
+
+    def __init__(self, root: str, path: str, is_dir: bool, create: bool):
+        self.root, self.path, self.is_dir, self.create = root, path, is_dir, create
+        self.fd = -1
+
+    def __enter__(self) -> str:
+        rfd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self.fd = _resolve(rfd, self.path, self.is_dir, self.create)
+        finally:
+            os.close(rfd)
+        return f"/proc/self/fd/{self.fd}"
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+SYS_openat2 = 437
+RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def _openat2_path(dirfd: int, path: str) -> int:
+    how = _OpenHow(os.O_PATH | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    fd = _libc.syscall(SYS_openat2, dirfd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), path)
+    return fd
+
+
+def _resolve(rfd: int, path: str, is_dir: bool, create: bool) -> int:
+    try:
+        return _openat2_path(rfd, path)
+    except FileNotFoundError:
+        if not create:
+            where = "a directory" if is_dir else "a file"
+            raise SandboxError(f"{path} does not exist as {where} in the sandbox view; "
+                               "it is needed as a mount point") from None
+    parent, leaf = os.path.split(path.rstrip("/"))
+    pfd = _resolve(rfd, parent or "/", True, True)
+    try:
+        if is_dir:
+            os.mkdir(leaf, 0o755, dir_fd=pfd)
+        else:
+            os.close(os.open(leaf, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=pfd))
+    except FileExistsError:
+        pass
+    finally:
+        os.close(pfd)
+    return _openat2_path(rfd, path)
 
 
 def _open_source(b: Bind) -> int:
@@ -191,16 +294,16 @@ def _open_source(b: Bind) -> int:
         raise SandboxError(f"--bind source {b.src}: {e.strerror}") from None
 
 
-def _bind(root: str, b: Bind, fd: int) -> None:
-    target = root + b.dst
-    if not os.path.exists(target):
-        raise SandboxError(f"--bind destination {b.dst} does not exist in the sandbox")
+def _bind(root: str, b: Bind, fd: int, create: bool) -> None:
     src = f"/proc/self/fd/{fd}"
-    if os.path.isdir(src) != os.path.isdir(target):
-        raise SandboxError(f"--bind {b.src}:{b.dst}: one is a directory and the other is not")
-    native.mount(src, target, None, MS_BIND | MS_REC)
+    with _target(root, b.dst, os.path.isdir(src), create) as target:
+        if os.path.isdir(src) != os.path.isdir(target):
+            raise SandboxError(f"--bind {b.src}:{b.dst}: one is a directory and the other is not")
+        native.mount(src, target, None, MS_BIND | MS_REC)
     if b.readonly:
-        native.make_tree_readonly(target)
+        # Again: the fd above names the mount point, not the new mount.
+        with _target(root, b.dst, os.path.isdir(src), False) as target:
+            native.make_tree_readonly(target)
 
 
 def _mask(root: str, masked, readonly) -> None:

@@ -64,27 +64,49 @@ def handlers_and_kinds(sb: Sandbox, rows=None):
     return handlers, frozenset(blocking), kinds
 
 
-def run(cfg) -> int:
+class Lifecycle:
+    """Where a front end that splits a run into steps hooks in: the OCI
+    runtime's create / start / state.  The defaults are `pysandbox run`'s."""
+
+    def ready(self, init_pid: int) -> None:
+        """The sandbox's view is built and its init waits; the workload does
+        not exist yet.  Still in the host's mount namespace.  May block
+        (until `start`); raising SandboxError stops the sandbox."""
+
+    def console(self, master: int) -> bool:
+        """The pty master (with a terminal): True if taken (and closed)."""
+        return False
+
+    def exited(self, status: int, oom: bool) -> None:
+        """The workload is gone: its status as run() returns it."""
+
+
+def run(cfg, life: Lifecycle | None = None) -> int:
     """Run cfg (a normalised RunConfig) in a new sandbox; return the exit status."""
+    life = life or Lifecycle()
     sb = Sandbox(hostname=cfg.hostname, release=cfg.release, strace=cfg.strace, fastpath=cfg.fastpath,
                  memory_limit=cfg.memory or 0, cpus=cfg.cpus, mounts=mounts.table(cfg))
     current.sandbox = sb
     hostproc.open_host_proc()
-    if cfg.memory or cfg.cpus or cfg.pids:
-        sb.cgroup = cgroups.Cgroup.create(f"pysandbox/{os.getpid()}-{os.urandom(4).hex()}",
+    if cfg.exec_in and cfg.cgroup_path:
+        sb.cgroup = cgroups.Cgroup.attach(cfg.cgroup_path)     # the container's: joined, kept
+    elif cfg.memory or cfg.cpus or cfg.pids or cfg.cgroup_path:
+        sb.cgroup = cgroups.Cgroup.create(cfg.cgroup_path or f"pysandbox/{os.getpid()}-{os.urandom(4).hex()}",
                                           cgroups.Limits(cfg.memory, cfg.cpus, cfg.pids))
     try:
-        status = _run(cfg, sb)
-        if sb.cgroup is not None and status == 128 + signal.SIGKILL and sb.cgroup.oom_kills():
+        status = _run(cfg, sb, life)
+        oom = sb.cgroup is not None and status == 128 + signal.SIGKILL and sb.cgroup.oom_kills() > 0
+        if oom:
             sys.stderr.write(f"pysandbox: the sandbox ran out of memory (--memory {cfg.memory} bytes): "
                              "OOM-killed\n")
+        life.exited(status, oom)
         return status
     finally:
         if sb.cgroup is not None:
-            sb.cgroup.remove()
+            sb.cgroup.close() if cfg.exec_in else sb.cgroup.remove()
 
 
-def _run(cfg, sb: Sandbox) -> int:
+def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     # Built here, before the sentry leaves the host's mount namespace: the
     # tracer loads python-ptrace's prototypes, from host paths.
     tracer = Tracer(sb) if cfg.strace else None
@@ -93,7 +115,7 @@ def _run(cfg, sb: Sandbox) -> int:
     status_r, status_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = _fork_into_new_pid_namespace()
+    pid = _fork_into_new_pid_namespace(cfg.exec_in)
     if pid == 0:
         ours.close()
         os.close(status_r)
@@ -117,7 +139,7 @@ def _run(cfg, sb: Sandbox) -> int:
     relay = None
     became = False
     try:
-        listener, master = _receive(ours, pid)
+        listener, master = _receive(ours, pid, life)
         if master is not None:
             relay = Relay(master)
         handlers, blocking, kinds = handlers_and_kinds(sb)
@@ -156,15 +178,27 @@ def _run(cfg, sb: Sandbox) -> int:
     return exit_code(int.from_bytes(data, sys.byteorder))
 
 
-def _fork_into_new_pid_namespace() -> int:
-    """fork() with the child as pid 1 of a new pid namespace.
+def _fork_into_new_pid_namespace(join: int = 0) -> int:
+    """fork() with the child as pid 1 of a new pid namespace (or, for an
+    OCI exec, a member of the pid namespace of host pid `join`).
 
     unshare(CLONE_NEWPID) changes where our children go, and while that
     differs from our own pid namespace the kernel refuses to create threads
     (EINVAL), so we setns back to our own right after the fork.
     """
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    native.unshare(CLONE_NEWPID)
+    if join:
+        try:
+            target = os.open(f"/proc/{join}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as e:
+            os.close(own)
+            raise SandboxError(f"the container's init (pid {join}) is gone: {e.strerror}") from None
+        try:
+            native.setns(target, CLONE_NEWPID)
+        finally:
+            os.close(target)
+    else:
+        native.unshare(CLONE_NEWPID)
     pid = os.fork()
     if pid != 0:
         native.setns(own, CLONE_NEWPID)
@@ -190,7 +224,7 @@ def _join_view(sock: socket.socket, init_pid: int) -> None:
     sock.send(b"G")
 
 
-def _receive(sock: socket.socket, init_pid: int):
+def _receive(sock: socket.socket, init_pid: int, life: Lifecycle):
     """Wait for the listener fd (and the pty master, with -t), or an error."""
     master = None
     while True:
@@ -204,6 +238,7 @@ def _receive(sock: socket.socket, init_pid: int):
         if msg[:1] == b"E":
             raise SandboxError(msg[1:].decode(errors="replace"))
         if msg == b"R":
+            life.ready(init_pid)
             _join_view(sock, init_pid)
         elif msg == b"S":              # ptrace: seize the workload before it loads the filter
             (workload,) = hostproc.read(f"{init_pid}/task/{init_pid}/children").split()
@@ -212,7 +247,7 @@ def _receive(sock: socket.socket, init_pid: int):
         elif msg == b"L" and not fds:  # ptrace: the filter is loaded
             return None, master
         elif msg[:1] == b"T" and fds:
-            master = fds[0]
+            master = None if life.console(fds[0]) else fds[0]
         elif msg[:1] == b"L" and fds:
             return fds[0], master
         else:

@@ -1,7 +1,334 @@
-"""`pysandbox-oci`: the runc-compatible OCI runtime (not implemented yet)."""
+"""`pysandbox-oci`: the runc command line, so containerd's io.containerd.runc.v2
+shim and CRI-O can run containers under the sentry.
+
+What the shim relies on (containerd's go-runc): global flags --root, --log,
+--log-format json (errors are read back from the log file as JSON lines
+{"level":"error","msg":...}), --systemd-cgroup; exit status 1 on any error;
+`create` returning once the container is created with its pid in
+--pid-file; `state` printing the runtime-spec state JSON; "does not exist"
+in the message for a missing container.  Every command is a thin layer over
+sentry.oci.container and sentry.oci.launch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
 import sys
+
+from sentry.errors import SandboxError
+
+VERSION = "1.1.5-pysandbox"
+SPEC_VERSION = "1.0.2"
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SandboxError(f"{self.prog}: {message}")
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="pysandbox-oci", description="A runc-compatible OCI runtime: every container "
+               "runs under its own pysandbox sentry.")
+    p.add_argument("--root", default=None, help="state directory (default /run/pysandbox-oci)")
+    p.add_argument("--log", default=None, help="append errors to this file")
+    p.add_argument("--log-format", default="text", choices=["text", "json"])
+    p.add_argument("--debug", action="store_true")
+    p.add_argument("--systemd-cgroup", action="store_true",
+                   help="refused: only the cgroupfs driver is supported")
+    p.add_argument("--rootless", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--criu", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--platform", default=os.environ.get("PYSANDBOX_PLATFORM", "seccomp"),
+                   choices=["seccomp", "ptrace"], help="the sentry's platform (default seccomp)")
+    p.add_argument("--version", "-v", action="store_true")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
+
+    def cmd(name, help_text, with_id=True):
+        c = sub.add_parser(name, help=help_text)
+        if with_id:
+            c.add_argument("id", metavar="CONTAINER_ID")
+        return c
+
+    c = cmd("create", "create a container (it waits for `start`)")
+    c.add_argument("--bundle", "-b", default=".")
+    c.add_argument("--pid-file", default=None)
+    c.add_argument("--console-socket", default=None)
+    c.add_argument("--no-pivot", action="store_true")
+    c.add_argument("--no-new-keyring", action="store_true")
+    c.add_argument("--preserve-fds", type=int, default=0)
+    r = cmd("run", "create and start a container, wait for it, delete it")
+    r.add_argument("--bundle", "-b", default=".")
+    r.add_argument("--pid-file", default=None)
+    r.add_argument("--console-socket", default=None)
+    r.add_argument("--detach", "-d", action="store_true")
+    r.add_argument("--keep", action="store_true")
+    r.add_argument("--no-pivot", action="store_true")
+    r.add_argument("--no-new-keyring", action="store_true")
+    cmd("start", "start a created container")
+    cmd("state", "print a container's state as JSON")
+    k = cmd("kill", "send a signal to the container's process")
+    k.add_argument("signal", nargs="?", default="SIGTERM")
+    k.add_argument("--all", "-a", action="store_true", help="signal every process of the container")
+    d = cmd("delete", "delete a stopped container (--force: any)")
+    d.add_argument("--force", "-f", action="store_true")
+    e = sub.add_parser("exec", help="run a process in a running container")
+    e.add_argument("--process", "-p", default=None, help="an OCI process.json")
+    e.add_argument("--detach", "-d", action="store_true")
+    e.add_argument("--pid-file", default=None)
+    e.add_argument("--console-socket", default=None)
+    e.add_argument("--tty", "-t", action="store_true")
+    e.add_argument("--cwd", default=None)
+    e.add_argument("--env", "-e", action="append", default=[])
+    e.add_argument("--user", "-u", default=None, help="UID[:GID]")
+    e.add_argument("--cap", "-c", action="append", default=[])
+    e.add_argument("--preserve-fds", type=int, default=0)
+    e.add_argument("id", metavar="CONTAINER_ID")
+    e.add_argument("args", nargs=argparse.REMAINDER)
+    ps = cmd("ps", "list the container's processes")
+    ps.add_argument("--format", "-f", default="table", choices=["table", "json"])
+    ls = cmd("list", "list containers", with_id=False)
+    ls.add_argument("--format", "-f", default="table", choices=["table", "json"])
+    ls.add_argument("--quiet", "-q", action="store_true")
+    cmd("pause", "freeze every process of the container")
+    cmd("resume", "thaw a paused container")
+    u = cmd("update", "change a running container's resource limits")
+    u.add_argument("--resources", "-r", default=None, help="LinuxResources JSON file, or - for stdin")
+    u.add_argument("--memory", default=None)
+    u.add_argument("--cpu-quota", type=int, default=None)
+    u.add_argument("--cpu-period", type=int, default=None)
+    u.add_argument("--pids-limit", type=int, default=None)
+    cmd("features", "print what this runtime supports as JSON", with_id=False)
+    s = cmd("spec", "write a default config.json", with_id=False)
+    s.add_argument("--bundle", "-b", default=".")
+    s.add_argument("--rootless", action="store_true")
+    return p
 
 
 def main(argv=None) -> int:
-    sys.stderr.write("pysandbox-oci: not implemented yet\n")
-    return 1
+    argv = sys.argv[1:] if argv is None else argv
+    # Go's flag package takes -root as well as --root: normalise.
+    argv = ["-" + a if a.startswith("-") and not a.startswith("--") and a[1:].split("=")[0] in LONG_SINGLE_DASH
+            else a for a in argv]
+    log, log_format = _peek_log(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except SandboxError as e:
+        _error(str(e), log, log_format)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        _error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}", log, log_format)
+        return 1
+
+
+LONG_SINGLE_DASH = {"root", "log", "log-format", "debug", "systemd-cgroup", "bundle", "pid-file",
+                    "console-socket", "detach", "process", "all", "force", "format", "resources",
+                    "no-pivot", "no-new-keyring", "preserve-fds", "rootless", "platform", "keep", "tty",
+                    "cwd", "env", "user", "cap", "memory", "cpu-quota", "cpu-period", "pids-limit", "quiet"}
+
+
+def _peek_log(argv) -> tuple[str | None, str]:
+    log, fmt = None, "text"
+    for i, a in enumerate(argv):
+        if a == "--log" and i + 1 < len(argv):
+            log = argv[i + 1]
+        elif a.startswith("--log="):
+            log = a[6:]
+        elif a == "--log-format" and i + 1 < len(argv):
+            fmt = argv[i + 1]
+        elif a.startswith("--log-format="):
+            fmt = a[13:]
+    return log, fmt
+
+
+def _error(msg: str, log: str | None, fmt: str) -> None:
+    sys.stderr.write(f"pysandbox-oci: {msg}\n")
+    if log:
+        from sentry.oci.container import now
+        line = (json.dumps({"level": "error", "msg": msg, "time": now()}) if fmt == "json"
+                else f"time=\"{now()}\" level=error msg={json.dumps(msg)}")
+        try:
+            with open(log, "a") as f:
+                f.write(line + "\n")
+        except OSError:
+            pass
+
+
+def _dispatch(args) -> int:
+    from sentry.oci import container as ct
+    if args.version:
+        print(f"pysandbox-oci version {VERSION}\nspec: {SPEC_VERSION}")
+        return 0
+    if args.command is None:
+        raise SandboxError("no command given (try --help)")
+    if args.systemd_cgroup:
+        raise SandboxError("--systemd-cgroup: the systemd cgroup driver is not supported; "
+                           "use cgroupfs (containerd: SystemdCgroup = false)")
+    root = args.root or ct.DEFAULT_ROOT
+    c = args.command
+    if c in ("create", "run", "exec") and os.geteuid() != 0:
+        raise SandboxError("pysandbox-oci needs root (it creates namespaces and mounts)")
+    if c == "create":
+        from sentry.oci.launch import create
+        create(root, args.id, args.bundle, args.pid_file, args.console_socket, args.platform)
+        return 0
+    if c == "run":
+        from sentry.oci import launch
+        if args.detach:
+            launch.create(root, args.id, args.bundle, args.pid_file, args.console_socket, args.platform)
+            ct.start(ct.Dir(root, args.id))
+            return 0
+        return launch.run_foreground(root, args.id, args.bundle, args.pid_file, args.platform, args.keep)
+    if c == "start":
+        ct.start(ct.Dir(root, args.id))
+        return 0
+    if c == "state":
+        d = ct.Dir(root, args.id)
+        st = d.load()
+        json.dump(st.oci(ct.status(d, st)), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if c == "kill":
+        ct.kill(ct.Dir(root, args.id), ct.signal_number(args.signal), args.all)
+        return 0
+    if c == "delete":
+        ct.delete(ct.Dir(root, args.id), args.force)
+        return 0
+    if c == "exec":
+        return _exec(root, args)
+    if c == "ps":
+        return _ps(root, args)
+    if c == "list":
+        return _list(root, args)
+    if c in ("pause", "resume"):
+        ct.pause(ct.Dir(root, args.id), c == "pause")
+        return 0
+    if c == "update":
+        return _update(root, args)
+    if c == "features":
+        from sentry.oci.features import features
+        json.dump(features(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if c == "spec":
+        from sentry.oci.features import default_spec
+        path = os.path.join(args.bundle, "config.json")
+        if os.path.exists(path):
+            raise SandboxError(f"{path} already exists; remove it first")
+        with open(path, "w") as f:
+            json.dump(default_spec(), f, indent=2)
+        return 0
+    raise SandboxError(f"unknown command {c}")
+
+
+def _exec(root: str, args) -> int:
+    from sentry.oci import launch
+    if args.process:
+        process = launch.load_process(args.process)
+    else:
+        argv = args.args[1:] if args.args[:1] == ["--"] else args.args
+        if not argv:
+            raise SandboxError("exec: give --process FILE or a command after the container id")
+        process = {"args": argv, "env": args.env, "cwd": args.cwd or "/", "terminal": args.tty}
+        if args.user:
+            uid, _, gid = args.user.partition(":")
+            if not uid.isdigit() or (gid and not gid.isdigit()):
+                raise SandboxError(f"--user {args.user!r}: expected numeric UID[:GID]")
+            process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
+        from sentry.caps import DEFAULT
+        process["capabilities"] = {"bounding": sorted({"CAP_" + c for c in DEFAULT}
+                                                      | {c.upper() for c in args.cap})}
+    return launch.exec_process(root, args.id, process, args.detach, args.pid_file, args.console_socket)
+
+
+def _ps(root: str, args) -> int:
+    from sentry.cgroups import Cgroup
+    from sentry.oci import container as ct
+    d = ct.Dir(root, args.id)
+    st = d.load()
+    pids = []
+    if st.cgroup and ct.status(d, st) != "stopped":
+        cg = Cgroup.attach(st.cgroup)
+        try:
+            pids = cg.procs()
+        finally:
+            cg.close()
+    if args.format == "json":
+        json.dump(pids, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{'PID':>8}  CMD")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        print(f"{pid:>8}  {cmdline}")
+    return 0
+
+
+def _list(root: str, args) -> int:
+    from sentry.oci import container as ct
+    states = ct.list_states(root)
+    if args.format == "json":
+        json.dump(states, sys.stdout)
+        sys.stdout.write("\n")
+    elif args.quiet:
+        for s in states:
+            print(s["id"])
+    else:
+        rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
+        rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], s["owner"] or "root")
+                 for s in states]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        for r in rows:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _update(root: str, args) -> int:
+    from sentry.cgroups import Cgroup, Limits, parse_memory
+    from sentry.oci import container as ct
+    res = {}
+    if args.resources:
+        try:
+            text = sys.stdin.read() if args.resources == "-" else open(args.resources).read()
+            res = json.loads(text or "{}")
+        except OSError as e:
+            raise SandboxError(f"--resources {args.resources}: {e.strerror}") from None
+        except ValueError as e:
+            raise SandboxError(f"--resources: not valid JSON: {e}") from None
+        if not isinstance(res, dict):
+            raise SandboxError("--resources: expected a LinuxResources object")
+    mem = (res.get("memory") or {}).get("limit")
+    cpu = res.get("cpu") or {}
+    quota, period = cpu.get("quota"), cpu.get("period") or 100_000
+    pids = (res.get("pids") or {}).get("limit")
+    if args.memory:
+        mem = parse_memory(args.memory)
+    if args.cpu_quota is not None:
+        quota = args.cpu_quota
+    if args.cpu_period is not None:
+        period = args.cpu_period
+    if args.pids_limit is not None:
+        pids = args.pids_limit
+    for name, v in (("memory.limit", mem), ("cpu.quota", quota), ("pids.limit", pids)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise SandboxError(f"--resources: {name} must be an integer")
+    d = ct.Dir(root, args.id)
+    st = d.load()
+    if ct.status(d, st) == "stopped":
+        raise SandboxError(f"container {args.id} is not running")
+    if not st.cgroup:
+        raise SandboxError(f"container {args.id} has no cgroup (linux.cgroupsPath)")
+    cg = Cgroup.attach(st.cgroup)
+    try:
+        cg.update(Limits(memory=mem if mem and mem > 0 else None,
+                         cpus=quota / period if quota and quota > 0 else None,
+                         pids=pids if pids and pids > 0 else None))
+    finally:
+        cg.close()
+    return 0

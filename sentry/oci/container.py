@@ -1,0 +1,338 @@
+"""One OCI container on disk, and the create / start / state / kill /
+delete steps of its life, as runc defines them.
+
+State directory <root>/<id>/ (root: `pysandbox-oci --root`):
+
+    state.json     written at create: pid (the sentry's), init's host pid,
+                   bundle, created, annotations, cgroup, hooks
+    exec.fifo      exists while the container is `created`: the sentry
+                   waits reading it; `start` writes a byte, then removes it
+    exit.json      written by the sentry when the workload is gone: its
+                   status (128+N for a signal), finishedAt, oomKilled
+
+The container's pid in `state` is its sentry's.  The sentry exits with the
+workload's status, so an engine's shim that reaps it (as a subreaper, after
+`create` has exited) sees the container's exit code, as with runc's init.
+
+Facts relied upon:
+- A FIFO opened O_RDWR never blocks the opener and keeps a reader and a
+  writer; read() then blocks until someone writes.  open(O_WRONLY|
+  O_NONBLOCK) fails with ENXIO when no process has it open for reading,
+  which tells `start` the sentry is gone.
+- /proc/PID/stat field 22 (start time) differs for a reused pid, so a
+  recorded (pid, start time) pair names one process for good.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+
+from sentry.errors import SandboxError
+
+DEFAULT_ROOT = "/run/pysandbox-oci"
+OCI_VERSION = "1.0.2"
+_ID = re.compile(r"^[\w+.-]{1,1024}$")
+
+
+def now() -> str:
+    """RFC 3339 with nanoseconds, UTC, as Go's time.RFC3339Nano prints it."""
+    ns = time.time_ns()
+    t = datetime.datetime.fromtimestamp(ns // 1_000_000_000, datetime.timezone.utc)
+    frac = f"{ns % 1_000_000_000:09d}".rstrip("0")
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
+
+
+def check_id(cid: str) -> str:
+    if not _ID.match(cid or "") or cid in (".", ".."):
+        raise SandboxError(f"invalid container id {cid!r} (letters, digits, '_', '+', '-', '.')")
+    return cid
+
+
+@dataclass
+class State:
+    id: str
+    bundle: str
+    rootfs: str
+    created: str
+    pid: int = 0                # the sentry
+    pid_start: int = 0          # its start time, against pid reuse
+    init_pid: int = 0           # the sandbox's pid 1, host pid
+    cgroup: str | None = None
+    annotations: dict = field(default_factory=dict)
+    hooks: dict = field(default_factory=dict)    # kind -> [Hook.to_json()]
+    platform: str = "seccomp"
+    owner: str = ""
+    started: str = ""            # set by the sentry when `start` releases it
+
+    def oci(self, status: str) -> dict:
+        """The runtime-spec state object (`state`'s output)."""
+        return {"ociVersion": OCI_VERSION, "id": self.id, "pid": self.pid if status != "stopped" else 0,
+                "status": status, "bundle": self.bundle, "rootfs": self.rootfs, "created": self.created,
+                "owner": self.owner, "annotations": self.annotations}
+
+
+class Dir:
+    """<root>/<id>: paths and reading/writing the files in it."""
+
+    def __init__(self, root: str, cid: str):
+        self.root = root
+        self.id = check_id(cid)
+        self.path = os.path.join(root, cid)
+
+    @property
+    def fifo(self) -> str:
+        return os.path.join(self.path, "exec.fifo")
+
+    def exists(self) -> bool:
+        return os.path.isfile(os.path.join(self.path, "state.json"))
+
+    def load(self) -> State:
+        try:
+            with open(os.path.join(self.path, "state.json")) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            raise SandboxError(f"container {self.id} does not exist") from None
+        except (OSError, ValueError) as e:
+            raise SandboxError(f"container {self.id}: unreadable state ({e})") from None
+        return State(**{k: v for k, v in data.items() if k in State.__dataclass_fields__})
+
+    def save(self, st: State, dir_fd: int | None = None) -> None:
+        write_json(dir_fd if dir_fd is not None else self.path, "state.json", asdict(st))
+
+    def exit_info(self) -> dict | None:
+        try:
+            with open(os.path.join(self.path, "exit.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+
+def write_json(where, name: str, obj) -> None:
+    """Atomically, to a directory path or a directory fd (the sentry writes
+    through an fd: by then it lives in the sandbox's mount namespace)."""
+    data = json.dumps(obj, indent=1).encode()
+    tmp = f".{name}.tmp"
+    if isinstance(where, int):
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600, dir_fd=where)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.rename(tmp, name, src_dir_fd=where, dst_dir_fd=where)
+    else:
+        path = os.path.join(where, tmp)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.rename(path, os.path.join(where, name))
+
+
+def start_time(pid: int) -> int:
+    """Field 22 of /proc/PID/stat, or 0 if the process is gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    fields = stat.rpartition(")")[2].split()
+    if fields[0] in ("Z", "X"):
+        return 0
+    return int(fields[19])
+
+
+def alive(st: State) -> bool:
+    return st.pid > 0 and start_time(st.pid) == st.pid_start
+
+
+def status(d: Dir, st: State) -> str:
+    if not alive(st):
+        return "stopped"
+    if os.path.exists(d.fifo):
+        return "created"
+    if st.cgroup:
+        from sentry.cgroups import Cgroup
+        try:
+            cg = Cgroup.attach(st.cgroup)
+        except SandboxError:
+            return "running"
+        try:
+            if cg.frozen():
+                return "paused"
+        finally:
+            cg.close()
+    return "running"
+
+
+def workload_pid(st: State) -> int | None:
+    """Host pid of the container's process (init's child), if it runs yet."""
+    try:
+        kids = open(f"/proc/{st.init_pid}/task/{st.init_pid}/children").read().split()
+    except OSError:
+        return None
+    return int(kids[0]) if kids else None
+
+
+def run_hooks(hooks: list[dict], state: dict, kind: str) -> None:
+    """Each hook gets the state JSON on stdin; a failure or timeout is an
+    error naming the hook (runtime-spec: createRuntime and poststart
+    failures are errors, poststop failures only warnings: the caller
+    decides)."""
+    for i, h in enumerate(hooks):
+        argv = h.get("args") or [h["path"]]
+        env = h.get("env") or []
+        try:
+            proc = subprocess.run(argv, executable=h["path"], input=json.dumps(state).encode(),
+                                  env=dict(e.split("=", 1) for e in env if "=" in e),
+                                  capture_output=True, timeout=h.get("timeout"))
+        except subprocess.TimeoutExpired:
+            raise SandboxError(f"hooks.{kind}[{i}] {h['path']}: timed out after {h.get('timeout')} s") from None
+        except OSError as e:
+            raise SandboxError(f"hooks.{kind}[{i}] {h['path']}: {e.strerror}") from None
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()[:400]
+            raise SandboxError(f"hooks.{kind}[{i}] {h['path']}: exit status {proc.returncode}"
+                               + (f": {err}" if err else ""))
+
+
+def signal_number(text: str) -> int:
+    """'KILL', 'SIGKILL', '9' -> 9."""
+    t = text.upper()
+    if t.isdigit():
+        n = int(t)
+        if 0 < n < 65:
+            return n
+    else:
+        name = t if t.startswith("SIG") else "SIG" + t
+        if hasattr(signal, name) and isinstance(getattr(signal, name), signal.Signals):
+            return int(getattr(signal, name))
+    raise SandboxError(f"invalid signal {text!r}")
+
+
+def kill(d: Dir, sig: int, all_procs: bool = False) -> None:
+    st = d.load()
+    state = status(d, st)
+    if state == "stopped":
+        raise SandboxError(f"container {d.id} is not running")
+    if state == "created":
+        # The workload does not exist yet: signalling means ending the sandbox.
+        _signal(st.pid, signal.SIGKILL)
+        return
+    if all_procs and st.cgroup:
+        from sentry.cgroups import Cgroup
+        cg = Cgroup.attach(st.cgroup)
+        try:
+            for pid in cg.procs():
+                _signal(pid, sig)
+        finally:
+            cg.close()
+        return
+    pid = workload_pid(st)
+    _signal(pid if pid else st.pid, sig if pid else signal.SIGKILL)
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def delete(d: Dir, force: bool = False) -> None:
+    if not d.exists():
+        if os.path.isdir(d.path):          # a create that died before writing its state
+            shutil.rmtree(d.path, ignore_errors=True)
+            if force:
+                return
+        if force:
+            return
+        raise SandboxError(f"container {d.id} does not exist")
+    st = d.load()
+    state = status(d, st)
+    if state in ("running", "paused") and not force:
+        raise SandboxError(f"cannot delete container {d.id} that is not stopped: {state}")
+    if state != "stopped":
+        if state == "paused":
+            _freeze(st, False)
+        _signal(st.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while alive(st) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    problems = []
+    if st.cgroup:
+        from sentry.cgroups import Cgroup
+        try:
+            Cgroup.attach(st.cgroup).remove()
+        except SandboxError as e:
+            if "No such file" not in str(e):
+                problems.append(str(e))
+    try:
+        run_hooks(st.hooks.get("poststop", []), st.oci("stopped"), "poststop")
+    except SandboxError as e:
+        problems.append(f"warning: {e}")   # runtime-spec: poststop failures are only logged
+    shutil.rmtree(d.path, ignore_errors=True)
+    if problems and not all(p.startswith("warning") for p in problems):
+        raise SandboxError("; ".join(problems))
+
+
+def _freeze(st: State, frozen: bool) -> None:
+    from sentry.cgroups import Cgroup
+    if not st.cgroup:
+        raise SandboxError(f"container {st.id} has no cgroup")
+    cg = Cgroup.attach(st.cgroup)
+    try:
+        cg.freeze(frozen)
+    finally:
+        cg.close()
+
+
+def pause(d: Dir, frozen: bool) -> None:
+    st = d.load()
+    state = status(d, st)
+    want = "running" if frozen else "paused"
+    if state != want:
+        raise SandboxError(f"container {d.id} is {state}, not {want}")
+    _freeze(st, frozen)
+
+
+def list_states(root: str) -> list[dict]:
+    out = []
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return out
+    for name in names:
+        try:
+            d = Dir(root, name)
+            if d.exists():
+                st = d.load()
+                out.append(st.oci(status(d, st)))
+        except SandboxError:
+            continue
+    return out
+
+
+def start(d: Dir) -> None:
+    st = d.load()
+    state = status(d, st)
+    if state != "created":
+        raise SandboxError(f"cannot start a container that is {state}" if state != "stopped"
+                           else f"cannot start container {d.id}: it has stopped")
+    try:
+        fd = os.open(d.fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise SandboxError(f"cannot start container {d.id}: its sentry is gone ({e.strerror})") from None
+    try:
+        os.write(fd, b"0")
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(d.fifo)
+    except FileNotFoundError:
+        pass
+    run_hooks(st.hooks.get("poststart", []), st.oci("running"), "poststart")

@@ -1,0 +1,326 @@
+"""Starting a container's sentry: `create` (detached, waits for `start`),
+`run` (in the foreground) and `exec` (a second sentry joining a running
+container).
+
+`create` forks the sentry and waits on a pipe until it reports the sandbox
+built ("ok") or an error ("E..."), then exits: the sentry is reparented to
+the engine's shim (a subreaper), which reaps it and reads the container's
+exit status from it.  The sentry keeps the fds 0-2 `create` was given: they
+are the container's stdio.
+
+An exec gets its own sentry serving only the exec'd process: it joins the
+container's pid, mount, uts, ipc and net namespaces and its cgroup, and
+loads our filter the same way (sentry.init._join_container).
+
+Facts relied upon: see sentry.oci.container (FIFO and pid reuse).  SCM_RIGHTS
+over the engine's console socket hands it the pty master, as runc does.
+"""
+from __future__ import annotations
+
+import array
+import json
+import os
+import signal
+import socket
+import sys
+import traceback
+
+from sentry import native
+from sentry.errors import SandboxError
+from sentry.oci import spec as ocispec
+from sentry.oci.container import Dir, State, now, run_hooks, start_time, write_json
+from sentry.sandbox import Lifecycle
+
+CLONE_NEWUTS = 0x04000000
+
+
+class OciLife(Lifecycle):
+    """The sentry's side of create/start: state.json, the start gate,
+    createRuntime hooks, the console socket, exit.json."""
+
+    def __init__(self, d: Dir, st: State, sp: ocispec.Spec, report: int | None, gate: bool,
+                 console: socket.socket | None):
+        self.st, self.spec, self.report, self.console_sock = st, sp, report, console
+        self.dir_fd = os.open(d.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.fifo = os.open(d.fifo, os.O_RDWR | os.O_CLOEXEC) if gate else -1
+        self.reported = False
+
+    def ready(self, init_pid: int) -> None:
+        st = self.st
+        st.pid, st.pid_start, st.init_pid = os.getpid(), start_time(os.getpid()), init_pid
+        if self.spec.oom_score_adj is not None:
+            _oom_score_adj(init_pid, self.spec.oom_score_adj)
+        write_json(self.dir_fd, "state.json", st.__dict__)
+        run_hooks(st.hooks.get("createRuntime", []), st.oci("created"), "createRuntime")
+        self._report(b"ok")
+        if self.fifo >= 0:
+            while True:           # wait for `start` (or to be killed)
+                try:
+                    if os.read(self.fifo, 1):
+                        break
+                except InterruptedError:
+                    continue
+            os.close(self.fifo)
+        st.__dict__["started"] = now()
+        write_json(self.dir_fd, "state.json", st.__dict__)
+        if self.fifo < 0:             # `run`: no `start` command to run them
+            run_hooks(st.hooks.get("poststart", []), st.oci("running"), "poststart")
+
+    def _report(self, msg: bytes) -> None:
+        if self.report is not None and not self.reported:
+            try:
+                os.write(self.report, msg)
+            except OSError:
+                pass
+            os.close(self.report)
+        self.reported = True
+
+    def fail(self, message: str) -> None:
+        if not self.reported and self.report is not None:
+            self._report(b"E" + message.encode(errors="replace")[:60000])
+        else:
+            sys.stderr.write(f"pysandbox: {message}\n")
+
+    def console(self, master: int) -> bool:
+        if self.console_sock is None:
+            return False
+        try:
+            self.console_sock.sendmsg([b"/dev/ptmx"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                        array.array("i", [master]))])
+        except OSError as e:
+            raise SandboxError(f"--console-socket: cannot send the terminal: {e.strerror}") from None
+        finally:
+            os.close(master)
+            self.console_sock.close()
+        return True
+
+    def exited(self, status: int, oom: bool) -> None:
+        write_json(self.dir_fd, "exit.json", {"status": status, "finishedAt": now(), "oomKilled": oom})
+
+
+def _oom_score_adj(pid: int, value: int) -> None:
+    try:
+        with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError as e:
+        raise SandboxError(f"process.oomScoreAdj {value}: {e.strerror} (lowering it needs CAP_SYS_RESOURCE; "
+                           "containerd: restrict_oom_score_adj = true)") from None
+
+
+def _uts_hostname(path: str | None) -> str:
+    """The hostname in the uts namespace at path (None: ours)."""
+    if path is None:
+        return socket.gethostname()
+    own = os.open("/proc/self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        os.close(own)
+        raise SandboxError(f"linux.namespaces: uts path {path}: {e.strerror}") from None
+    try:
+        native.setns(target, CLONE_NEWUTS)
+        try:
+            return socket.gethostname()
+        finally:
+            native.setns(own, CLONE_NEWUTS)
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State, ocispec.Spec]:
+    """Load the bundle and make the state directory (error if the id is taken)."""
+    d = Dir(root, cid)
+    if os.path.exists(d.path):
+        raise SandboxError(f"container with id {cid} already exists")
+    bundle = os.path.abspath(bundle)
+    sp = ocispec.load(bundle, platform)
+    if not sp.cfg.hostname:
+        sp.cfg.hostname = _uts_hostname(sp.cfg.join.get("uts"))
+    os.makedirs(root, 0o711, exist_ok=True)
+    try:
+        os.mkdir(d.path, 0o711)
+    except FileExistsError:
+        raise SandboxError(f"container with id {cid} already exists") from None
+    st = State(id=cid, bundle=bundle, rootfs=sp.cfg.rootfs, created=now(), cgroup=sp.cfg.cgroup_path,
+               annotations=sp.annotations, platform=platform,
+               hooks={k: [h.to_json() for h in v] for k, v in sp.hooks.items()})
+    return d, st, sp
+
+
+def _connect_console(path: str | None) -> socket.socket | None:
+    if not path:
+        return None
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+    except OSError as e:
+        s.close()
+        raise SandboxError(f"--console-socket {path}: {e.strerror}") from None
+    return s
+
+
+def write_pid_file(path: str | None, pid: int) -> None:
+    if path:
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(str(pid))
+        os.rename(tmp, path)
+
+
+def create(root: str, cid: str, bundle: str, pid_file: str | None, console_socket: str | None,
+           platform: str) -> int:
+    """`create`: returns the sentry's pid once the container is created."""
+    from sentry.sandbox import run as run_sandbox
+    d, st, sp = prepare(root, cid, bundle, platform)
+    try:
+        if sp.cfg.tty and not console_socket:
+            raise SandboxError("process.terminal is true: create needs --console-socket")
+        os.mkfifo(d.fifo, 0o600)
+        console = _connect_console(console_socket) if sp.cfg.tty else None
+        r, w = os.pipe2(os.O_CLOEXEC)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            _sentry(lambda life: run_sandbox(sp.cfg, life), OciLife(d, st, sp, w, True, console))
+        os.close(w)
+        if console is not None:
+            console.close()
+        msg = _read_all(r)
+        if msg != b"ok":
+            _reap(pid)
+            raise SandboxError(msg[1:].decode(errors="replace") if msg[:1] == b"E"
+                               else "the sentry exited before the container was created")
+        write_pid_file(pid_file, pid)
+        return pid
+    except BaseException:
+        import shutil
+        shutil.rmtree(d.path, ignore_errors=True)
+        raise
+
+
+def _sentry(body, life: OciLife) -> None:
+    """The forked sentry: never returns."""
+    status = 1
+    try:
+        os.setsid()
+        status = body(life)
+    except SandboxError as e:
+        life.fail(str(e))
+    except BaseException:
+        life.fail("internal error in the sentry:\n" + traceback.format_exc())
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+
+
+def _read_all(fd: int) -> bytes:
+    """b"ok" as soon as it comes (the sandbox's init may still hold the
+    pipe's write end), else everything up to EOF: an error."""
+    chunks = []
+    while True:
+        try:
+            b = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not b or (not chunks and b == b"ok"):
+            chunks.append(b)
+            break
+        chunks.append(b)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
+
+
+def run_foreground(root: str, cid: str, bundle: str, pid_file: str | None, platform: str,
+                   keep: bool = False) -> int:
+    """`run`: create and start in this process; delete after (unless keep)."""
+    from sentry.oci.container import delete
+    from sentry.sandbox import run as run_sandbox
+    d, st, sp = prepare(root, cid, bundle, platform)
+    try:
+        write_pid_file(pid_file, os.getpid())
+        return run_sandbox(sp.cfg, OciLife(d, st, sp, None, False, None))
+    finally:
+        if not keep:
+            delete(d, force=True)
+
+
+def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str | None,
+                 console_socket: str | None) -> int:
+    """`exec`: run `process` (an OCI Process object) in the running
+    container under a sentry of its own.  Returns its exit status, or 0
+    once started with detach."""
+    from sentry.oci.container import status as container_status
+    from sentry.sandbox import run as run_sandbox
+    d = Dir(root, cid)
+    st = d.load()
+    state = container_status(d, st)
+    if state != "running":
+        raise SandboxError(f"cannot exec in a container that is {state}")
+    sp = ocispec.load(st.bundle, st.platform)
+    cfg = sp.cfg
+    cfg.rlimits, cfg.groups = [], []
+    ocispec._process(cfg, process)
+    cfg.exec_in = st.init_pid
+    cfg.sysctls, cfg.devices = {}, []
+    if not cfg.hostname:
+        cfg.hostname = _uts_hostname(f"/proc/{st.init_pid}/ns/uts")
+    if cfg.tty and detach and not console_socket:
+        raise SandboxError("process.terminal is true: a detached exec needs --console-socket")
+    console = _connect_console(console_socket) if cfg.tty and console_socket else None
+    if not detach:
+        write_pid_file(pid_file, os.getpid())
+        return run_sandbox(cfg, _ExecLife(None, console))
+    r, w = os.pipe2(os.O_CLOEXEC)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        _sentry(lambda life: run_sandbox(cfg, life), _ExecLife(w, console))
+    os.close(w)
+    msg = _read_all(r)
+    if msg != b"ok":
+        _reap(pid)
+        raise SandboxError(msg[1:].decode(errors="replace") if msg[:1] == b"E"
+                           else "the exec sentry exited before the process started")
+    write_pid_file(pid_file, pid)
+    return 0
+
+
+class _ExecLife(OciLife):
+    def __init__(self, report: int | None, console: socket.socket | None):
+        self.report, self.console_sock, self.reported = report, console, False
+        self.fifo = -1
+
+    def ready(self, init_pid: int) -> None:
+        self._report(b"ok")
+
+    def exited(self, status: int, oom: bool) -> None:
+        pass
+
+
+def load_process(path: str) -> dict:
+    try:
+        with open(path) as f:
+            proc = json.load(f)
+    except OSError as e:
+        raise SandboxError(f"--process {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise SandboxError(f"--process {path}: not valid JSON: {e}") from None
+    if not isinstance(proc, dict):
+        raise SandboxError(f"--process {path}: expected a JSON object")
+    return proc

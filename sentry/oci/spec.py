@@ -1,0 +1,334 @@
+"""An OCI bundle's config.json: load -> validate -> normalise, in one place.
+
+The result is a RunConfig (what sentry.sandbox runs) plus the few things
+only the OCI runtime needs (hooks, annotations).  Every error names the
+field, as `process.args` or `mounts[3].type`.  Unknown fields are ignored,
+as runc does, so newer configs still load; a known field asking for
+something we cannot give is an error, never silently dropped.
+
+What is mapped, and how (runtime-spec config.md, config-linux.md):
+- process: args, env (exactly as given), cwd, user (uid, gid,
+  additionalGids), capabilities (the bounding set is the one mask the
+  workload keeps: bounding = permitted = effective for uid 0), rlimits,
+  terminal, oomScoreAdj.  noNewPrivileges is always on in pysandbox.
+- root: path (relative to the bundle) and readonly; used as it is (the
+  engine prepared it), not through our copy-on-write layer.
+- mounts: bind (ro/rw), tmpfs (size=), mqueue.  proc, sysfs, devpts, the
+  /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
+- linux.namespaces: mount, pid, uts, ipc are always new; network new, by
+  path (joined: a pod's), or absent (the host's network); uts and ipc may
+  be joined by path.  user, time and a pid or mount path are refused.
+- linux.cgroupsPath and resources.memory.limit, cpu.quota/period,
+  pids.limit; cpu.shares and device rules are accepted and not enforced.
+- linux.maskedPaths, readonlyPaths, sysctl (namespaced keys only),
+  devices, seccomp (sentry.oci.seccomp).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from sentry import caps
+from sentry.config import DEFAULT_PATH, RunConfig, Tmpfs, _sandbox_path
+from sentry.errors import SandboxError
+from sentry.mounts import Bind, Device
+
+OURS = {"/proc": {"proc"}, "/dev": {"tmpfs"}, "/dev/pts": {"devpts"}, "/dev/shm": {"tmpfs", "shm", "bind"},
+        "/sys": {"sysfs", "bind"}, "/sys/fs/cgroup": {"cgroup", "cgroup2"}}
+RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
+           "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
+           "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+           "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
+IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+               "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+
+
+@dataclass
+class Hook:
+    path: str
+    args: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    timeout: int | None = None
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "args": self.args, "env": self.env, "timeout": self.timeout}
+
+
+@dataclass
+class Spec:
+    cfg: RunConfig
+    annotations: dict[str, str]
+    hooks: dict[str, list[Hook]]
+    oom_score_adj: int | None = None
+    raw: dict = field(default_factory=dict)
+
+
+def load(bundle: str, platform: str = "seccomp") -> Spec:
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(16 << 20)
+    except OSError as e:
+        raise SandboxError(f"{path}: {e.strerror}") from None
+    try:
+        raw = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SandboxError(f"{path}: not valid JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise SandboxError(f"{path}: expected a JSON object")
+    return from_dict(raw, os.path.abspath(bundle), platform)
+
+
+def _get(obj: dict, key: str, kind, where: str, default=None):
+    value = obj.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise SandboxError(f"{where}{key}: expected {_describe(names)}, got {type(value).__name__}")
+    return value
+
+
+def _describe(kind: str) -> str:
+    return {"str": "a string", "list": "a list", "dict": "an object", "int": "an integer",
+            "bool": "true or false"}.get(kind, kind)
+
+
+def _strings(items, where: str) -> list[str]:
+    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+        raise SandboxError(f"{where}: expected a list of strings")
+    return items
+
+
+def from_dict(raw: dict, bundle: str, platform: str = "seccomp") -> Spec:
+    version = _get(raw, "ociVersion", str, "", "")
+    if not version.startswith("1."):
+        raise SandboxError(f"ociVersion {version!r}: only runtime-spec 1.x is supported")
+    process = _get(raw, "process", dict, "")
+    if process is None:
+        raise SandboxError("process: missing (create needs a process to run)")
+    root = _get(raw, "root", dict, "")
+    if root is None or not _get(root, "path", str, "root."):
+        raise SandboxError("root.path: missing")
+    rootfs = root["path"] if os.path.isabs(root["path"]) else os.path.join(bundle, root["path"])
+    if not os.path.isdir(rootfs):
+        raise SandboxError(f"root.path {root['path']}: not a directory")
+    linux = _get(raw, "linux", dict, "", {})
+    cfg = RunConfig(argv=[], rootfs=os.path.realpath(rootfs), rootfs_direct=True, private_tmp=False,
+                    read_only=_get(root, "readonly", bool, "root.", False), platform=platform)
+    _process(cfg, process)
+    _namespaces(cfg, linux)
+    hostname = _get(raw, "hostname", str, "", "")
+    if hostname:
+        if len(hostname.encode()) > 64 or "/" in hostname:
+            raise SandboxError(f"hostname {hostname!r}: must be at most 64 bytes without '/'")
+        cfg.hostname = hostname
+    else:
+        cfg.hostname = ""      # keep what the uts namespace has: filled in by the runtime
+    _mounts(cfg, _get(raw, "mounts", list, "", []), bundle)
+    _linux(cfg, linux)
+    hooks = _hooks(_get(raw, "hooks", dict, "", {}))
+    annotations = _get(raw, "annotations", dict, "", {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in annotations.items()):
+        raise SandboxError("annotations: keys and values must be strings")
+    oom = process.get("oomScoreAdj")
+    if oom is not None and (not isinstance(oom, int) or not -1000 <= oom <= 1000):
+        raise SandboxError("process.oomScoreAdj: expected an integer from -1000 to 1000")
+    if platform not in ("seccomp", "ptrace"):
+        raise SandboxError(f"platform {platform!r}: expected seccomp or ptrace")
+    return Spec(cfg=cfg, annotations=annotations, hooks=hooks, oom_score_adj=oom, raw=raw)
+
+
+def _process(cfg: RunConfig, p: dict) -> None:
+    cfg.argv = _strings(p.get("args"), "process.args")
+    if not cfg.argv:
+        raise SandboxError("process.args: empty (nothing to run)")
+    cfg.env = _strings(p.get("env") or [], "process.env")
+    if not any(e.startswith("PATH=") for e in cfg.env):
+        cfg.env = [f"PATH={DEFAULT_PATH}"] + cfg.env     # what runc's exec lookup falls back on too
+    cwd = _get(p, "cwd", str, "process.", "/")
+    if not cwd.startswith("/"):
+        raise SandboxError(f"process.cwd {cwd!r}: must be an absolute path")
+    cfg.cwd = cwd
+    cfg.tty = _get(p, "terminal", bool, "process.", False)
+    user = _get(p, "user", dict, "process.", {})
+    cfg.uid = _id(user.get("uid", 0), "process.user.uid")
+    cfg.gid = _id(user.get("gid", 0), "process.user.gid")
+    cfg.groups = [_id(g, "process.user.additionalGids[]") for g in user.get("additionalGids") or []]
+    capabilities = _get(p, "capabilities", dict, "process.", None)
+    if capabilities is None:
+        cfg.cap_mask = 0
+    else:
+        names = capabilities.get("bounding")
+        if names is None:
+            names = capabilities.get("effective") or []
+        names = _strings(names, "process.capabilities.bounding")
+        try:
+            wanted = {caps.parse(n) for n in names}
+        except SandboxError as e:
+            raise SandboxError(f"process.capabilities.bounding: {e}") from None
+        # One this host cannot grant is left out, as runc does with a warning.
+        cfg.cap_mask = caps.mask(wanted & caps.host_bounding())
+    for i, r in enumerate(_get(p, "rlimits", list, "process.", [])):
+        where = f"process.rlimits[{i}]"
+        if not isinstance(r, dict) or r.get("type") not in RLIMITS:
+            raise SandboxError(f"{where}.type: expected one of RLIMIT_NOFILE, RLIMIT_NPROC, ...")
+        soft, hard = r.get("soft"), r.get("hard")
+        if not all(isinstance(v, int) and 0 <= v < 1 << 64 for v in (soft, hard)) or soft > hard:
+            raise SandboxError(f"{where}: soft and hard must be integers with soft <= hard")
+        cfg.rlimits.append((RLIMITS[r["type"]], _rlim(soft), _rlim(hard)))
+
+
+def _rlim(v: int) -> int:
+    return -1 if v >= (1 << 63) else v       # RLIM_INFINITY, as Python's resource module spells it
+
+
+def _id(value, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 32:
+        raise SandboxError(f"{where}: expected an integer id")
+    return value
+
+
+def _namespaces(cfg: RunConfig, linux: dict) -> None:
+    seen = {}
+    for i, ns in enumerate(_get(linux, "namespaces", list, "linux.", [])):
+        where = f"linux.namespaces[{i}]"
+        if not isinstance(ns, dict) or not isinstance(ns.get("type"), str):
+            raise SandboxError(f"{where}.type: missing")
+        kind, path = ns["type"], ns.get("path") or ""
+        if kind in seen:
+            raise SandboxError(f"{where}: namespace {kind} is listed twice")
+        seen[kind] = path
+        if kind in ("user", "time"):
+            raise SandboxError(f"{where}: {kind} namespaces are not supported")
+        if kind not in ("pid", "network", "mount", "ipc", "uts", "cgroup"):
+            raise SandboxError(f"{where}.type: unknown namespace type {kind!r}")
+        if path and kind in ("pid", "mount", "cgroup"):
+            raise SandboxError(f"{where}: joining an existing {kind} namespace ({path}) is not supported; "
+                               "every container gets its own")
+        if path:
+            if not os.path.isabs(path):
+                raise SandboxError(f"{where}.path {path!r}: must be absolute")
+            cfg.join["net" if kind == "network" else kind] = path
+    cfg.net = "none" if "network" in seen else "host"
+    if linux.get("uidMappings") or linux.get("gidMappings"):
+        raise SandboxError("linux.uidMappings: user namespaces are not supported")
+
+
+def _mounts(cfg: RunConfig, mounts: list, bundle: str) -> None:
+    for i, m in enumerate(mounts):
+        where = f"mounts[{i}]"
+        if not isinstance(m, dict):
+            raise SandboxError(f"{where}: expected an object")
+        dst = _get(m, "destination", str, where + ".", "")
+        if not dst.startswith("/"):
+            raise SandboxError(f"{where}.destination {dst!r}: must be an absolute path")
+        try:
+            dst = _sandbox_path(f"{where}.destination", dst)
+        except SandboxError as e:
+            raise SandboxError(str(e)) from None
+        kind = _get(m, "type", str, where + ".", "")
+        options = _strings(m.get("options") or [], f"{where}.options")
+        src = _get(m, "source", str, where + ".", "")
+        is_bind = kind == "bind" or "bind" in options or "rbind" in options
+        if dst in OURS and (kind in OURS[dst] or is_bind):
+            continue                      # the sandbox always makes its own
+        if kind == "mqueue" and dst == "/dev/mqueue":
+            cfg.mqueue = True
+        elif is_bind:
+            if not src:
+                raise SandboxError(f"{where}.source: missing for a bind mount")
+            src = src if os.path.isabs(src) else os.path.join(bundle, src)
+            if not os.path.exists(src):
+                raise SandboxError(f"{where}.source {src}: does not exist")
+            cfg.binds.append(Bind(src, dst, "ro" in options))
+        elif kind == "tmpfs":
+            size = None
+            for opt in options:
+                if opt.startswith("size="):
+                    from sentry.cgroups import parse_memory
+                    try:
+                        size = parse_memory(opt[5:])
+                    except SandboxError:
+                        raise SandboxError(f"{where}.options: bad size {opt!r}") from None
+            cfg.tmpfs.append(Tmpfs(dst, size))
+        else:
+            raise SandboxError(f"{where}.type {kind!r} at {dst}: not supported "
+                               "(bind, tmpfs and mqueue are; proc, sysfs, devpts are always provided)")
+
+
+def _linux(cfg: RunConfig, linux: dict) -> None:
+    path = _get(linux, "cgroupsPath", str, "linux.", "")
+    if path:
+        if not path.startswith("/"):
+            raise SandboxError(f"linux.cgroupsPath {path!r}: expected an absolute cgroupfs path "
+                               "(the systemd driver's slice:prefix:name form is not supported)")
+        cfg.cgroup_path = path
+    res = _get(linux, "resources", dict, "linux.", {})
+    mem = _get(res, "memory", dict, "linux.resources.", {})
+    limit = _get(mem, "limit", int, "linux.resources.memory.", None)
+    if limit is not None and limit > 0:
+        cfg.memory = limit
+    cpu = _get(res, "cpu", dict, "linux.resources.", {})
+    quota = _get(cpu, "quota", int, "linux.resources.cpu.", None)
+    period = _get(cpu, "period", int, "linux.resources.cpu.", None) or 100_000
+    if quota is not None and quota > 0:
+        cfg.cpus = quota / period
+    pids = _get(_get(res, "pids", dict, "linux.resources.", {}), "limit", int, "linux.resources.pids.", None)
+    if pids is not None and pids > 0:
+        cfg.pids = pids
+    cfg.masks = [_sandbox_path("linux.maskedPaths[]", p) for p in
+                 _strings(linux.get("maskedPaths") or [], "linux.maskedPaths")]
+    cfg.ro_paths = [_sandbox_path("linux.readonlyPaths[]", p) for p in
+                    _strings(linux.get("readonlyPaths") or [], "linux.readonlyPaths")]
+    for key, value in _get(linux, "sysctl", dict, "linux.", {}).items():
+        if not isinstance(value, str):
+            raise SandboxError(f"linux.sysctl.{key}: the value must be a string")
+        own_net = cfg.net == "none"
+        if not (key in IPC_SYSCTLS or key.startswith("fs.mqueue.") or (key.startswith("net.") and own_net)):
+            raise SandboxError(f"linux.sysctl.{key}: not a sysctl of the container's own namespaces "
+                               "(net.* with its own network, kernel.shm*/msg*/sem, fs.mqueue.*)")
+        if ".." in key or "/" in key:
+            raise SandboxError(f"linux.sysctl.{key}: malformed key")
+        cfg.sysctls[key] = value
+    for i, d in enumerate(_get(linux, "devices", list, "linux.", [])):
+        where = f"linux.devices[{i}]"
+        if not isinstance(d, dict):
+            raise SandboxError(f"{where}: expected an object")
+        path = _get(d, "path", str, where + ".", "")
+        if not path.startswith("/dev/") or ".." in path.split("/") or path.split("/")[2] in ("fd", "pts", "shm"):
+            raise SandboxError(f"{where}.path {path!r}: must be under /dev")
+        kind = _get(d, "type", str, where + ".", "")
+        if kind not in ("c", "u", "b"):
+            raise SandboxError(f"{where}.type {kind!r}: only c, u and b devices are supported")
+        cfg.devices.append(Device(path, "b" if kind == "b" else "c",
+                                  _get(d, "major", int, where + ".", 0), _get(d, "minor", int, where + ".", 0),
+                                  _get(d, "fileMode", int, where + ".", 0o666),
+                                  _get(d, "uid", int, where + ".", 0), _get(d, "gid", int, where + ".", 0)))
+    if linux.get("seccomp") is not None:
+        from sentry.oci.seccomp import compile_profile
+        cfg.seccomp_profile = compile_profile(linux["seccomp"])
+
+
+def _hooks(raw: dict) -> dict[str, list[Hook]]:
+    hooks: dict[str, list[Hook]] = {}
+    for kind, items in raw.items():
+        if kind not in HOOK_KINDS:
+            raise SandboxError(f"hooks.{kind}: unknown hook kind")
+        if not isinstance(items, list):
+            raise SandboxError(f"hooks.{kind}: expected a list")
+        if items and kind in ("createContainer", "startContainer"):
+            raise SandboxError(f"hooks.{kind}: hooks that run inside the container are not supported")
+        out = hooks.setdefault("createRuntime" if kind == "prestart" else kind, [])
+        for i, h in enumerate(items):
+            where = f"hooks.{kind}[{i}]"
+            if not isinstance(h, dict) or not isinstance(h.get("path"), str) or not os.path.isabs(h["path"]):
+                raise SandboxError(f"{where}.path: expected an absolute path")
+            timeout = h.get("timeout")
+            if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
+                raise SandboxError(f"{where}.timeout: expected a positive integer")
+            out.append(Hook(h["path"], _strings(h.get("args") or [], f"{where}.args"),
+                            _strings(h.get("env") or [], f"{where}.env"), timeout))
+    return hooks
