@@ -64,6 +64,7 @@ def _fail(sock, message: str) -> None:
 
 def _start(cfg, sock, status_fd, filt) -> None:
     native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _hide_command_line()
     # The sentry may have died before the line above: its end of the socket
     # is then closed and poll reports a hang-up.
     if _peer_gone(sock):
@@ -83,6 +84,12 @@ def _start(cfg, sock, status_fd, filt) -> None:
             _sysctl(key, value)
         mounts.setup(cfg)
     native.prctl(PR_SET_DUMPABLE, 0)
+    tty = -1
+    if cfg.tty:
+        # Before "R": an OCI engine gets the console during `create`.
+        master, tty = os.openpty()        # from the sandbox's own devpts
+        send_fd(sock, b"T", master)
+        os.close(master)
     sock.send(b"R")               # the view is built: the sentry joins it
     if sock.recv(16) != b"G":     # ... and has put us in its cgroup
         raise SandboxError("the sentry did not confirm the sandbox view")
@@ -91,11 +98,6 @@ def _start(cfg, sock, status_fd, filt) -> None:
         # nproc asks sched_getaffinity: show (and give) ceil(cpus) cpus.
         allowed = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, allowed[:max(1, math.ceil(cfg.cpus))])
-    tty = -1
-    if cfg.tty:
-        master, tty = os.openpty()        # from the sandbox's own devpts
-        send_fd(sock, b"T", master)
-        os.close(master)
 
     for resource, soft, hard in cfg.rlimits:
         try:
@@ -170,6 +172,24 @@ def _sysctl(key: str, value: str) -> None:
             f.write(value)
     except OSError as e:
         raise SandboxError(f"linux.sysctl {key}={value!r}: {e.strerror}") from None
+
+
+def _hide_command_line() -> None:
+    """We are the sandbox's pid 1, forked from the sentry: /proc/1/cmdline
+    would show the sentry's command line, host paths included.  The kernel
+    reads it from our memory between arg_start and arg_end (/proc/self/stat
+    fields 48 and 49), so overwrite it there."""
+    import ctypes
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        start, end = int(fields[45]), int(fields[46])
+    except (OSError, ValueError, IndexError):
+        return
+    name = b"pysandbox-init\0"
+    if end - start >= len(name):
+        ctypes.memset(start, 0, end - start)
+        ctypes.memmove(start, name, len(name))
 
 
 def _peer_gone(sock) -> bool:

@@ -111,6 +111,9 @@ def setup(cfg) -> None:
         with _target(root, t.dst, True, create) as path:
             native.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
     _mask(root, MASKED + list(cfg.masks), READONLY + list(cfg.ro_paths))
+    if cfg.rootfs_direct and cfg.cwd:
+        with _target(root, cfg.cwd, True, True):
+            pass                   # runc makes a missing process.cwd too
     if cfg.rootfs_direct and cfg.read_only:
         native.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
 

@@ -42,6 +42,7 @@ from sentry.syscalls import table
 from sentry.syscalls.model import Action
 
 CLONE_NEWPID, CLONE_NEWNS = 0x20000000, 0x00020000
+CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x04000000, 0x08000000, 0x40000000
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -213,13 +214,16 @@ def exit_code(wstatus: int) -> int:
 
 
 def _join_view(sock: socket.socket, init_pid: int) -> None:
-    """Move into the sandbox's mount namespace (its root becomes ours),
-    then let init go on to start the workload."""
-    ns = hostproc.open(f"{init_pid}/ns/mnt")
-    try:
-        native.setns(ns, CLONE_NEWNS)
-    finally:
-        os.close(ns)
+    """Move into the sandbox's ipc, uts, net and mount namespaces (its
+    root becomes ours), then let init go on to start the workload.  The
+    first three matter because /proc/sys/{kernel,net,fs/mqueue} show the
+    namespaces of whoever opens them, and the sentry opens for the tracee."""
+    for name, flag in (("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET), ("mnt", CLONE_NEWNS)):
+        ns = hostproc.open(f"{init_pid}/ns/{name}")
+        try:
+            native.setns(ns, flag)
+        finally:
+            os.close(ns)
     os.chdir("/")
     sock.send(b"G")
 

@@ -55,10 +55,18 @@ class Sandbox:
         """What sentry/procfs.py needs to render the sandbox's /proc files."""
         from sentry import procfs   # imported before the sentry leaves the host (see sandbox.py)
         pids = self.pids()
+        memory_limit, cpus = self.memory_limit or None, self.cpus
+        if self.cgroup is not None:
+            # Read back: `pysandbox-oci update` may have changed them since.
+            try:
+                limits = self.cgroup.limits()
+                memory_limit, cpus = limits.memory, limits.cpus
+            except (OSError, Exception):  # noqa: BLE001 - a removed group: keep the start values
+                pass
         return procfs.View(
-            read_host=hostproc.read, memory_limit=self.memory_limit or None,
+            read_host=hostproc.read, memory_limit=memory_limit,
             memory_usage=self.memory_usage() if self.cgroup is not None else None,
-            cpus=self.cpus, uptime=self.uptime(), nr_threads=self.threads(), nr_running=1,
+            cpus=cpus, uptime=self.uptime(), nr_threads=self.threads(), nr_running=1,
             last_pid=max((_vpid(p) for p in pids), default=1),
             hostname=ffi.string(self.sentry.uts.nodename).decode(errors="replace"),
             mounts=self.mounts, release=self.release,

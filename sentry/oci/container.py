@@ -218,7 +218,11 @@ def kill(d: Dir, sig: int, all_procs: bool = False) -> None:
     st = d.load()
     state = status(d, st)
     if state == "stopped":
-        raise SandboxError(f"container {d.id} is not running")
+        # "container not running" is runc's wording, and containerd's runc shim
+        # (checkKillError) matches it to treat the kill as "already finished";
+        # without it CRI's TaskExit handling (kill --all 9, then delete) fails
+        # and the container stays RUNNING in ContainerStatus.
+        raise SandboxError(f"container {d.id} is stopped: container not running")
     if state == "created":
         # The workload does not exist yet: signalling means ending the sandbox.
         _signal(st.pid, signal.SIGKILL)
@@ -227,8 +231,11 @@ def kill(d: Dir, sig: int, all_procs: bool = False) -> None:
         from sentry.cgroups import Cgroup
         cg = Cgroup.attach(st.cgroup)
         try:
+            # Not the sandbox's init: it reports the workload's status to
+            # the sentry once the workload is gone, and exits by itself.
             for pid in cg.procs():
-                _signal(pid, sig)
+                if pid != st.init_pid:
+                    _signal(pid, sig)
         finally:
             cg.close()
         return
@@ -243,7 +250,8 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def delete(d: Dir, force: bool = False) -> None:
+def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
+    """`delete`; ended: the caller ran the sandbox itself (`run`) and it is over."""
     if not d.exists():
         if os.path.isdir(d.path):          # a create that died before writing its state
             shutil.rmtree(d.path, ignore_errors=True)
@@ -253,7 +261,7 @@ def delete(d: Dir, force: bool = False) -> None:
             return
         raise SandboxError(f"container {d.id} does not exist")
     st = d.load()
-    state = status(d, st)
+    state = "stopped" if ended else status(d, st)
     if state in ("running", "paused") and not force:
         raise SandboxError(f"cannot delete container {d.id} that is not stopped: {state}")
     if state != "stopped":

@@ -78,8 +78,16 @@ class OciLife(Lifecycle):
     def fail(self, message: str) -> None:
         if not self.reported and self.report is not None:
             self._report(b"E" + message.encode(errors="replace")[:60000])
-        else:
-            sys.stderr.write(f"pysandbox: {message}\n")
+            return
+        sys.stderr.write(f"pysandbox: {message}\n")
+        if self.reported and hasattr(self, "dir_fd"):
+            # Started, then failed (e.g. process.cwd or args[0] unusable):
+            # still a stopped container with a status and a reason.
+            try:
+                write_json(self.dir_fd, "exit.json", {"status": 255, "finishedAt": now(),
+                                                      "oomKilled": False, "error": message})
+            except OSError:
+                pass
 
     def console(self, master: int) -> bool:
         if self.console_sock is None:
@@ -206,6 +214,7 @@ def _sentry(body, life: OciLife) -> None:
     status = 1
     try:
         os.setsid()
+        _close_inherited_fds()
         status = body(life)
     except SandboxError as e:
         life.fail(str(e))
@@ -217,6 +226,22 @@ def _sentry(body, life: OciLife) -> None:
             sys.stderr.flush()
         finally:
             os._exit(status)
+
+
+def _close_inherited_fds() -> None:
+    """Close what our caller's exec handed us beyond stdio.  The sentry
+    outlives `create`, and containerd's runc shim runs us with its ttrpc
+    listening socket as an inheritable fd 3: kept open, a shim that died
+    would still seem to accept connections.  Every fd Python opens is
+    O_CLOEXEC (PEP 446), so the inheritable ones are exactly the inherited
+    ones (--preserve-fds is not implemented: nothing is passed on)."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if fd > 2 and os.get_inheritable(fd):
+                os.close(fd)
+        except OSError:
+            pass
 
 
 def _read_all(fd: int) -> bytes:
@@ -246,16 +271,39 @@ def _reap(pid: int) -> None:
 
 def run_foreground(root: str, cid: str, bundle: str, pid_file: str | None, platform: str,
                    keep: bool = False) -> int:
-    """`run`: create and start in this process; delete after (unless keep)."""
+    """`run`: create and start, wait, delete (unless keep).  The sentry is
+    a child: it ends up in the sandbox's mount namespace, and the state
+    directory must be removed from ours."""
     from sentry.oci.container import delete
+    from sentry.sandbox import FORWARDED
     from sentry.sandbox import run as run_sandbox
     d, st, sp = prepare(root, cid, bundle, platform)
     try:
-        write_pid_file(pid_file, os.getpid())
-        return run_sandbox(sp.cfg, OciLife(d, st, sp, None, False, None))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _sentry(lambda life: run_sandbox(sp.cfg, life), OciLife(d, st, sp, None, False, None))
+        write_pid_file(pid_file, pid)
+        for sig in FORWARDED:
+            signal.signal(sig, lambda s, _f: _forward(pid, s))
+        while True:
+            try:
+                _, wstatus = os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+        return os.waitstatus_to_exitcode(wstatus) if os.WIFEXITED(wstatus) else 128 + os.WTERMSIG(wstatus)
     finally:
         if not keep:
-            delete(d, force=True)
+            delete(d, force=True, ended=True)
+
+
+def _forward(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str | None,
