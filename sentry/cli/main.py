@@ -114,6 +114,19 @@ def build_parser() -> Parser:
     for sp in (imp, pl, irm, ins, isub.choices["ls"]):
         sp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    k = sub.add_parser("cri", help="serve the Kubernetes CRI (v1) for RuntimeClass handler pysandbox",
+                       description="Serve the CRI v1 RuntimeService and ImageService over gRPC, for a "
+                                   "kubelet (--container-runtime-endpoint) or crictl.  Flags override "
+                                   "the config file (TOML; see cri_handler/config.py).")
+    k.add_argument("--listen", metavar="URL", default=None,
+                   help="unix:///PATH or tcp://HOST:PORT (default: unix:///run/pysandbox/pysandbox.sock)")
+    k.add_argument("--root", metavar="DIR", default=None,
+                   help="images and CRI metadata (default: /var/lib/pysandbox)")
+    k.add_argument("--state-dir", metavar="DIR", default=None,
+                   help="namespaces, bundles, OCI runtime state (default: /run/pysandbox)")
+    k.add_argument("--config", metavar="FILE", default=None, help="a TOML config file")
+    k.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
     s = sub.add_parser("syscalls", help="print the syscall table")
     s.add_argument("--format", default="table", choices=["table", "json", "csv", "markdown"])
     return p
@@ -128,6 +141,9 @@ def main(argv=None) -> int:
         if args.command == "images":
             from sentry.cli.images import images
             return images(args)
+        if args.command == "cri":
+            from sentry.cli.cri import cri
+            return cri(args)
         if args.command == "conformance":
             from sentry.conformance.runner import main as conformance
             return conformance(args.platform, args.filter, args.json, verbose=not args.failures_only)

@@ -1,0 +1,211 @@
+"""Driving the OCI runtime (`pysandbox-oci`, runc's command line) from the CRI server.
+
+Every change goes through the runtime's command line, as containerd's shim
+drives runc: create, start, kill, delete, exec, update.  Each call is a
+short-lived process; its errors come back as the JSON lines it appends to
+`--log` (runc's --log-format json), so the message a client sees is the
+runtime's own.
+
+Reading a container's state is done without a process: `state` would cost
+a Python start-up per container per ListContainers.  The runtime's state
+directory is part of its contract (R/ID/state.json with the sentry's pid,
+its start time and "started"; R/ID/exit.json once the container's process
+is gone), read here through sentry.oci.container, the library the CLI
+itself uses.
+
+Facts relied upon:
+- The sentry's pid stays valid to wait on with a pidfd (pidfd_open(2),
+  Linux 5.3) even though it is not our child: the fd becomes readable when
+  the process exits.  A recorded (pid, start time) pair tells a reused pid
+  from the sentry (see sentry.oci.container).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+from cri_handler.errors import RuntimeFailure
+from sentry.errors import SandboxError
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 60.0
+
+
+@dataclass
+class OciState:
+    status: str                 # created | running | paused | stopped | absent
+    pid: int = 0                # the sentry
+    pid_start: int = 0
+    started: str = ""           # RFC 3339, once started
+    exit: dict | None = None    # exit.json, once written
+
+
+def find_binary(explicit: str | None = None) -> str:
+    """The pysandbox-oci to run: explicit, else the one beside our Python
+    (the venv's console script), else PATH."""
+    if explicit:
+        return explicit
+    import sys
+    beside = os.path.join(os.path.dirname(sys.executable), "pysandbox-oci")
+    if os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which("pysandbox-oci")
+    if not found:
+        raise RuntimeFailure("pysandbox-oci not found beside the Python running the server nor in PATH")
+    return found
+
+
+class OciRuntime:
+    def __init__(self, root: str, binary: str | None = None, platform: str | None = None):
+        self.root = root
+        self.binary = find_binary(binary)
+        self.platform = platform
+        os.makedirs(root, 0o711, exist_ok=True)
+
+    # -- commands -------------------------------------------------------------
+
+    def _base(self, log_file: str) -> list[str]:
+        cmd = [self.binary, "--root", self.root, "--log", log_file, "--log-format", "json"]
+        if self.platform:
+            cmd += ["--platform", self.platform]
+        return cmd
+
+    def _call(self, what: str, args: list[str], *, input: bytes | None = None, stdin=None, stdout=None,
+              stderr=None, timeout: float = CALL_TIMEOUT, pass_fds=()) -> subprocess.CompletedProcess:
+        fd, log_file = tempfile.mkstemp(prefix="oci-", suffix=".log", dir=self.root)
+        os.close(fd)
+        try:
+            kwargs = dict(stdout=stdout if stdout is not None else subprocess.PIPE,
+                          stderr=stderr if stderr is not None else subprocess.PIPE)
+            if input is None:
+                kwargs["stdin"] = stdin if stdin is not None else subprocess.DEVNULL
+            try:
+                proc = subprocess.run(self._base(log_file) + args, input=input, timeout=timeout,
+                                      pass_fds=pass_fds, close_fds=True, **kwargs)
+            except subprocess.TimeoutExpired:
+                raise RuntimeFailure(f"pysandbox-oci {what}: no answer within {timeout:.0f}s") from None
+            except OSError as e:
+                raise RuntimeFailure(f"cannot run {self.binary}: {e.strerror}") from None
+            if proc.returncode != 0:
+                raise RuntimeFailure(f"pysandbox-oci {what}: {self._message(log_file, proc)}")
+            return proc
+        finally:
+            try:
+                os.unlink(log_file)
+            except OSError:
+                pass
+
+    @staticmethod
+    def _message(log_file: str, proc) -> str:
+        msgs = []
+        try:
+            with open(log_file) as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                    except ValueError:
+                        continue
+                    if entry.get("level") == "error" and entry.get("msg"):
+                        msgs.append(str(entry["msg"]))
+        except OSError:
+            pass
+        if not msgs and isinstance(proc.stderr, bytes) and proc.stderr.strip():
+            msgs.append(proc.stderr.decode(errors="replace").strip().removeprefix("pysandbox-oci: "))
+        return "; ".join(msgs) or f"exit status {proc.returncode}"
+
+    def create(self, cid: str, bundle: str, stdin: int, stdout: int, stderr: int) -> int:
+        """Returns the sentry's pid.  stdin/stdout/stderr (fds) become the container's stdio."""
+        pid_file = os.path.join(bundle, "sentry.pid")
+        self._call("create", ["create", "--bundle", bundle, "--pid-file", pid_file, cid],
+                   stdin=stdin, stdout=stdout, stderr=stderr)
+        with open(pid_file) as f:
+            return int(f.read().strip() or 0)
+
+    def start(self, cid: str) -> None:
+        self._call("start", ["start", cid])
+
+    def kill(self, cid: str, sig: int, all_procs: bool = False) -> None:
+        self._call("kill", ["kill"] + (["--all"] if all_procs else []) + [cid, str(int(sig))])
+
+    def delete(self, cid: str, force: bool = True) -> None:
+        self._call("delete", ["delete"] + (["--force"] if force else []) + [cid])
+
+    def update(self, cid: str, resources: dict) -> None:
+        self._call("update", ["update", "--resources", "-", cid], input=json.dumps(resources).encode())
+
+    def exec_argv(self, cid: str, process_file: str) -> list[str]:
+        """The command line of a foreground exec (its stdio is the process's);
+        errors go to its stderr (the caller's stream)."""
+        cmd = [self.binary, "--root", self.root]
+        if self.platform:
+            cmd += ["--platform", self.platform]
+        return cmd + ["exec", "--process", process_file, cid]
+
+    # -- state, read from the runtime's state directory ------------------------
+
+    def state(self, cid: str) -> OciState:
+        from sentry.oci import container as ct
+        try:
+            d = ct.Dir(self.root, cid)
+        except SandboxError:
+            return OciState("absent")
+        if not d.exists():
+            return OciState("absent")
+        try:
+            st = d.load()
+            status = ct.status(d, st)
+        except SandboxError:
+            return OciState("absent")
+        started = ""
+        try:
+            with open(os.path.join(d.path, "state.json")) as f:
+                started = json.load(f).get("started") or ""
+        except (OSError, ValueError):
+            pass
+        return OciState(status, st.pid, st.pid_start, started, d.exit_info() if status == "stopped" else None)
+
+    def wait(self, cid: str, timeout: float) -> bool:
+        """Wait up to timeout for the container's sentry to exit; True if it has."""
+        st = self.state(cid)
+        if st.status in ("stopped", "absent"):
+            return True
+        try:
+            pidfd = os.pidfd_open(st.pid)
+        except (ProcessLookupError, OSError):
+            return True
+        try:
+            from sentry.oci.container import start_time
+            if start_time(st.pid) != st.pid_start:
+                return True
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                r, _, _ = select.select([pidfd], [], [], left)
+                if r:
+                    return True
+        finally:
+            os.close(pidfd)
+
+
+def signal_from_cri(value: int, default: int = signal.SIGTERM) -> int:
+    """CRI Signal enum -> signal number (RUNTIME_DEFAULT -> default)."""
+    from cri_handler.v1 import api_pb2
+    if not value:
+        return default
+    name = api_pb2.Signal.Name(value)
+    if name.startswith("SIGRTMINPLUS"):
+        return signal.SIGRTMIN + int(name[len("SIGRTMINPLUS"):])
+    if name.startswith("SIGRTMAXMINUS"):
+        return signal.SIGRTMAX - int(name[len("SIGRTMAXMINUS"):])
+    return int(getattr(signal, {"SIGCLD": "SIGCHLD", "SIGPOLL": "SIGIO"}.get(name, name)))

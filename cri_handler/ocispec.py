@@ -1,0 +1,440 @@
+"""CRI ContainerConfig + the pod + the image config -> an OCI config.json.
+
+One function, `build`, in the load -> validate -> normalise order: every
+CRI field we understand is checked here and turned into runtime-spec
+fields that pysandbox-oci (sentry/oci/spec.py) accepts; a field asking for
+something we cannot give raises InvalidArgument or Unimplemented naming
+the field (as `config.linux.security_context.run_as_group`), never
+silently dropped.  It does no I/O beyond reading the image's passwd/group
+files and a Localhost seccomp profile, so it is unit-tested without root.
+
+What is mapped, and how (containerd's CRI plugin is the reference for the
+choices the CRI leaves open):
+- argv: command or the image Entrypoint, then args, or the image Cmd when
+  neither command nor args is given (Kubernetes' rule).  env: the image's,
+  then the CRI envs (same key: the CRI wins), plus HOSTNAME; PATH defaults.
+  cwd: working_dir, else the image WorkingDir, else /.
+- user: run_as_user / run_as_username (looked up in the image's
+  /etc/passwd; must exist) / else the image's User; run_as_group only with
+  one of the first two (the CRI says the runtime MUST error otherwise).
+  additionalGids: the user's groups in the image's /etc/group (policy
+  Merge) plus supplemental_groups.
+- capabilities: Docker's default set (sentry.caps.DEFAULT), minus drop,
+  plus add ("ALL" works in both); privileged: every capability this host's
+  bounding set allows.  Real host capabilities, inside the sentry.
+  no_new_privs is always on, whatever the request says.
+- namespaces: mount, pid, ipc, uts, network; network/ipc/uts join the
+  pod's held namespaces by path; a NODE network pod has no network entry
+  (the host's).  The pid namespace is always the container's own: CRI mode
+  CONTAINER, and also POD (the proto default, sent by every client that
+  leaves namespace_options unset), documented in README; NODE and TARGET
+  are refused (Unimplemented).
+- mounts: CRI mounts as binds (host_path must exist; symlinks resolved;
+  readonly -> ro), then the pod's /etc/hostname, /etc/hosts and
+  /etc/resolv.conf unless a CRI mount covers them.
+- resources: memory_limit_in_bytes, cpu_quota/cpu_period, cpu_shares,
+  cpuset; oom_score_adj -> process.oomScoreAdj.
+- security: masked/readonly paths (runc's defaults when the request has
+  none; none when privileged), readonly_rootfs, pod sysctls, seccomp
+  (RuntimeDefault: DEFAULT_PROFILE stacked on the sentry's filter;
+  Unconfined or unset: the sentry's filter only; Localhost: the JSON file
+  at localhost_ref, validated here).
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+
+from cri_handler.errors import InvalidArgument, Unimplemented
+from cri_handler.v1 import api_pb2
+from sentry import caps
+from sentry.errors import SandboxError
+
+OCI_VERSION = "1.0.2"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MAX_SECCOMP_PROFILE = 1 << 20
+
+# runc's (and containerd's) defaults, used when the request names none.
+DEFAULT_MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                        "/sys/firmware"]
+DEFAULT_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+# RuntimeDefault: the sentry's own filter always applies (it already refuses
+# the mount family, bpf, ptrace, kexec, module loading, ...).  On top of it
+# this profile refuses, with EPERM, what Docker's default profile refuses
+# and ours might still let through: the kernel keyring, NUMA policy and
+# page moving, personality changes other than the Linux ones, userfaultfd,
+# process_vm_* across processes, kcmp, quotactl, acct, name_to_handle_at,
+# and the clock setters.  Unknown names are skipped by the compiler.
+DEFAULT_PROFILE = {
+    "defaultAction": "SCMP_ACT_ALLOW",
+    "architectures": ["SCMP_ARCH_X86_64"],
+    "syscalls": [
+        {"names": ["acct", "add_key", "request_key", "keyctl", "bpf", "clock_adjtime", "clock_settime",
+                   "settimeofday", "create_module", "delete_module", "finit_module", "init_module",
+                   "get_kernel_syms", "query_module", "get_mempolicy", "set_mempolicy", "mbind",
+                   "move_pages", "migrate_pages", "ioperm", "iopl", "kcmp", "kexec_file_load",
+                   "kexec_load", "lookup_dcookie", "name_to_handle_at", "open_by_handle_at",
+                   "nfsservctl", "perf_event_open", "pivot_root", "process_vm_readv",
+                   "process_vm_writev", "ptrace", "quotactl", "reboot", "swapon", "swapoff", "sysfs",
+                   "_sysctl", "uselib", "userfaultfd", "ustat", "vm86", "vm86old", "fsopen",
+                   "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount", "umount2",
+                   "mount_setattr"],
+         "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM},
+        # personality: only PER_LINUX (0), PER_LINUX32 (8) and queries (0xffffffff).
+        {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM,
+         "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_NE"},
+                  {"index": 0, "value": 8, "op": "SCMP_CMP_NE"},
+                  {"index": 0, "value": 0xFFFFFFFF, "op": "SCMP_CMP_NE"}]},
+    ],
+}
+
+NS_POD, NS_CONTAINER, NS_NODE, NS_TARGET = (api_pb2.POD, api_pb2.CONTAINER, api_pb2.NODE, api_pb2.TARGET)
+_MODE_NAMES = {NS_POD: "POD", NS_CONTAINER: "CONTAINER", NS_NODE: "NODE", NS_TARGET: "TARGET"}
+
+
+class Built:
+    """build()'s result: the config and what ContainerStatus and exec need."""
+
+    def __init__(self, spec: dict, user: dict, env: list[str], cwd: str, bounding: list[str],
+                 argv: list[str]):
+        self.spec, self.user, self.env, self.cwd, self.bounding, self.argv = spec, user, env, cwd, bounding, argv
+
+
+def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: str,
+          pod_files: dict[str, str], readonly_rootfs_default: bool = False) -> Built:
+    """config: api_pb2.ContainerConfig; pod: store.PodRecord (host_network,
+    namespaces, hostname, config); image: sentry.oci.store.Image; rootfs:
+    the prepared root directory; pod_files: container path -> host file
+    (/etc/hostname, /etc/hosts, /etc/resolv.conf)."""
+    linux = config.linux
+    sc = linux.security_context
+    img_cfg = (image.config or {}).get("config") or {}
+    layers = list(dict.fromkeys(reversed(image.layers)))        # top first
+
+    argv = _argv(config, img_cfg)
+    env = _env(config, img_cfg, pod.hostname)
+    cwd = config.working_dir or img_cfg.get("WorkingDir") or "/"
+    if not cwd.startswith("/"):
+        raise InvalidArgument(f"config.working_dir {cwd!r}: must be an absolute path")
+    uid, gid, groups = _user(sc, img_cfg, layers, image.ref)
+    bounding = _capabilities(sc)
+
+    process = {
+        "terminal": False,
+        "user": {"uid": uid, "gid": gid, **({"additionalGids": groups} if groups else {})},
+        "args": argv,
+        "env": env,
+        "cwd": cwd,
+        "capabilities": {k: bounding for k in ("bounding", "effective", "permitted")},
+        "noNewPrivileges": True,
+    }
+    if linux.resources.oom_score_adj:
+        adj = linux.resources.oom_score_adj
+        if not -1000 <= adj <= 1000:
+            raise InvalidArgument(f"config.linux.resources.oom_score_adj {adj}: must be in -1000..1000")
+        process["oomScoreAdj"] = adj
+
+    readonly = sc.readonly_rootfs or readonly_rootfs_default
+    spec = {
+        "ociVersion": OCI_VERSION,
+        "process": process,
+        "root": {"path": rootfs, "readonly": readonly},
+        "hostname": pod.hostname,
+        "mounts": _mounts(config, pod_files, readonly),
+        "annotations": {
+            "io.kubernetes.cri.container-type": "container",
+            "io.kubernetes.cri.container-name": config.metadata.name,
+            "io.kubernetes.cri.sandbox-id": pod.id,
+            "io.kubernetes.cri.sandbox-name": pod.name,
+            "io.kubernetes.cri.sandbox-namespace": pod.namespace,
+            "io.kubernetes.cri.image-name": image.ref,
+        },
+        "linux": {
+            "namespaces": _namespaces(sc, pod),
+            "cgroupsPath": cgroups_path,
+            "resources": resources_to_oci(linux.resources),
+            "maskedPaths": [] if sc.privileged else _paths(sc.masked_paths, DEFAULT_MASKED_PATHS,
+                                                            "masked_paths"),
+            "readonlyPaths": [] if sc.privileged else _paths(sc.readonly_paths, DEFAULT_READONLY_PATHS,
+                                                              "readonly_paths"),
+            "sysctl": dict(pod.config.get("linux", {}).get("sysctls", {})),
+        },
+    }
+    seccomp = _seccomp(sc)
+    if seccomp is not None:
+        spec["linux"]["seccomp"] = seccomp
+    devices = _devices(config, sc.privileged)
+    if devices:
+        spec["linux"]["devices"] = devices
+    return Built(spec, {"uid": uid, "gid": gid, "groups": groups}, env, cwd, bounding, argv)
+
+
+def process_for_exec(rec, argv: list[str], terminal: bool = False) -> dict:
+    """The OCI process object `pysandbox-oci exec --process` takes: the
+    container's user, env, cwd and capabilities with another argv."""
+    user = rec.user or {"uid": 0, "gid": 0}
+    return {
+        "terminal": terminal,
+        "user": {"uid": user.get("uid", 0), "gid": user.get("gid", 0),
+                 **({"additionalGids": user["groups"]} if user.get("groups") else {})},
+        "args": list(argv),
+        "env": list(rec.env),
+        "cwd": rec.cwd or "/",
+        "capabilities": {k: list(rec.exec_caps) for k in ("bounding", "effective", "permitted")},
+        "noNewPrivileges": True,
+    }
+
+
+def resources_to_oci(r) -> dict:
+    """LinuxContainerResources -> OCI linux.resources (what is set only)."""
+    out: dict = {}
+    if r.memory_limit_in_bytes < 0:
+        raise InvalidArgument("linux.resources.memory_limit_in_bytes: must not be negative")
+    if r.memory_limit_in_bytes:
+        out["memory"] = {"limit": r.memory_limit_in_bytes}
+        if r.memory_swap_limit_in_bytes:
+            out["memory"]["swap"] = r.memory_swap_limit_in_bytes
+    cpu: dict = {}
+    if r.cpu_quota > 0:
+        cpu["quota"] = r.cpu_quota
+    if r.cpu_period:
+        if r.cpu_period < 0:
+            raise InvalidArgument("linux.resources.cpu_period: must not be negative")
+        cpu["period"] = r.cpu_period
+    if r.cpu_shares:
+        cpu["shares"] = r.cpu_shares
+    if r.cpuset_cpus:
+        cpu["cpus"] = r.cpuset_cpus
+    if r.cpuset_mems:
+        cpu["mems"] = r.cpuset_mems
+    if cpu:
+        out["cpu"] = cpu
+    return out
+
+
+def _argv(config, img_cfg: dict) -> list[str]:
+    command, args = list(config.command), list(config.args)
+    if not command:
+        command = list(img_cfg.get("Entrypoint") or [])
+        if not args:
+            args = list(img_cfg.get("Cmd") or [])
+    argv = command + args
+    if not argv:
+        raise InvalidArgument("config.command: empty, and the image has no Entrypoint or Cmd")
+    if any("\0" in a for a in argv):
+        raise InvalidArgument("config.command/args: contains a NUL byte")
+    return argv
+
+
+def _env(config, img_cfg: dict, hostname: str) -> list[str]:
+    env: dict[str, str] = {}
+    for e in img_cfg.get("Env") or []:
+        if isinstance(e, str) and "=" in e:
+            k, v = e.split("=", 1)
+            env[k] = v
+    if hostname:
+        env.setdefault("HOSTNAME", hostname)
+    for i, kv in enumerate(config.envs):
+        if not kv.key or "=" in kv.key or "\0" in kv.key + kv.value:
+            raise InvalidArgument(f"config.envs[{i}].key {kv.key!r}: must be non-empty, without '=' or NUL")
+        env[kv.key] = kv.value
+    env.setdefault("PATH", DEFAULT_PATH)
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def _user(sc, img_cfg: dict, layers: list[str], ref: str) -> tuple[int, int, list[int]]:
+    from sentry.oci import runimage
+    has_uid = sc.HasField("run_as_user")
+    if sc.HasField("run_as_group") and not has_uid and not sc.run_as_username:
+        raise InvalidArgument("config.linux.security_context.run_as_group: set without run_as_user or "
+                              "run_as_username (the CRI requires an error)")
+    if has_uid and sc.run_as_username:
+        raise InvalidArgument("config.linux.security_context: run_as_user and run_as_username are both set")
+    if has_uid:
+        if not 0 <= sc.run_as_user.value < 1 << 32:
+            raise InvalidArgument(f"config.linux.security_context.run_as_user {sc.run_as_user.value}: "
+                                  "not a valid uid")
+        spec = str(sc.run_as_user.value)
+    elif sc.run_as_username:
+        spec = sc.run_as_username
+    else:
+        spec = img_cfg.get("User") or ""
+    try:
+        uid, gid, _home = runimage._user(layers, spec, ref)
+    except SandboxError as e:
+        field = "run_as_username" if sc.run_as_username else "image User"
+        raise InvalidArgument(f"config.linux.security_context.{field}: {e}") from None
+    if sc.HasField("run_as_group"):
+        if not 0 <= sc.run_as_group.value < 1 << 32:
+            raise InvalidArgument(f"config.linux.security_context.run_as_group {sc.run_as_group.value}: "
+                                  "not a valid gid")
+        gid = sc.run_as_group.value
+    groups: list[int] = []
+    if sc.supplemental_groups_policy == api_pb2.Merge:
+        groups += _image_groups(layers, uid)
+    for g in sc.supplemental_groups:
+        if not 0 <= g < 1 << 32:
+            raise InvalidArgument(f"config.linux.security_context.supplemental_groups: {g} is not a valid gid")
+        groups.append(int(g))
+    return uid, gid, [g for g in dict.fromkeys(groups) if g != gid]
+
+
+def _image_groups(layers: list[str], uid: int) -> list[int]:
+    """Groups of the image's /etc/group listing uid's user name as a member."""
+    from sentry.oci import runimage
+    name = next((r[0] for r in runimage._table(layers, "etc/passwd") if len(r) > 2 and r[2] == str(uid)), None)
+    if name is None:
+        return []
+    out = []
+    for row in runimage._table(layers, "etc/group"):
+        if len(row) > 3 and name in row[3].split(",") and row[2].isdigit():
+            out.append(int(row[2]))
+    return out
+
+
+def _capabilities(sc) -> list[str]:
+    if sc.privileged:
+        return sorted("CAP_" + c for c in caps.host_bounding())
+    add = list(sc.capabilities.add_capabilities) + list(sc.capabilities.add_ambient_capabilities)
+    drop = list(sc.capabilities.drop_capabilities)
+    try:
+        got = caps.resolve(add, drop)
+    except SandboxError as e:
+        raise InvalidArgument(f"config.linux.security_context.capabilities: {e}") from None
+    return sorted("CAP_" + c for c in got)
+
+
+def _namespaces(sc, pod) -> list[dict]:
+    opts = sc.namespace_options
+    pid = opts.pid
+    if pid in (NS_NODE, NS_TARGET):
+        raise Unimplemented(f"config.linux.security_context.namespace_options.pid {_MODE_NAMES[pid]}: "
+                            "not supported; every pysandbox container has its own pid namespace "
+                            "(CONTAINER; POD is served as CONTAINER)")
+    if opts.network == NS_NODE and not pod.host_network:
+        raise InvalidArgument("config.linux.security_context.namespace_options.network NODE: the pod "
+                              "was not created with the host network")
+    if opts.ipc == NS_NODE:
+        raise Unimplemented("config.linux.security_context.namespace_options.ipc NODE: the host IPC "
+                            "namespace is not supported")
+    ns = [{"type": "mount"}, {"type": "pid"}]
+    if pod.namespaces.get("ipc"):
+        ns.append({"type": "ipc", "path": pod.namespaces["ipc"]})
+    else:
+        ns.append({"type": "ipc"})
+    if not pod.host_network:
+        ns.append({"type": "network", "path": pod.namespaces["net"]})
+        ns.append({"type": "uts", "path": pod.namespaces["uts"]})
+    else:
+        ns.append({"type": "uts"})
+    return ns
+
+
+def _mounts(config, pod_files: dict[str, str], readonly_rootfs: bool) -> list[dict]:
+    out = []
+    seen = set()
+    for i, m in enumerate(config.mounts):
+        where = f"config.mounts[{i}]"
+        dst = os.path.normpath(m.container_path) if m.container_path else ""
+        if not dst.startswith("/"):
+            raise InvalidArgument(f"{where}.container_path {m.container_path!r}: must be an absolute path")
+        if m.HasField("image") and m.image.image:
+            raise Unimplemented(f"{where}.image: image volumes are not supported")
+        if not m.host_path:
+            raise InvalidArgument(f"{where}.host_path: missing")
+        if m.uidMappings or m.gidMappings:
+            raise Unimplemented(f"{where}: id-mapped mounts are not supported (no user namespaces)")
+        src = os.path.realpath(m.host_path)
+        if not os.path.exists(src):
+            raise InvalidArgument(f"{where}.host_path {m.host_path}: does not exist")
+        if m.recursive_read_only and (not m.readonly or m.propagation != api_pb2.PROPAGATION_PRIVATE):
+            raise InvalidArgument(f"{where}.recursive_read_only: needs readonly and private propagation")
+        propagation = {api_pb2.PROPAGATION_PRIVATE: "rprivate",
+                       api_pb2.PROPAGATION_HOST_TO_CONTAINER: "rslave",
+                       api_pb2.PROPAGATION_BIDIRECTIONAL: "rshared"}.get(m.propagation, "rprivate")
+        out.append({"destination": dst, "type": "bind", "source": src,
+                    "options": ["rbind", propagation, "ro" if m.readonly else "rw"]})
+        seen.add(dst)
+    for dst, src in sorted(pod_files.items()):
+        if dst not in seen:
+            out.append({"destination": dst, "type": "bind", "source": src,
+                        "options": ["rbind", "rprivate", "ro" if readonly_rootfs else "rw"]})
+    return out
+
+
+def _paths(given, default: list[str], name: str) -> list[str]:
+    paths = list(given) if given else list(default)
+    for p in paths:
+        if not p.startswith("/"):
+            raise InvalidArgument(f"config.linux.security_context.{name}: {p!r} is not an absolute path")
+    return paths
+
+
+def _seccomp(sc) -> dict | None:
+    if sc.privileged:
+        return None
+    if sc.HasField("seccomp"):
+        kind, ref = sc.seccomp.profile_type, sc.seccomp.localhost_ref
+        where = "config.linux.security_context.seccomp"
+        if kind == api_pb2.SecurityProfile.RuntimeDefault:
+            return DEFAULT_PROFILE
+        if kind == api_pb2.SecurityProfile.Unconfined:
+            return None
+        return load_profile(ref, where + ".localhost_ref")
+    path = sc.seccomp_profile_path
+    where = "config.linux.security_context.seccomp_profile_path"
+    if path in ("", "unconfined"):
+        return None
+    if path in ("runtime/default", "docker/default"):
+        return DEFAULT_PROFILE
+    if path.startswith("localhost/"):
+        return load_profile(path[len("localhost/"):], where)
+    raise InvalidArgument(f"{where} {path!r}: expected runtime/default, unconfined or localhost/<path>")
+
+
+def load_profile(path: str, where: str) -> dict:
+    """Read and check a Localhost seccomp profile (an OCI LinuxSeccomp object)."""
+    if not path or not os.path.isabs(path):
+        raise InvalidArgument(f"{where} {path!r}: must be an absolute path to a seccomp profile")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SECCOMP_PROFILE + 1)
+    except OSError as e:
+        raise InvalidArgument(f"{where} {path}: {e.strerror}") from None
+    if len(data) > MAX_SECCOMP_PROFILE:
+        raise InvalidArgument(f"{where} {path}: larger than {MAX_SECCOMP_PROFILE} bytes")
+    try:
+        profile = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InvalidArgument(f"{where} {path}: not valid JSON: {e}") from None
+    if not isinstance(profile, dict):
+        raise InvalidArgument(f"{where} {path}: expected a JSON object (an OCI LinuxSeccomp profile)")
+    try:
+        from sentry.oci.seccomp import compile_profile
+        compile_profile(profile).close()
+    except SandboxError as e:
+        raise InvalidArgument(f"{where} {path}: {e}") from None
+    return profile
+
+
+def _devices(config, privileged: bool) -> list[dict]:
+    out = []
+    for i, d in enumerate(config.devices):
+        where = f"config.devices[{i}]"
+        try:
+            st = os.stat(d.host_path)
+        except OSError as e:
+            raise InvalidArgument(f"{where}.host_path {d.host_path!r}: {e.strerror}") from None
+        if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+            raise InvalidArgument(f"{where}.host_path {d.host_path}: not a device")
+        dst = d.container_path or d.host_path
+        if not dst.startswith("/dev/"):
+            raise InvalidArgument(f"{where}.container_path {dst!r}: must be under /dev")
+        out.append({"path": dst, "type": "c" if stat.S_ISCHR(st.st_mode) else "b",
+                    "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                    "fileMode": stat.S_IMODE(st.st_mode), "uid": 0, "gid": 0})
+    return out

@@ -1,0 +1,447 @@
+"""cri_handler without the OCI runtime: the CRI -> OCI config mapping
+(ocispec), the records (store), the config file, and the RuntimeService /
+ImageService over real gRPC with a recording fake of pysandbox-oci and of
+the pod network.  Pods still get real namespaces (netns.py) and containers
+a real overlayfs root, so the tests need root; the real runtime is driven
+by tests/integration/test_cri.py."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+from cri_handler import config as cri_config
+from cri_handler import ocispec
+from cri_handler.errors import InvalidArgument, Unimplemented
+from cri_handler.network import PodNetworkStatus
+from cri_handler.ociruntime import OciState, signal_from_cri
+from cri_handler.store import ContainerRecord, MetadataStore, PodRecord
+from cri_handler.v1 import api_pb2
+from sentry import caps
+from sentry.errors import SandboxError
+from sentry.oci.store import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cri_client import CRI, IMAGE, busybox_archive  # noqa: E402
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, overlayfs)")
+
+
+# --- ocispec ------------------------------------------------------------------------
+
+@pytest.fixture
+def image(tmp_path) -> Image:
+    layer = tmp_path / "layer"
+    (layer / "etc").mkdir(parents=True)
+    (layer / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n")
+    (layer / "etc" / "group").write_text("root:x:0:\napp:x:1000:\nextra:x:2000:app\n")
+    return Image("test/img:1", "sha256:" + "1" * 64, {"config": {"digest": "sha256:" + "2" * 64}},
+                 {"config": {"Env": ["PATH=/bin", "A=image"], "Entrypoint": ["/bin/ep"], "Cmd": ["c1"],
+                             "WorkingDir": "/work", "User": "app"}}, [str(layer)])
+
+
+def _pod(host_network=False) -> PodRecord:
+    return PodRecord(id="p" * 64, name="pod", namespace="ns", uid="u", attempt=0, created_at=1,
+                     hostname="podhost", host_network=host_network,
+                     namespaces={"net": "/ns/net", "ipc": "/ns/ipc", "uts": "/ns/uts"},
+                     config={"linux": {"sysctls": {"kernel.shm_rmid_forced": "1"}}})
+
+
+def _build(image, pod=None, **kw):
+    cfg = api_pb2.ContainerConfig(**kw)
+    cfg.metadata.name = "c"
+    cfg.image.image = "test/img:1"
+    return cfg, (lambda: ocispec.build(cfg, container_id="c" * 64, pod=pod or _pod(), image=image,
+                                       rootfs="/rootfs", cgroups_path="/pysandbox-cri/p/c",
+                                       pod_files={"/etc/hosts": "/pod/hosts"}))
+
+
+def test_argv_env_cwd_and_user_from_the_image(image):
+    _, build = _build(image, envs=[api_pb2.KeyValue(key="A", value="cri")])
+    b = build()
+    p = b.spec["process"]
+    assert p["args"] == ["/bin/ep", "c1"]
+    assert "A=cri" in p["env"] and "A=image" not in p["env"] and "HOSTNAME=podhost" in p["env"]
+    assert p["cwd"] == "/work"
+    assert p["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [2000]}   # Merge: image groups
+    assert p["noNewPrivileges"] is True
+
+
+def test_command_replaces_entrypoint_and_drops_cmd(image):
+    _, build = _build(image, command=["/bin/sh"], working_dir="/")
+    assert build().spec["process"]["args"] == ["/bin/sh"]
+    _, build = _build(image, args=["x", "y"])
+    assert build().spec["process"]["args"] == ["/bin/ep", "x", "y"]
+
+
+def test_run_as_user_group_and_username(image):
+    cfg, build = _build(image)
+    sc = cfg.linux.security_context
+    sc.run_as_user.value = 1234
+    sc.run_as_group.value = 99
+    sc.supplemental_groups.extend([5, 6])
+    assert build().spec["process"]["user"] == {"uid": 1234, "gid": 99, "additionalGids": [5, 6]}
+    cfg, build = _build(image)
+    cfg.linux.security_context.run_as_username = "root"
+    assert build().spec["process"]["user"] == {"uid": 0, "gid": 0}
+    cfg.linux.security_context.run_as_username = "ghost"
+    with pytest.raises(InvalidArgument, match="run_as_username.*ghost"):
+        build()
+
+
+def test_run_as_group_alone_is_an_error(image):
+    cfg, build = _build(image)
+    cfg.linux.security_context.run_as_group.value = 5
+    with pytest.raises(InvalidArgument, match="run_as_group"):
+        build()
+
+
+def test_capabilities(image):
+    cfg, build = _build(image)
+    cap = cfg.linux.security_context.capabilities
+    cap.drop_capabilities.extend(["CHOWN", "CAP_KILL"])
+    cap.add_capabilities.append("NET_ADMIN")
+    got = build().spec["process"]["capabilities"]["bounding"]
+    assert "CAP_CHOWN" not in got and "CAP_KILL" not in got
+    assert ("CAP_NET_ADMIN" in got) == ("NET_ADMIN" in caps.host_bounding())
+    cap.drop_capabilities[:] = ["ALL"]
+    cap.add_capabilities[:] = []
+    assert build().spec["process"]["capabilities"]["bounding"] == []
+    cap.add_capabilities.append("CAP_BOGUS")
+    with pytest.raises(InvalidArgument, match="capabilities"):
+        build()
+
+
+def test_privileged_gets_every_host_capability_and_no_masks(image):
+    cfg, build = _build(image)
+    cfg.linux.security_context.privileged = True
+    spec = build().spec
+    assert set(spec["process"]["capabilities"]["bounding"]) == {"CAP_" + c for c in caps.host_bounding()}
+    assert spec["linux"]["maskedPaths"] == [] and "seccomp" not in spec["linux"]
+
+
+def test_namespaces(image):
+    cfg, build = _build(image)
+    ns = build().spec["linux"]["namespaces"]
+    assert {"type": "network", "path": "/ns/net"} in ns and {"type": "uts", "path": "/ns/uts"} in ns
+    assert {"type": "pid"} in ns and {"type": "mount"} in ns
+    host = ocispec.build(cfg, container_id="c", pod=_pod(host_network=True), image=image, rootfs="/r",
+                         cgroups_path="/x/c", pod_files={})
+    assert not any(n["type"] == "network" for n in host.spec["linux"]["namespaces"])
+    for mode in (api_pb2.NODE, api_pb2.TARGET):
+        cfg.linux.security_context.namespace_options.pid = mode
+        with pytest.raises(Unimplemented, match="pid"):
+            build()
+
+
+def test_mounts(image, tmp_path):
+    target = tmp_path / "data"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    cfg, build = _build(image, mounts=[api_pb2.Mount(container_path="/data", host_path=str(tmp_path / "link"),
+                                                     readonly=True)])
+    mounts = build().spec["mounts"]
+    assert mounts[0] == {"destination": "/data", "type": "bind", "source": str(target),
+                         "options": ["rbind", "rprivate", "ro"]}
+    assert mounts[1]["destination"] == "/etc/hosts"
+    cfg.mounts[0].host_path = str(tmp_path / "missing")
+    with pytest.raises(InvalidArgument, match=r"config.mounts\[0\].host_path"):
+        build()
+
+
+def test_seccomp_profiles(image, tmp_path):
+    from sentry.oci.seccomp import compile_profile
+    compile_profile(ocispec.DEFAULT_PROFILE).close()          # the RuntimeDefault profile compiles
+    cfg, build = _build(image)
+    assert "seccomp" not in build().spec["linux"]             # unset: the sentry's filter only
+    sp = cfg.linux.security_context.seccomp
+    sp.profile_type = api_pb2.SecurityProfile.RuntimeDefault
+    assert build().spec["linux"]["seccomp"] is ocispec.DEFAULT_PROFILE
+    sp.profile_type = api_pb2.SecurityProfile.Localhost
+    good = tmp_path / "p.json"
+    good.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                "syscalls": [{"names": ["chmod"], "action": "SCMP_ACT_ERRNO"}]}))
+    sp.localhost_ref = str(good)
+    assert build().spec["linux"]["seccomp"]["syscalls"][0]["names"] == ["chmod"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    sp.localhost_ref = str(bad)
+    with pytest.raises(InvalidArgument, match="localhost_ref.*not valid JSON"):
+        build()
+
+
+def test_resources_and_signals(image):
+    cfg, build = _build(image)
+    r = cfg.linux.resources
+    r.memory_limit_in_bytes, r.cpu_quota, r.cpu_period, r.oom_score_adj = 64 << 20, 50000, 100000, 500
+    spec = build().spec
+    assert spec["linux"]["resources"] == {"memory": {"limit": 64 << 20}, "cpu": {"quota": 50000, "period": 100000}}
+    assert spec["process"]["oomScoreAdj"] == 500
+    assert signal_from_cri(api_pb2.SIGKILL) == signal.SIGKILL
+    assert signal_from_cri(0) == signal.SIGTERM
+    assert signal_from_cri(api_pb2.SIGRTMINPLUS1) == signal.SIGRTMIN + 1
+
+
+# --- store and config -----------------------------------------------------------------
+
+def test_records_round_trip(tmp_path):
+    m = MetadataStore(str(tmp_path))
+    m.save_pod(_pod())
+    m.save_container(ContainerRecord(id="c1", pod_id="p", name="n", attempt=1, created_at=5, exit_code=3))
+    (tmp_path / "cri" / "pods" / "x.json.1.tmp").write_text("half")
+    pods, ctrs = m.load()
+    assert pods[0].hostname == "podhost" and ctrs[0].exit_code == 3
+    assert not (tmp_path / "cri" / "pods" / "x.json.1.tmp").exists()
+    m.delete_container("c1")
+    assert m.load()[1] == []
+
+
+def test_config_file(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('root = "/r"\n[network]\nbridge = "br9"\ncni_bin_dirs = ["/x"]\n')
+    cfg = cri_config.load(str(f), state_dir="/s", listen=None)
+    assert (cfg.root, cfg.state_dir, cfg.network.bridge, cfg.network.cni_bin_dirs) == ("/r", "/s", "br9", ["/x"])
+    f.write_text('bogus = 1\n')
+    with pytest.raises(SandboxError, match="bogus"):
+        cri_config.load(str(f))
+
+
+# --- the services over gRPC, with fakes ----------------------------------------------
+
+class FakeOci:
+    """Records calls; containers are states in a dict.  exec runs the argv
+    on the host (through the process file), which is all ExecSync needs."""
+
+    def __init__(self, root):
+        self.root, self.binary = root, "fake-oci"
+        self.states: dict[str, OciState] = {}
+        self.calls: list[tuple] = []
+
+    def create(self, cid, bundle, stdin, stdout, stderr):
+        self.calls.append(("create", cid))
+        assert json.load(open(os.path.join(bundle, "config.json")))["root"]["path"] == os.path.join(bundle, "rootfs")
+        os.write(stdout, b"hello from create\n")         # what a container would print
+        self.states[cid] = OciState("created", pid=0)
+        return 1
+
+    def start(self, cid):
+        self.calls.append(("start", cid))
+        self.states[cid] = OciState("running", started="2024-01-02T03:04:05.5Z")
+
+    def kill(self, cid, sig, all_procs=False):
+        self.calls.append(("kill", cid, int(sig)))
+        st = self.states[cid]
+        if st.status in ("created", "running"):
+            self.states[cid] = OciState("stopped", started=st.started,
+                                        exit={"status": 128 + int(sig), "finishedAt": "2024-01-02T03:04:06Z"})
+
+    def delete(self, cid, force=True):
+        self.calls.append(("delete", cid))
+        self.states.pop(cid, None)
+
+    def update(self, cid, res):
+        self.calls.append(("update", cid, res))
+
+    def state(self, cid):
+        return self.states.get(cid, OciState("absent"))
+
+    def wait(self, cid, timeout):
+        return self.state(cid).status in ("stopped", "absent")
+
+    def exec_argv(self, cid, process_file):
+        return [sys.executable, "-c", "import json, os, sys; a = json.load(open(sys.argv[1]))['args'];"
+                " os.execvp(a[0], a)", process_file]
+
+    def exit(self, cid, status):
+        self.states[cid] = OciState("stopped", started=self.states[cid].started,
+                                    exit={"status": status, "finishedAt": "2024-01-02T03:04:07Z", "oomKilled": False})
+
+
+class FakeNet:
+    ifname = "eth0"
+
+    def __init__(self):
+        self.up: set[str] = set()
+
+    def status(self):
+        return True, "fake"
+
+    def setup(self, pod_id, netns_path, port_mappings=(), name="", namespace="", uid=""):
+        assert os.path.exists(netns_path)
+        self.up.add(pod_id)
+        return PodNetworkStatus("10.9.0.2", "eth0", "10.9.0.1", "builtin")
+
+    def teardown(self, pod_id, *a):
+        self.up.discard(pod_id)
+
+    def update_pod_cidr(self, cidr):
+        pass
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A Runtime with FakeOci/FakeNet behind a real gRPC server on a unix socket."""
+    from cri_handler.runtime import Runtime
+    from cri_handler.server import build_server
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    cfg = cri_config.load(None, root=str(tmp_path / "root"), state_dir=str(tmp_path / "state"),
+                          listen=f"unix://{tmp_path}/s.sock", cgroup_root="/pysandbox-cri-unit")
+    from sentry.oci.importer import import_archive
+    from sentry.oci.store import Store
+    import_archive(Store(cfg.root), busybox_archive(tmp_path / "bb.tar"), progress=lambda m: None)
+    oci, net = FakeOci(str(tmp_path / "oci")), FakeNet()
+    state = {}
+
+    def start():
+        rt = Runtime(cfg, oci=oci, network=net)
+        rt.recover()
+        server = build_server(rt, None)
+        server.add_insecure_port(cfg.listen)
+        server.start()
+        state.update(rt=rt, server=server, client=CRI(cfg.listen, timeout=20))
+        return state["client"]
+
+    def stop():
+        state["client"].close()
+        state["server"].stop(0).wait()
+        state["rt"].close()
+
+    start()
+    yield state, oci, net, start, stop, tmp_path
+    for pod in list(state["rt"].pods):
+        state["rt"].pods_svc.remove(pod)
+    stop()
+
+
+def _code(fn, *a):
+    with pytest.raises(grpc.RpcError) as e:
+        fn(*a)
+    return e.value.code(), e.value.details()
+
+
+@root_only
+def test_lifecycle_with_fakes(served):
+    state, oci, net, start, stop, tmp = served
+    c = state["client"]
+    pc = c.pod_config("unit", log_dir=str(tmp / "logs"))
+    pod = c.run_pod(pc)
+    assert pod in net.up
+    st = c.rt.PodSandboxStatus(api_pb2.PodSandboxStatusRequest(pod_sandbox_id=pod)).status
+    assert st.state == api_pb2.SANDBOX_READY and st.network.ip == "10.9.0.2" and st.created_at > 0
+    assert st.linux.namespaces.options.pid == api_pb2.CONTAINER
+    cc = c.container_config("app", ["sleep", "100"], log_path="app/0.log", labels={"k": "v"})
+    cid = c.create(pod, pc, cc)
+    assert c.status(cid).state == api_pb2.CONTAINER_CREATED
+    # the output the "container" wrote during create reaches the CRI log through the relay
+    deadline = time.time() + 10
+    log_file = tmp / "logs" / "app" / "0.log"
+    while time.time() < deadline and b"hello from create" not in (log_file.read_bytes() if log_file.exists() else b""):
+        time.sleep(0.05)
+    assert b" stdout F hello from create\n" in log_file.read_bytes()
+    c.start(cid)
+    s = c.status(cid)
+    assert s.state == api_pb2.CONTAINER_RUNNING and s.started_at == 1704164645500000000
+    assert s.image.image == IMAGE and s.image_id.startswith("sha256:") and s.log_path == str(log_file)
+    r = c.exec_sync(cid, ["sh", "-c", "echo out; echo err >&2; exit 7"])
+    assert (r.stdout, r.stderr, r.exit_code) == (b"out\n", b"err\n", 7)
+    assert _code(c.exec_sync, cid, ["sleep", "5"], 1)[0] == grpc.StatusCode.DEADLINE_EXCEEDED
+    lst = c.rt.ListContainers(api_pb2.ListContainersRequest(filter=api_pb2.ContainerFilter(
+        label_selector={"k": "v"}))).containers
+    assert [x.id for x in lst] == [cid]
+    c.stop(cid, 5)
+    s = c.status(cid)
+    assert (s.state, s.exit_code, s.reason) == (api_pb2.CONTAINER_EXITED, 128 + signal.SIGTERM, "Error")
+    c.stop(cid, 5)                                    # idempotent
+    assert ("kill", cid, int(signal.SIGTERM)) in oci.calls
+    c.remove(cid)
+    c.remove(cid)
+    assert _code(c.status, cid)[0] == grpc.StatusCode.NOT_FOUND
+    c.stop_pod(pod)
+    c.stop_pod(pod)
+    assert pod not in net.up
+    c.remove_pod(pod)
+    c.remove_pod(pod)
+    assert c.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest()).items == []
+
+
+@root_only
+def test_restart_recovers_records(served):
+    state, oci, net, start, stop, tmp = served
+    c = state["client"]
+    pc = c.pod_config("restart")
+    pod = c.run_pod(pc)
+    running = c.create(pod, pc, c.container_config("run", ["sleep", "100"]))
+    c.start(running)
+    done = c.create(pod, pc, c.container_config("done", ["true"]))
+    c.start(done)
+    stop()
+    oci.exit(done, 0)                                 # exits while the server is down
+    c = start()
+    assert c.status(running).state == api_pb2.CONTAINER_RUNNING
+    s = c.status(done)
+    assert (s.state, s.exit_code, s.reason) == (api_pb2.CONTAINER_EXITED, 0, "Completed")
+    assert [p.id for p in c.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest()).items] == [pod]
+    # names stay reserved across the restart
+    assert _code(c.create, pod, pc, c.container_config("run", ["true"]))[0] == grpc.StatusCode.ALREADY_EXISTS
+
+
+@root_only
+def test_bad_requests_get_codes(served):
+    state, oci, net, start, stop, tmp = served
+    c = state["client"]
+    rt, img = c.rt, c.img
+    IA, NF = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
+    assert _code(rt.PodSandboxStatus, api_pb2.PodSandboxStatusRequest())[0] == IA
+    assert _code(rt.PodSandboxStatus, api_pb2.PodSandboxStatusRequest(pod_sandbox_id="nope"))[0] == NF
+    assert _code(rt.ContainerStatus, api_pb2.ContainerStatusRequest(container_id="nope"))[0] == NF
+    assert _code(rt.StartContainer, api_pb2.StartContainerRequest())[0] == IA
+    code, msg = _code(c.run_pod, c.pod_config("h"), "runc")
+    assert code == IA and "runtime_handler" in msg
+    assert _code(c.run_pod, api_pb2.PodSandboxConfig())[0] == IA
+    # already gone: fine
+    rt.StopPodSandbox(api_pb2.StopPodSandboxRequest(pod_sandbox_id="0" * 64))
+    rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id="0" * 64))
+    rt.StopContainer(api_pb2.StopContainerRequest(container_id="0" * 64))
+    rt.RemoveContainer(api_pb2.RemoveContainerRequest(container_id="0" * 64))
+    img.RemoveImage(api_pb2.RemoveImageRequest(image=api_pb2.ImageSpec(image="0" * 64)))
+    pc = c.pod_config("bad")
+    pod = c.run_pod(pc)
+    cc = c.container_config("x", ["true"], mounts=[api_pb2.Mount(container_path="/d", host_path="/no/such")])
+    code, msg = _code(c.create, pod, pc, cc)
+    assert code == IA and "config.mounts[0].host_path" in msg
+    code, msg = _code(c.create, pod, pc, c.container_config("x", ["true"], image="no/such:img"))
+    assert code == NF
+    assert _code(c.create, pod, pc, c.container_config("", ["true"]))[0] == IA
+    huge = api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image="a" * 100_000))
+    assert _code(img.PullImage, huge)[0] == IA
+    assert _code(img.PullImage, api_pb2.PullImageRequest(image=api_pb2.ImageSpec(image="UPPER/Case")))[0] == IA
+    assert not img.ImageStatus(api_pb2.ImageStatusRequest(image=api_pb2.ImageSpec(image="no/such"))).HasField("image")
+    # and the server is still serving
+    assert rt.Version(api_pb2.VersionRequest()).runtime_name == "pysandbox"
+
+
+@root_only
+def test_images_and_status(served):
+    state, *_ = served
+    c = state["client"]
+    imgs = c.img.ListImages(api_pb2.ListImagesRequest()).images
+    assert len(imgs) == 1 and IMAGE in imgs[0].repo_tags and imgs[0].size > 0
+    iid = imgs[0].id
+    for ref in (IMAGE, iid, iid[7:19], f"{IMAGE.split(':')[0]}@{imgs[0].repo_digests[0].split('@')[1]}"):
+        got = c.img.ImageStatus(api_pb2.ImageStatusRequest(image=api_pb2.ImageSpec(image=ref))).image
+        assert got.id == iid, ref
+    fs = c.img.ImageFsInfo(api_pb2.ImageFsInfoRequest()).image_filesystems[0]
+    assert fs.used_bytes.value > 0 and fs.timestamp > 0
+    st = c.rt.Status(api_pb2.StatusRequest())
+    assert {x.type: x.status for x in st.status.conditions} == {"RuntimeReady": True, "NetworkReady": True}
+    assert [h.name for h in st.runtime_handlers] == ["pysandbox", ""]
+    v = c.rt.Version(api_pb2.VersionRequest())
+    assert (v.runtime_name, v.runtime_api_version) == ("pysandbox", "v1")
+    assert c.rt.RuntimeConfig(api_pb2.RuntimeConfigRequest()).linux.cgroup_driver == api_pb2.CGROUPFS
