@@ -24,13 +24,10 @@ Facts relied upon:
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import re
-import shutil
 import signal
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -43,6 +40,7 @@ _ID = re.compile(r"^[\w+.-]{1,1024}$")
 
 def now() -> str:
     """RFC 3339 with nanoseconds, UTC, as Go's time.RFC3339Nano prints it."""
+    import datetime          # (imports here and below: every runc command starts a new Python)
     ns = time.time_ns()
     t = datetime.datetime.fromtimestamp(ns // 1_000_000_000, datetime.timezone.utc)
     frac = f"{ns % 1_000_000_000:09d}".rstrip("0")
@@ -183,6 +181,7 @@ def run_hooks(hooks: list[dict], state: dict, kind: str) -> None:
     error naming the hook (runtime-spec: createRuntime and poststart
     failures are errors, poststop failures only warnings: the caller
     decides)."""
+    import subprocess
     for i, h in enumerate(hooks):
         argv = h.get("args") or [h["path"]]
         env = h.get("env") or []
@@ -252,6 +251,7 @@ def _signal(pid: int, sig: int) -> None:
 
 def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
     """`delete`; ended: the caller ran the sandbox itself (`run`) and it is over."""
+    import shutil
     if not d.exists():
         if os.path.isdir(d.path):          # a create that died before writing its state
             shutil.rmtree(d.path, ignore_errors=True)
