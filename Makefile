@@ -39,6 +39,8 @@ bench: setup
 	@command -v proot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proot >/dev/null; }
 	$(PY) -m bench.syscalls
 	$(PY) -m bench.workloads
+	$(PY) -m bench.oci_lifecycle
+	$(PY) -m bench.cri_lifecycle
 
 docs: setup
 	$(VENV)/bin/pysandbox syscalls --format markdown > docs/syscalls.md

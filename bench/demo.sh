@@ -56,4 +56,25 @@ for name, nr in [("ptrace", 101), ("mount", 165), ("bpf", 321), ("io_uring_setup
     print(f"{name:15} -> {errno.errorcode[ctypes.get_errno()]}")
 raise SystemExit(3)' || echo "exit status: $?"
 
-say "done: see 'pysandbox run --help' and 'pysandbox syscalls'"
+say "6. the OCI runtime, as containerd's shim drives it: create, state, start, delete"
+OCI=$(dirname "$PYSANDBOX")/pysandbox-oci
+BUNDLE=$ROOTFS.bundle
+OCIROOT=$ROOTFS.oci
+trap 'rm -rf "$ROOTFS" "$BUNDLE" "$OCIROOT"' EXIT
+mkdir -p "$BUNDLE" && cp -a "$ROOTFS" "$BUNDLE/rootfs"
+"$OCI" spec --bundle "$BUNDLE"
+python3 - "$BUNDLE/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"].update(terminal=False, args=["sh", "-c", "echo hello from $(hostname); uname -r; grep Seccomp: /proc/self/status"])
+json.dump(c, open(sys.argv[1], "w"))
+PY
+echo "\$ pysandbox-oci create --bundle BUNDLE demo; pysandbox-oci state demo; pysandbox-oci start demo"
+"$OCI" --root "$OCIROOT" create --bundle "$BUNDLE" demo
+"$OCI" --root "$OCIROOT" state demo | grep -E '"(status|pid)"'
+"$OCI" --root "$OCIROOT" start demo
+sleep 0.5
+"$OCI" --root "$OCIROOT" state demo | grep '"status"'
+"$OCI" --root "$OCIROOT" delete demo
+
+say "done: see 'pysandbox run --help', 'pysandbox syscalls', 'pysandbox-oci --help' and 'pysandbox cri --help'"
