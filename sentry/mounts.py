@@ -38,7 +38,8 @@ DEFAULT_ROOT = STAGING + "/root"
 
 # Like runc's defaults: files that expose or poke the host kernel.
 MASKED = ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug",
-          "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/sys/firmware"]
+          "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/sys/firmware",
+          "/proc/kmsg"]        # the host's kernel log, for a privileged (CAP_SYSLOG) container
 READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 DEVICES = [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8),
