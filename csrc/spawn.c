@@ -9,6 +9,12 @@
  *   binaries unable to regain privileges.  It survives execve.
  * - The listener fd from a NEW_LISTENER filter is created O_CLOEXEC; only one
  *   NEW_LISTENER filter may exist per task tree (EBUSY otherwise).
+ * - A process that unshares CLONE_NEWUSER has every capability in the new
+ *   user namespace but no mapped ids until someone privileged in the parent
+ *   namespace writes /proc/PID/uid_map and gid_map (init does, as host
+ *   root).  Capabilities there cover only what that namespace owns: the
+ *   sandbox's mount, uts, ipc and net namespaces were made before it, by the
+ *   host's root, so they stay out of reach, as does everything global.
  * - Signals to a pid namespace's init from inside that namespace are dropped
  *   unless init handles them; SIGKILL from the parent namespace always works.
  *   When init exits the kernel kills every other process in the namespace.
@@ -18,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -123,11 +130,46 @@ static int exec_path(char *const *argv, char *const *envp)
     return err;
 }
 
+/* The workload's side of the user-namespace handshake (see sb_init_run). */
+static void enter_userns(const struct sb_spawn *sp, int to_init, int from_init)
+{
+    char ok = 0;
+    /* Created as the host ids the container's user maps to, so that they
+     * own it: the sentry, serving as those ids, may then read and write
+     * this process's memory (the kernel lets a namespace's owner act in it
+     * as if privileged), and nothing more. */
+    if (setgroups(0, NULL) < 0 || setresgid(sp->host_gid, sp->host_gid, sp->host_gid) < 0
+        || setresuid(sp->host_uid, sp->host_uid, sp->host_uid) < 0) {
+        report(sp->sock, "taking the user namespace's owner ids", errno);
+        _exit(125);
+    }
+    if (unshare(CLONE_NEWUSER) < 0) {
+        report(sp->sock, "creating the user namespace", errno);
+        _exit(125);
+    }
+    if (write(to_init, "U", 1) != 1 || read(from_init, &ok, 1) != 1 || ok != 'M') {
+        report(sp->sock, "writing the uid/gid maps", EPROTO);
+        _exit(125);
+    }
+    close(to_init);
+    close(from_init);
+}
+
+static void write_map(pid_t pid, const char *file, const char *map)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    (void)!write(fd, map, strlen(map));
+    close(fd);
+}
+
+static int g_userns_pipes[4] = { -1, -1, -1, -1 };
+
 static void workload(const struct sb_spawn *sp)
 {
-    /* Dies with its init.  That is implied for a sandbox's pid 1, but an
-     * OCI exec's init is not pid 1 of the namespace it runs in. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -147,6 +189,11 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, sp->cwd, errno);
         _exit(125);
     }
+    if (sp->uid_map) {
+        close(g_userns_pipes[0]);
+        close(g_userns_pipes[3]);
+        enter_userns(sp, g_userns_pipes[1], g_userns_pipes[2]);
+    }
     /* Everything but stdio (and the socket, until exec) closes at exec. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
     int err = -drop_bounding(sp->caps);
@@ -159,6 +206,10 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, "setting uid/gid", errno);
         _exit(125);
     }
+    /* Dies with its init.  That is implied for a sandbox's pid 1, but an
+     * OCI exec's init is not pid 1 of the namespace it runs in.  Set after
+     * the uid change, which clears it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     err = -set_caps(sp->uid == 0 ? sp->caps : 0);
     if (err) {
         report(sp->sock, "setting capabilities", err);
@@ -219,12 +270,27 @@ static void forward(int sig)
  * if the workload could not be forked. */
 int sb_init_run(const struct sb_spawn *sp)
 {
+    if (sp->uid_map && (pipe2(g_userns_pipes, O_CLOEXEC) < 0 || pipe2(g_userns_pipes + 2, O_CLOEXEC) < 0))
+        return -errno;
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
     if (pid == 0)
         workload(sp);
     g_child = pid;
+    if (sp->uid_map) {
+        /* The workload has unshared its user namespace: map its ids. */
+        char u = 0;
+        close(g_userns_pipes[1]);
+        close(g_userns_pipes[2]);
+        if (read(g_userns_pipes[0], &u, 1) == 1 && u == 'U') {
+            write_map(pid, "uid_map", sp->uid_map);
+            write_map(pid, "gid_map", sp->gid_map);
+            (void)!write(g_userns_pipes[3], "M", 1);
+        }
+        close(g_userns_pipes[0]);
+        close(g_userns_pipes[3]);
+    }
     close(sp->sock);
     if (sp->tty >= 0)
         close(sp->tty);

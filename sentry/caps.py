@@ -28,6 +28,10 @@ DEFAULT = frozenset({
 })
 
 
+# What the kernel checks when a process opens, stats or changes a file.
+FILE_CAPS = frozenset({"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID"})
+
+
 def parse(name: str) -> str:
     """'cap_sys_admin', 'SYS_ADMIN' -> 'SYS_ADMIN'; 'ALL' is allowed."""
     n = name.upper().removeprefix("CAP_")

@@ -57,6 +57,18 @@ class RunConfig:
     seccomp_profile: object = None   # sentry.oci.seccomp.Profile, stacked on ours
     cgroup_path: str | None = None   # OCI cgroupsPath: a cgroup even without limits
     exec_in: int = 0                 # OCI exec: host pid of the container's init to join
+    uid_map: list = field(default_factory=list)   # [(inside, outside, size)]: a user namespace
+    gid_map: list = field(default_factory=list)
+
+
+def host_id(mapping: list, inside: int) -> int:
+    """The host id of `inside` under an OCI id mapping (no mapping: itself)."""
+    if not mapping:
+        return inside
+    for start, outside, size in mapping:
+        if start <= inside < start + size:
+            return outside + inside - start
+    raise SandboxError(f"id {inside} is not mapped into the user namespace")
 
 
 def parse_bind(spec: str) -> Bind:

@@ -27,6 +27,7 @@ import traceback
 from resource import setrlimit
 
 from sentry import mounts, native, net
+from sentry.config import host_id
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x40000000
@@ -232,4 +233,10 @@ def _spawn_struct(cfg, sock_fd, status_fd, tty, filt):
         sp.groups, sp.ngroups = groups, len(cfg.groups)
     if cfg.seccomp_profile is not None:
         sp.user_filter = cfg.seccomp_profile.ctx
+    if cfg.uid_map:
+        for name, mapping in (("uid_map", cfg.uid_map), ("gid_map", cfg.gid_map)):
+            text = ffi.new("char[]", "".join(f"{a} {b} {n}\n" for a, b, n in mapping).encode())
+            keep.append(text)
+            setattr(sp, name, text)
+        sp.host_uid, sp.host_gid = host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid)
     return sp, keep

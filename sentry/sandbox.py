@@ -30,7 +30,8 @@ import signal
 import socket
 import sys
 
-from sentry import cgroups, hostproc, mounts, native, procfs  # noqa: F401 - procfs: see the header
+from sentry import caps, cgroups, hostproc, mounts, native, procfs  # noqa: F401 - procfs: see the header
+from sentry.config import host_id
 from sentry import filter as seccomp_filter
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 from sentry.handlers import current
@@ -86,7 +87,10 @@ def run(cfg, life: Lifecycle | None = None) -> int:
     """Run cfg (a normalised RunConfig) in a new sandbox; return the exit status."""
     life = life or Lifecycle()
     sb = Sandbox(hostname=cfg.hostname, release=cfg.release, strace=cfg.strace, fastpath=cfg.fastpath,
-                 memory_limit=cfg.memory or 0, cpus=cfg.cpus, mounts=mounts.table(cfg))
+                 memory_limit=cfg.memory or 0, cpus=cfg.cpus, mounts=mounts.table(cfg),
+                 uid_map=cfg.uid_map, gid_map=cfg.gid_map)
+    if any(a != b for a, b, _ in cfg.uid_map + cfg.gid_map):
+        sb.fastpath = False       # the C stat paths do not translate owner ids (handlers/fs.py does)
     current.sandbox = sb
     hostproc.open_host_proc()
     if cfg.exec_in and cfg.cgroup_path:
@@ -151,7 +155,16 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
             completions=queue.SimpleQueue() if ptraced else None)
         # The workload keeps capabilities only as uid 0 (csrc/spawn.c); so must we.
         effective = cfg.cap_mask if cfg.uid == 0 else 0
-        native.check(native.lib.sb_become(cfg.uid, cfg.gid, effective), "taking the workload's identity")
+        if cfg.uid_map:
+            # Its capabilities are its user namespace's; ours would be the
+            # host's.  Keep only those about files, and only when the ids
+            # are mapped to themselves: then the kernel lets the workload
+            # use them on the same inodes (those with mapped owners) that
+            # ours reach in the sandbox's view, or fewer.  Else none.
+            identity = all(a == b for a, b, _ in cfg.uid_map + cfg.gid_map)
+            effective &= caps.mask(caps.FILE_CAPS) if identity else 0
+        native.check(native.lib.sb_become(host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid), effective),
+                     "taking the workload's identity")
         became = True
         os.umask(0)           # handlers apply the tracee's umask themselves
         if ptraced:

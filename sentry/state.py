@@ -27,6 +27,8 @@ class Sandbox:
     cpus: float | None = None          # cpu limit, None means none
     cgroup: object = None              # sentry.cgroups.Cgroup, when limits are set
     mounts: list = field(default_factory=list)   # (source, mountpoint, fstype, options), as shown inside
+    uid_map: list = field(default_factory=list)  # the workload's user namespace, if any (RunConfig)
+    gid_map: list = field(default_factory=list)
     sentry: object = field(default=None, repr=False)   # struct sb_sentry *
     _uts: bytes | None = field(default=None, repr=False)
 

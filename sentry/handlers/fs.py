@@ -142,7 +142,7 @@ def _fstatat(t, dirfd, addr, buf_addr, flags):
     path = read_path(t, addr)
     buf = ffi.new("char[]", STAT_SIZE)
     _lookup(t, dirfd, path, flags, lambda d, p: lib.sb_fstatat_raw(d, p, buf, flags))
-    t.write(buf_addr, ffi.buffer(buf)[:])
+    t.write(buf_addr, _own_ids(ffi.buffer(buf)[:], STAT_UID))
     return 0
 
 
@@ -152,8 +152,30 @@ def statx(t: Task) -> int:
     path = read_path(t, addr)
     buf = ffi.new("char[]", STATX_SIZE)
     _lookup(t, dirfd, path, flags, lambda d, p: lib.sb_statx_raw(d, p, flags, mask, buf))
-    t.write(buf_addr, ffi.buffer(buf)[:])
+    t.write(buf_addr, _own_ids(ffi.buffer(buf)[:], STATX_UID))
     return 0
+
+
+STAT_UID, STATX_UID = 28, 20      # offsets of st_uid / stx_uid; the gid follows each
+OVERFLOW_ID = 65534               # what the kernel shows for an id the namespace does not map
+
+
+def _own_ids(data: bytes, at: int) -> bytes:
+    """Owner ids as the tracee's user namespace shows them: the sentry
+    stats in the host's (with no user namespace, nothing to do)."""
+    sb = current.sandbox
+    if not sb.uid_map:
+        return data
+    uid, gid = (int.from_bytes(data[at + i:at + i + 4], "little") for i in (0, 4))
+    ids = b"".join(_inside(m, v).to_bytes(4, "little") for m, v in ((sb.uid_map, uid), (sb.gid_map, gid)))
+    return data[:at] + ids + data[at + 8:]
+
+
+def _inside(mapping, host: int) -> int:
+    for inside, outside, size in mapping:
+        if outside <= host < outside + size:
+            return inside + host - outside
+    return OVERFLOW_ID
 
 
 def _lookup(t, dirfd, path, flags, call):

@@ -55,7 +55,9 @@ import os
 import stat as st
 
 from sentry import hostproc
-from sentry.errors import SysError, TaskGone
+from sentry.config import host_id
+from sentry.errors import SandboxError, SysError, TaskGone
+from sentry.handlers import current
 from sentry.handlers.fs import umask
 from sentry.native import ffi, lib
 from sentry.platform.base import Task
@@ -307,6 +309,14 @@ def fchownat(t: Task) -> int:
 
 def _chown(t, dirfd, addr, uid, gid, flags):
     uid, gid = uid & 0xFFFFFFFF, gid & 0xFFFFFFFF      # (uid_t)-1: unchanged
+    sb = current.sandbox
+    if sb.uid_map:
+        # The tracee names ids of its user namespace; we act in the host's.
+        try:
+            uid = uid if uid == 0xFFFFFFFF else host_id(sb.uid_map, uid)
+            gid = gid if gid == 0xFFFFFFFF else host_id(sb.gid_map, gid)
+        except SandboxError:
+            raise SysError(errno.EINVAL) from None       # as chown(2) says of an unmapped id
     path = read_path(t, addr)
     _strings_read(t)
     _at(t, dirfd, path, flags, lambda d, p: lib.sb_fchownat(d, p, uid, gid, flags))

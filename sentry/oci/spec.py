@@ -17,7 +17,10 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
 - linux.namespaces: mount, pid, uts, ipc are always new; network new, by
   path (joined: a pod's), or absent (the host's network); uts and ipc may
-  be joined by path.  user, time and a pid or mount path are refused.
+  be joined by path.  user (new, with uidMappings/gidMappings) puts the
+  workload alone in a user namespace made last, so its capabilities cover
+  nothing the host owns (csrc/spawn.c).  time, and a pid, mount or user
+  path, are refused.
 - linux.cgroupsPath and resources.memory.limit, cpu.quota/period,
   pids.limit; cpu.shares and device rules are accepted and not enforced.
 - linux.maskedPaths, readonlyPaths, sysctl (namespaced keys only),
@@ -127,6 +130,14 @@ def from_dict(raw: dict, bundle: str, platform: str = "seccomp") -> Spec:
         cfg.hostname = hostname
     else:
         cfg.hostname = ""      # keep what the uts namespace has: filled in by the runtime
+    if cfg.uid_map:
+        from sentry.config import host_id
+        for ids, mapping, what in (([cfg.uid], cfg.uid_map, "uid"), ([cfg.gid, *cfg.groups], cfg.gid_map, "gid")):
+            for i in ids:
+                try:
+                    host_id(mapping, i)
+                except SandboxError:
+                    raise SandboxError(f"process.user: {what} {i} is not mapped by linux.{what}Mappings") from None
     _mounts(cfg, _get(raw, "mounts", list, "", []), bundle)
     _linux(cfg, linux)
     hooks = _hooks(_get(raw, "hooks", dict, "", {}))
@@ -201,9 +212,11 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
         if kind in seen:
             raise SandboxError(f"{where}: namespace {kind} is listed twice")
         seen[kind] = path
-        if kind in ("user", "time"):
-            raise SandboxError(f"{where}: {kind} namespaces are not supported")
-        if kind not in ("pid", "network", "mount", "ipc", "uts", "cgroup"):
+        if kind == "time":
+            raise SandboxError(f"{where}: time namespaces are not supported")
+        if kind == "user" and path:
+            raise SandboxError(f"{where}: joining an existing user namespace ({path}) is not supported")
+        if kind not in ("pid", "network", "mount", "ipc", "uts", "cgroup", "user"):
             raise SandboxError(f"{where}.type: unknown namespace type {kind!r}")
         if path and kind in ("pid", "mount", "cgroup"):
             raise SandboxError(f"{where}: joining an existing {kind} namespace ({path}) is not supported; "
@@ -213,8 +226,31 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
                 raise SandboxError(f"{where}.path {path!r}: must be absolute")
             cfg.join["net" if kind == "network" else kind] = path
     cfg.net = "none" if "network" in seen else "host"
-    if linux.get("uidMappings") or linux.get("gidMappings"):
-        raise SandboxError("linux.uidMappings: user namespaces are not supported")
+    if "user" in seen:
+        cfg.uid_map = _mapping(linux, "uidMappings")
+        cfg.gid_map = _mapping(linux, "gidMappings")
+    elif linux.get("uidMappings") or linux.get("gidMappings"):
+        raise SandboxError("linux.uidMappings: given without a user namespace in linux.namespaces")
+
+
+def _mapping(linux: dict, key: str) -> list[tuple[int, int, int]]:
+    """An OCI id mapping; the kernel takes at most 340 lines and no overlaps."""
+    items = linux.get(key)
+    if not isinstance(items, list) or not items:
+        raise SandboxError(f"linux.{key}: a user namespace needs at least one mapping")
+    out = []
+    for i, m in enumerate(items):
+        try:
+            a, b, n = int(m["containerID"]), int(m["hostID"]), int(m["size"])
+        except (KeyError, TypeError, ValueError):
+            raise SandboxError(f"linux.{key}[{i}]: expected containerID, hostID and size") from None
+        if min(a, b) < 0 or n <= 0 or max(a, b) + n > 1 << 32:
+            raise SandboxError(f"linux.{key}[{i}]: ids out of range")
+        out.append((a, b, n))
+    spans = sorted(out)
+    if len(out) > 340 or any(x[0] + x[2] > y[0] for x, y in zip(spans, spans[1:])):
+        raise SandboxError(f"linux.{key}: too many or overlapping ranges")
+    return out
 
 
 def _mounts(cfg: RunConfig, mounts: list, bundle: str) -> None:

@@ -45,6 +45,7 @@ def bundle(tmp_path, busybox_rootfs):
     b = tmp_path / "bundle"
     b.mkdir()
     shutil.copytree(busybox_rootfs, b / "rootfs", symlinks=True)
+    (b / "rootfs").chmod(0o755)          # a temp dir is 0700: unusable for a shifted user namespace
     r = subprocess.run([OCI, "spec", "--bundle", str(b)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     cfg = json.loads((b / "config.json").read_text())
@@ -231,7 +232,8 @@ def test_seccomp_profile_only_narrows(bundle, root):
     ({"ociVersion": "0.9"}, "ociVersion"),
     ({"mounts": [{"destination": "/x", "type": "nfs", "source": "h:/x"}]}, "mounts[0].type 'nfs'"),
     ({"mounts": [{"destination": "rel", "type": "tmpfs"}]}, "mounts[0].destination"),
-    ({"linux__namespaces": [{"type": "user"}]}, "user namespaces are not supported"),
+    ({"linux__namespaces": [{"type": "user"}]}, "linux.uidMappings: a user namespace needs at least one mapping"),
+    ({"linux__uidMappings": [{"containerID": 0, "hostID": 0, "size": 1}]}, "given without a user namespace"),
     ({"linux__namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}, "joining an existing pid"),
     ({"linux__sysctl": {"kernel.panic": "1"}}, "linux.sysctl.kernel.panic"),
     ({"linux__seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}, "SCMP_ACT_NOTIFY is not supported"),
@@ -272,3 +274,45 @@ def test_features_and_spec(tmp_path):
     assert subprocess.run([OCI, "spec", "--bundle", str(tmp_path)]).returncode == 0
     r = subprocess.run([OCI, "spec", "--bundle", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 1 and "already exists" in r.stderr
+
+
+def test_user_namespace_identity_map_caps_stay_inside(bundle, root):
+    """All capabilities, but in the workload's own user namespace: the
+    host's clock, network and kernel stay out of reach."""
+    ident = [{"containerID": 0, "hostID": 0, "size": 65536}]
+    configure(bundle, process__capabilities={"bounding": ["CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_TIME",
+                                                          "CAP_DAC_OVERRIDE", "CAP_CHOWN"]},
+              process__args=["sh", "-c", "cat /proc/self/uid_map; grep CapEff /proc/self/status; "
+                             "ip link set lo down 2>/dev/null && echo net-admin || echo no-net-admin; "
+                             "date -s 2001-01-01 2>&1 | grep -q 'not permitted' && echo no-clock; "
+                             "touch /etc/written && echo wrote"],
+              linux__namespaces=[{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "user")],
+              linux__uidMappings=ident, linux__gidMappings=ident)
+    r = oci(root, "run", "--bundle", bundle, "u1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split("\n")
+    assert lines[0].split() == ["0", "0", "65536"]
+    assert lines[1] == "CapEff:\t0000000002201003"     # CHOWN DAC_OVERRIDE NET_ADMIN SYS_ADMIN SYS_TIME
+    assert lines[2:5] == ["no-net-admin", "no-clock", "wrote"]
+
+
+def test_user_namespace_shifted_ids(bundle, root):
+    shifted = [{"containerID": 0, "hostID": 200000, "size": 65536}]
+    configure(bundle, process__args=["sh", "-c", "id -u; stat -c '%u %g' /bin/busybox; "
+                                     "touch /etc/x 2>/dev/null || echo refused; "
+                                     "echo hi > /dev/shm/f && stat -c '%u' /dev/shm/f"],
+              linux__namespaces=[{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "user")],
+              linux__uidMappings=shifted, linux__gidMappings=shifted)
+    r = oci(root, "run", "--bundle", bundle, "u2")
+    assert r.returncode == 0, r.stderr
+    # host root's files are unmapped (65534) and not writable; a new file is
+    # the container root's own, as the sentry reports it translated
+    assert r.stdout.split("\n")[:4] == ["0", "65534 65534", "refused", "0"]
+
+
+def test_user_namespace_needs_mapped_ids(bundle, root):
+    configure(bundle, linux__namespaces=[{"type": t} for t in ("pid", "mount", "user")],
+              linux__uidMappings=[{"containerID": 1000, "hostID": 1000, "size": 1}],
+              linux__gidMappings=[{"containerID": 0, "hostID": 0, "size": 1}])
+    r = oci(root, "create", "--bundle", bundle, "u3")
+    assert r.returncode == 1 and "uid 0 is not mapped" in r.stderr
