@@ -20,8 +20,11 @@ choices the CRI leaves open):
   additionalGids: the user's groups in the image's /etc/group (policy
   Merge) plus supplemental_groups.
 - capabilities: Docker's default set (sentry.caps.DEFAULT), minus drop,
-  plus add ("ALL" works in both); privileged: every capability this host's
-  bounding set allows.  Real host capabilities, inside the sentry.
+  plus add ("ALL" works in both): real host capabilities, inside the
+  sentry.  privileged: every capability this host's bounding set allows,
+  but in a user namespace of the workload's own (identity-mapped ids
+  0-65535, made after its other namespaces): they cover nothing the host
+  owns (see sentry/oci/spec.py and csrc/spawn.c).
   no_new_privs is always on, whatever the request says.
 - namespaces: mount, pid, ipc, uts, network; network/ipc/uts join the
   pod's held namespaces by path; a NODE network pod has no network entry
@@ -104,6 +107,8 @@ class Built:
         self.spec, self.user, self.env, self.cwd, self.bounding, self.argv = spec, user, env, cwd, bounding, argv
 
 
+PRIVILEGED_MAPPING = {"containerID": 0, "hostID": 0, "size": 65536}
+
 def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: str,
           pod_files: dict[str, str], readonly_rootfs_default: bool = False) -> Built:
     """config: api_pb2.ContainerConfig; pod: store.PodRecord (host_network,
@@ -164,6 +169,13 @@ def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: s
             "sysctl": dict(pod.config.get("linux", {}).get("sysctls", {})),
         },
     }
+    if sc.privileged:
+        # Every capability, but those of a user namespace of the workload's
+        # own (ids mapped to themselves, so files keep their owners): the
+        # host's clock, kernel, network and mounts stay out of reach.
+        spec["linux"]["namespaces"].append({"type": "user"})
+        spec["linux"]["uidMappings"] = [dict(PRIVILEGED_MAPPING)]
+        spec["linux"]["gidMappings"] = [dict(PRIVILEGED_MAPPING)]
     seccomp = _seccomp(sc)
     if seccomp is not None:
         spec["linux"]["seccomp"] = seccomp

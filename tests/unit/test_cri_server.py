@@ -124,6 +124,9 @@ def test_privileged_gets_every_host_capability_and_no_masks(image):
     spec = build().spec
     assert set(spec["process"]["capabilities"]["bounding"]) == {"CAP_" + c for c in caps.host_bounding()}
     assert spec["linux"]["maskedPaths"] == [] and "seccomp" not in spec["linux"]
+    # ... of a user namespace of its own
+    assert {"type": "user"} in spec["linux"]["namespaces"]
+    assert spec["linux"]["uidMappings"] == [{"containerID": 0, "hostID": 0, "size": 65536}]
 
 
 def test_namespaces(image):
