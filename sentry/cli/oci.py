@@ -24,7 +24,7 @@ SPEC_VERSION = "1.0.2"
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise SandboxError(f"{self.prog}: {message}")
+        raise SandboxError(message if self.prog == "pysandbox-oci" else f"{self.prog.split()[-1]}: {message}")
 
 
 def build_parser() -> Parser:
