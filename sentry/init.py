@@ -126,6 +126,8 @@ def _enter_namespaces(cfg) -> None:
     held = {}
     try:
         for kind, path in cfg.join.items():
+            if kind == "pid":
+                continue          # joined by the sentry's fork (sentry.sandbox)
             try:
                 held[kind] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError as e:

@@ -120,7 +120,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     status_r, status_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = _fork_into_new_pid_namespace(cfg.exec_in)
+    pid = _fork_into_new_pid_namespace(f"/proc/{cfg.exec_in}/ns/pid" if cfg.exec_in else cfg.join.get("pid"))
     if pid == 0:
         ours.close()
         os.close(status_r)
@@ -192,9 +192,9 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     return exit_code(int.from_bytes(data, sys.byteorder))
 
 
-def _fork_into_new_pid_namespace(join: int = 0) -> int:
+def _fork_into_new_pid_namespace(join: str | None = None) -> int:
     """fork() with the child as pid 1 of a new pid namespace (or, for an
-    OCI exec, a member of the pid namespace of host pid `join`).
+    OCI exec or a pod sharing one, a member of the pid namespace at `join`).
 
     unshare(CLONE_NEWPID) changes where our children go, and while that
     differs from our own pid namespace the kernel refuses to create threads
@@ -203,10 +203,10 @@ def _fork_into_new_pid_namespace(join: int = 0) -> int:
     own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     if join:
         try:
-            target = os.open(f"/proc/{join}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            target = os.open(join, os.O_RDONLY | os.O_CLOEXEC)
         except OSError as e:
             os.close(own)
-            raise SandboxError(f"the container's init (pid {join}) is gone: {e.strerror}") from None
+            raise SandboxError(f"pid namespace {join}: {e.strerror} (is its container gone?)") from None
         try:
             native.setns(target, CLONE_NEWPID)
         finally:

@@ -145,6 +145,8 @@ def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State
     sp = ocispec.load(bundle, platform)
     if not sp.cfg.hostname:
         sp.cfg.hostname = _uts_hostname(sp.cfg.join.get("uts"))
+    if "pid" in sp.cfg.join:
+        sp.cfg.join["pid"] = _shared_pid_namespace(root, sp.cfg.join["pid"])
     os.makedirs(root, 0o711, exist_ok=True)
     try:
         os.mkdir(d.path, 0o711)
@@ -154,6 +156,27 @@ def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State
                annotations=sp.annotations, platform=platform,
                hooks={k: [h.to_json() for h in v] for k, v in sp.hooks.items()})
     return d, st, sp
+
+
+def _shared_pid_namespace(root: str, path: str) -> str:
+    """An engine asks a pod's containers to join /proc/PID/ns/pid of the pod's
+    first container, PID being what `state` said: its sentry, which lives
+    in the host's pid namespace.  That means the container's own (its
+    init's); the host's is never joined."""
+    from sentry.oci.container import list_states
+    try:
+        target, own = os.stat(path), os.stat("/proc/self/ns/pid")
+    except OSError as e:
+        raise SandboxError(f"linux.namespaces: pid path {path}: {e.strerror}") from None
+    if (target.st_dev, target.st_ino) != (own.st_dev, own.st_ino):
+        return path
+    parts = path.split("/")
+    if len(parts) == 5 and parts[1] == "proc" and parts[2].isdigit() and parts[3:] == ["ns", "pid"]:
+        for state in list_states(root):
+            if state["pid"] == int(parts[2]):
+                st = Dir(root, state["id"]).load()
+                return f"/proc/{st.init_pid}/ns/pid"
+    raise SandboxError(f"linux.namespaces: pid path {path} is the host's pid namespace: refused")
 
 
 def _connect_console(path: str | None) -> socket.socket | None:

@@ -17,10 +17,12 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
 - linux.namespaces: mount, pid, uts, ipc are always new; network new, by
   path (joined: a pod's), or absent (the host's network); uts and ipc may
-  be joined by path.  user (new, with uidMappings/gidMappings) puts the
+  be joined by path, and pid too (a pod sharing its processes: the
+  container's init is then not that namespace's pid 1; a path naming one
+  of our sentries means its container's).  user (new, with mappings) puts the
   workload alone in a user namespace made last, so its capabilities cover
-  nothing the host owns (csrc/spawn.c).  time, and a pid, mount or user
-  path, are refused.
+  nothing the host owns (csrc/spawn.c).  time, and a mount or user path,
+  are refused.
 - linux.cgroupsPath and resources.memory.limit, cpu.quota/period,
   pids.limit; cpu.shares and device rules are accepted and not enforced.
 - linux.maskedPaths, readonlyPaths, sysctl (namespaced keys only),
@@ -218,7 +220,7 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
             raise SandboxError(f"{where}: joining an existing user namespace ({path}) is not supported")
         if kind not in ("pid", "network", "mount", "ipc", "uts", "cgroup", "user"):
             raise SandboxError(f"{where}.type: unknown namespace type {kind!r}")
-        if path and kind in ("pid", "mount", "cgroup"):
+        if path and kind in ("mount", "cgroup"):
             raise SandboxError(f"{where}: joining an existing {kind} namespace ({path}) is not supported; "
                                "every container gets its own")
         if path:

@@ -234,7 +234,7 @@ def test_seccomp_profile_only_narrows(bundle, root):
     ({"mounts": [{"destination": "rel", "type": "tmpfs"}]}, "mounts[0].destination"),
     ({"linux__namespaces": [{"type": "user"}]}, "linux.uidMappings: a user namespace needs at least one mapping"),
     ({"linux__uidMappings": [{"containerID": 0, "hostID": 0, "size": 1}]}, "given without a user namespace"),
-    ({"linux__namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"}]}, "joining an existing pid"),
+    ({"linux__namespaces": [{"type": "pid", "path": "/proc/self/ns/pid"}]}, "is the host's pid namespace: refused"),
     ({"linux__sysctl": {"kernel.panic": "1"}}, "linux.sysctl.kernel.panic"),
     ({"linux__seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}, "SCMP_ACT_NOTIFY is not supported"),
     ({"linux__cgroupsPath": "system.slice:x:y"}, "linux.cgroupsPath"),
@@ -316,3 +316,22 @@ def test_user_namespace_needs_mapped_ids(bundle, root):
               linux__gidMappings=[{"containerID": 0, "hostID": 0, "size": 1}])
     r = oci(root, "create", "--bundle", bundle, "u3")
     assert r.returncode == 1 and "uid 0 is not mapped" in r.stderr
+
+
+def test_shared_pid_namespace_as_containerd_asks(bundle, root, tmp_path):
+    """containerd points a pod's containers at /proc/<pid from state>/ns/pid
+    of its first one: that pid is a sentry, and means its container."""
+    configure(bundle, process__args=["sleep", "30"])
+    assert oci(root, "create", "--bundle", bundle, "first").returncode == 0
+    assert oci(root, "start", "first").returncode == 0
+    sentry = json.loads(oci(root, "state", "first").stdout)["pid"]
+    second = tmp_path / "second"
+    shutil.copytree(bundle, second, symlinks=True)
+    cfg = configure(second, process__args=["sh", "-c", "ps -o comm | grep -c sleep"],
+                    linux__namespaces=[{"type": "pid", "path": f"/proc/{sentry}/ns/pid"},
+                                       {"type": "mount"}, {"type": "network"}])
+    cfg["linux"]["cgroupsPath"] += "-2"
+    (second / "config.json").write_text(json.dumps(cfg))
+    r = oci(root, "run", "--bundle", second, "second")
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stdout + r.stderr
+    assert oci(root, "delete", "--force", "first").returncode == 0
