@@ -91,6 +91,7 @@ struct sb_spawn {
     const char *uid_map;     /* non-NULL: the workload gets a user namespace with */
     const char *gid_map;     /* these /proc/PID/uid_map and gid_map contents */
     uint32_t host_uid, host_gid;  /* with uid_map: the host ids it is created by (its owner) */
+    int userns_fd;           /* >= 0: join this user namespace instead (an OCI exec) */
 };
 
 /* notify.c */

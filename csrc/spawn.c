@@ -189,7 +189,14 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, sp->cwd, errno);
         _exit(125);
     }
-    if (sp->uid_map) {
+    if (sp->userns_fd >= 0) {
+        /* The container's own user namespace (we are host root, so we may). */
+        if (setns(sp->userns_fd, CLONE_NEWUSER) < 0) {
+            report(sp->sock, "joining the container's user namespace", errno);
+            _exit(125);
+        }
+        close(sp->userns_fd);
+    } else if (sp->uid_map) {
         close(g_userns_pipes[0]);
         close(g_userns_pipes[3]);
         enter_userns(sp, g_userns_pipes[1], g_userns_pipes[2]);
@@ -270,7 +277,7 @@ static void forward(int sig)
  * if the workload could not be forked. */
 int sb_init_run(const struct sb_spawn *sp)
 {
-    if (sp->uid_map && (pipe2(g_userns_pipes, O_CLOEXEC) < 0 || pipe2(g_userns_pipes + 2, O_CLOEXEC) < 0))
+    if (sp->uid_map && sp->userns_fd < 0 && (pipe2(g_userns_pipes, O_CLOEXEC) < 0 || pipe2(g_userns_pipes + 2, O_CLOEXEC) < 0))
         return -errno;
     pid_t pid = fork();
     if (pid < 0)
@@ -278,7 +285,9 @@ int sb_init_run(const struct sb_spawn *sp)
     if (pid == 0)
         workload(sp);
     g_child = pid;
-    if (sp->uid_map) {
+    if (sp->userns_fd >= 0)
+        close(sp->userns_fd);
+    else if (sp->uid_map) {
         /* The workload has unshared its user namespace: map its ids. */
         char u = 0;
         close(g_userns_pipes[1]);

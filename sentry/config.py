@@ -59,6 +59,7 @@ class RunConfig:
     exec_in: int = 0                 # OCI exec: host pid of the container's init to join
     uid_map: list = field(default_factory=list)   # [(inside, outside, size)]: a user namespace
     gid_map: list = field(default_factory=list)
+    userns_path: str | None = None   # OCI exec: the container's user namespace to join
 
 
 def host_id(mapping: list, inside: int) -> int:

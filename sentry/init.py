@@ -73,7 +73,10 @@ def _start(cfg, sock, status_fd, filt) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()   # the workload leaves the sentry's terminal job control
+    userns = -1
     if cfg.exec_in:
+        if cfg.userns_path:       # opened while the host's /proc is still ours
+            userns = os.open(cfg.userns_path, os.O_RDONLY | os.O_CLOEXEC)
         _join_container(cfg.exec_in)
     else:
         _enter_namespaces(cfg)
@@ -106,7 +109,7 @@ def _start(cfg, sock, status_fd, filt) -> None:
         except (OSError, ValueError) as e:
             raise SandboxError(f"process.rlimits: cannot set {RLIMIT_NAMES.get(resource, resource)} to "
                                f"{soft}/{hard}: {getattr(e, 'strerror', None) or e}") from None
-    keep = {0, 1, 2, sock.fileno(), status_fd, tty}
+    keep = {0, 1, 2, sock.fileno(), status_fd, tty, userns}
     for fd in _open_fds():
         if fd not in keep:
             try:
@@ -114,6 +117,7 @@ def _start(cfg, sock, status_fd, filt) -> None:
             except OSError:
                 pass
     spawn, _keepalive = _spawn_struct(cfg, sock.fileno(), status_fd, tty, filt)
+    spawn.userns_fd = userns
     native.check(native.lib.sb_init_run(spawn), "fork")
 
 
@@ -229,6 +233,7 @@ def _spawn_struct(cfg, sock_fd, status_fd, tty, filt):
     sp.caps = cfg.cap_mask
     sp.uid, sp.gid = cfg.uid, cfg.gid
     sp.ptrace = int(cfg.platform == "ptrace")
+    sp.userns_fd = -1
     if cfg.groups:
         groups = ffi.new("uint32_t[]", cfg.groups)
         keep.append(groups)

@@ -346,6 +346,12 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
     cfg.rlimits, cfg.groups = [], []
     ocispec._process(cfg, process)
     cfg.exec_in = st.init_pid
+    if cfg.uid_map:
+        from sentry.oci.container import workload_pid
+        pid = workload_pid(st)
+        if pid is None:
+            raise SandboxError(f"cannot exec in container {cid}: its process is gone")
+        cfg.userns_path = f"/proc/{pid}/ns/user"
     cfg.sysctls, cfg.devices = {}, []
     if not cfg.hostname:
         cfg.hostname = _uts_hostname(f"/proc/{st.init_pid}/ns/uts")

@@ -335,3 +335,17 @@ def test_shared_pid_namespace_as_containerd_asks(bundle, root, tmp_path):
     r = oci(root, "run", "--bundle", second, "second")
     assert r.returncode == 0 and r.stdout.strip() == "1", r.stdout + r.stderr
     assert oci(root, "delete", "--force", "first").returncode == 0
+
+
+def test_exec_joins_the_containers_user_namespace(bundle, root):
+    shifted = [{"containerID": 0, "hostID": 300000, "size": 65536}]
+    configure(bundle, process__args=["sleep", "30"],
+              linux__namespaces=[{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "user")],
+              linux__uidMappings=shifted, linux__gidMappings=shifted)
+    assert oci(root, "create", "--bundle", bundle, "ue").returncode == 0
+    assert oci(root, "start", "ue").returncode == 0
+    wait_status(root, "ue", "running")
+    r = oci(root, "exec", "ue", "sh", "-c", "readlink /proc/self/ns/user; readlink /proc/2/ns/user; id -u")
+    lines = r.stdout.split()
+    assert r.returncode == 0 and lines[0] == lines[1] and lines[2] == "0", r.stdout + r.stderr
+    assert oci(root, "delete", "--force", "ue").returncode == 0
