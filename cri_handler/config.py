@@ -9,7 +9,7 @@ every key optional):
     root = "/var/lib/pysandbox"            # images and CRI metadata (persistent)
     state_dir = "/run/pysandbox"           # namespaces, bundles, OCI state (gone at reboot)
     stream_address = "127.0.0.1:0"         # the Exec/Attach/PortForward HTTP server
-    oci_runtime = ""                       # default: pysandbox-oci beside our Python
+    oci_runtime = ""                       # for create and exec; default: pysandbox-oci beside our Python
     platform = "seccomp"                   # or "ptrace"
     cgroup_root = "/pysandbox-cri"         # pods without a cgroup_parent go under it
     registry_config = ""                   # registries TOML for PullImage (default: /etc/pysandbox/registries.toml)

@@ -216,9 +216,9 @@ class Images:
         now = time.time_ns()
         resp = api_pb2.ImageFsInfoResponse()
         used = inodes = 0
-        from cri_handler.containers import _disk_usage
+        from cri_handler.rootfs import disk_usage
         for sub in ("blobs", "layers"):
-            u, i = _disk_usage(os.path.join(self.store.root, sub))
+            u, i = disk_usage(os.path.join(self.store.root, sub))
             used, inodes = used + u, inodes + i
         fs = resp.image_filesystems.add()
         fs.timestamp = now

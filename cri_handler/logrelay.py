@@ -2,7 +2,7 @@
 stdout and stderr into its CRI log file (format: cri_handler/logs.py).
 
     python -m cri_handler.logrelay --log PATH --stdout FD|FIFO --stderr FD|FIFO
-                                   [--pid-file P] [--detach]
+                                   [--pid-file P] [--detach] [--gate FD]
 
 Facts and choices this module relies on:
 - It outlives the CRI daemon. A daemon restart must not cut a container's
@@ -20,6 +20,13 @@ Facts and choices this module relies on:
 - SIGUSR1 makes it reopen the log (the kubelet's ReopenContainerLog after a
   rename). The handler runs in the main thread, which holds no lock; the
   reader threads take the writer's lock. SIGTERM flushes and exits at once.
+- --gate FD (start_gated): the relay starts (a Python start-up, tens of ms)
+  while the CRI server runs `pysandbox-oci create`, but reads nothing
+  until the server writes one byte to the gate: what reaches the pipes
+  before that is the runtime's complaint about a failed create, which the
+  server reads back itself.  EOF on the gate (create failed, or the server
+  died) makes the relay exit without reading, removing the log file if it
+  made it and it is still empty.
 - An unhandled SIGUSR1 kills a process, and a pid can be reused. So
   reopen_log() first checks /proc/PID/cmdline. spawn_relay() returns only
   after the handlers are installed.
@@ -64,13 +71,9 @@ def spawn_relay(log_path: str, pid_file: str | None = None, timeout: float = 10.
            "--stdout", str(out_r), "--stderr", str(err_r), "--detach"]
     if pid_file:
         cmd += ["--pid-file", os.path.abspath(pid_file)]
-    # The daemon may run from anywhere, and the editable install may not map
-    # this package: let the relay import the same code the daemon runs.
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     try:
         proc = subprocess.run(cmd, pass_fds=(out_r, err_r), stdin=subprocess.DEVNULL,
-                              capture_output=True, cwd="/", env=env, start_new_session=True,
+                              capture_output=True, cwd="/", env=_env(), start_new_session=True,
                               timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
         os.close(out_w)
@@ -86,6 +89,89 @@ def spawn_relay(log_path: str, pid_file: str | None = None, timeout: float = 10.
         why = proc.stderr.decode(errors="replace").strip() or f"exit status {proc.returncode}"
         raise RelayError(f"log relay for {log_path} failed to start: {why}")
     return Relay(int(out), out_w, err_w)
+
+
+@dataclass
+class GatedRelay:
+    proc: subprocess.Popen     # the launcher: prints the relay's pid, then exits
+    gate_w: int                # one byte: read; EOF: give up
+    log_path: str
+
+
+def start_gated(log_path: str, out_r: int, err_r: int) -> GatedRelay:
+    """Start a detached relay on the caller's pipe read ends (they stay the
+    caller's too), gated: see the module docstring.  Returns at once; then
+    open_gate() or abort().  Raises RelayError if it cannot be started."""
+    gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
+    cmd = [sys.executable, "-m", MODULE, "--log", os.path.abspath(log_path), "--stdout", str(out_r),
+           "--stderr", str(err_r), "--gate", str(gate_r), "--detach"]
+    try:
+        proc = subprocess.Popen(cmd, pass_fds=(out_r, err_r, gate_r), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/", env=_env(),
+                                start_new_session=True)
+    except OSError as e:
+        os.close(gate_w)
+        raise RelayError(f"cannot start the log relay: {e}") from None
+    finally:
+        os.close(gate_r)
+    return GatedRelay(proc, gate_w, log_path)
+
+
+def open_gate(relay: GatedRelay, timeout: float = 30.0) -> int:
+    """Let the relay read; its pid once it runs (RelayError if it did not start)."""
+    try:
+        os.write(relay.gate_w, b"g")
+    except OSError:
+        pass                    # it died: the launcher says why below
+    finally:
+        os.close(relay.gate_w)
+    try:
+        out, err = relay.proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        relay.proc.kill()
+        relay.proc.communicate()
+        raise RelayError(f"the log relay for {relay.log_path} did not start within {timeout:.0f}s") from None
+    text = out.decode().strip()
+    if relay.proc.returncode != 0 or not text.isdigit():
+        why = err.decode(errors="replace").strip() or f"exit status {relay.proc.returncode}"
+        raise RelayError(f"the log relay for {relay.log_path} failed to start: {why}")
+    return int(text)
+
+
+def abort(relay: GatedRelay, timeout: float = 5.0) -> None:
+    """The create failed: the relay exits without reading (EOF on its gate).
+    Returns once it has (so its removal of the empty log file cannot hit
+    the file of a retried CreateContainer's relay)."""
+    os.close(relay.gate_w)
+    try:
+        out, _ = relay.proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        relay.proc.kill()
+        relay.proc.communicate()
+        return
+    text = out.decode().strip()
+    if relay.proc.returncode == 0 and text.isdigit():
+        _wait_exit(int(text), timeout)
+
+
+def _wait_exit(pid: int, timeout: float) -> None:
+    """Wait for a process that is not our child (a pidfd becomes readable at its exit)."""
+    import select
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return                  # gone already
+    try:
+        select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+
+
+def _env() -> dict:
+    # The daemon may run from anywhere, and the editable install may not map
+    # this package: let the relay import the same code the daemon runs.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
 
 
 def is_relay(pid: int, log_path: str) -> bool:
@@ -195,6 +281,28 @@ def _detach(pid_file: str | None) -> None:
     os.close(null)
 
 
+def _pass_gate(fd: int) -> bool:
+    while True:
+        try:
+            got = os.read(fd, 1)
+            break
+        except InterruptedError:
+            continue
+        except OSError:
+            got = b""
+            break
+    os.close(fd)
+    return bool(got)
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        if os.stat(path).st_size == 0:
+            os.unlink(path)
+    except OSError:
+        pass
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="the CRI log file to append to")
@@ -202,9 +310,14 @@ def main(argv=None) -> int:
     ap.add_argument("--stderr", required=True, metavar="FD|FIFO")
     ap.add_argument("--pid-file")
     ap.add_argument("--detach", action="store_true", help="fork into a new session; print the pid")
+    ap.add_argument("--gate", type=int, metavar="FD", help="read nothing until a byte comes on FD; "
+                    "exit at EOF on it")
     args = ap.parse_args(argv)
     try:
         sources = {"stdout": _source(args.stdout), "stderr": _source(args.stderr)}
+        if args.gate is not None:
+            os.fstat(args.gate)
+        existed = os.path.exists(args.log)
         writer = CRILogWriter(args.log)
     except OSError as e:
         print(f"logrelay: {e}", file=sys.stderr)
@@ -231,6 +344,12 @@ def main(argv=None) -> int:
     elif args.pid_file:
         _write_pid_file(args.pid_file)
 
+    if args.gate is not None and not _pass_gate(args.gate):
+        writer.close()
+        if not existed:
+            _remove_if_empty(args.log)
+        _remove_pid_file(args.pid_file)
+        return 0
     remaining = list(sources)
     for stream, source in sources.items():
         threading.Thread(target=_copy, args=(writer, stream, source, done, remaining),

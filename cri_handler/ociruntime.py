@@ -1,23 +1,32 @@
 """Driving the OCI runtime (`pysandbox-oci`, runc's command line) from the CRI server.
 
-Every change goes through the runtime's command line, as containerd's shim
-drives runc: create, start, kill, delete, exec, update.  Each call is a
-short-lived process; its errors come back as the JSON lines it appends to
-`--log` (runc's --log-format json), so the message a client sees is the
-runtime's own.
+create and exec fork a sentry: they run `pysandbox-oci` as a short-lived
+process, as containerd's shim runs runc, and its errors come back as the
+JSON lines it appends to `--log` (runc's --log-format json), so the message
+a client sees is the runtime's own.
 
-Reading a container's state is done without a process: `state` would cost
-a Python start-up per container per ListContainers.  The runtime's state
-directory is part of its contract (R/ID/state.json with the sentry's pid,
-its start time and "started"; R/ID/exit.json once the container's process
-is gone), read here through sentry.oci.container, the library the CLI
-itself uses.
+start, kill, delete, update and reading the state fork nothing: they are
+file operations, signals and cgroup writes, done here in-process with
+sentry.oci.container, the library the CLI's commands are thin layers over
+(a process would cost a Python start-up, ~40-60 ms, per call).  Errors keep
+the CLI's wording ("pysandbox-oci start: ..."), so "does not exist" still
+tells a missing container.  Calls on one container are serialised by a lock
+per id, so that, say, a kill never runs while a delete removes the state
+directory under it; the Containers layer above also holds its op_lock.
+
+The runtime's state directory is part of its contract (R/ID/state.json
+with the sentry's pid, its start time, init's host pid and "started";
+R/ID/exit.json once the container's process is gone).
 
 Facts relied upon:
 - The sentry's pid stays valid to wait on with a pidfd (pidfd_open(2),
   Linux 5.3) even though it is not our child: the fd becomes readable when
   the process exits.  A recorded (pid, start time) pair tells a reused pid
   from the sentry (see sentry.oci.container).
+- `update` maps a LinuxResources object to cgroup limits exactly as
+  `pysandbox-oci update --resources` does (sentry/cli/oci.py _update):
+  memory.limit, cpu.quota/cpu.period as a CPU fraction, pids.limit; a
+  non-positive value leaves that limit alone.
 """
 from __future__ import annotations
 
@@ -29,6 +38,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
@@ -47,6 +57,7 @@ class OciState:
     pid_start: int = 0
     started: str = ""           # RFC 3339, once started
     exit: dict | None = None    # exit.json, once written
+    init_pid: int = 0           # the container's pid 1 (host pid), while it runs
 
 
 def find_binary(explicit: str | None = None) -> str:
@@ -69,6 +80,8 @@ class OciRuntime:
         self.root = root
         self.binary = find_binary(binary)
         self.platform = platform
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_mu = threading.Lock()
         os.makedirs(root, 0o711, exist_ok=True)
 
     # -- commands -------------------------------------------------------------
@@ -130,17 +143,43 @@ class OciRuntime:
         with open(pid_file) as f:
             return int(f.read().strip() or 0)
 
+    # -- in-process commands (no fork) ----------------------------------------
+
+    def _lock(self, cid: str) -> threading.Lock:
+        with self._locks_mu:
+            return self._locks.setdefault(cid, threading.Lock())
+
+    def _inproc(self, what: str, cid: str, fn, *args):
+        """Run sentry.oci.container.<fn>(Dir, *args) under the container's
+        lock; SandboxError/OSError -> RuntimeFailure with the CLI's wording."""
+        from sentry.oci import container as ct
+        with self._lock(cid):
+            try:
+                return fn(ct.Dir(self.root, cid), *args)
+            except SandboxError as e:
+                raise RuntimeFailure(f"pysandbox-oci {what}: {e}") from None
+            except OSError as e:
+                where = f"{e.filename}: " if e.filename else ""
+                raise RuntimeFailure(f"pysandbox-oci {what}: {where}{e.strerror or e}") from None
+
     def start(self, cid: str) -> None:
-        self._call("start", ["start", cid])
+        from sentry.oci import container as ct
+        self._inproc("start", cid, ct.start)
 
     def kill(self, cid: str, sig: int, all_procs: bool = False) -> None:
-        self._call("kill", ["kill"] + (["--all"] if all_procs else []) + [cid, str(int(sig))])
+        from sentry.oci import container as ct
+        self._inproc("kill", cid, ct.kill, int(sig), all_procs)
 
     def delete(self, cid: str, force: bool = True) -> None:
-        self._call("delete", ["delete"] + (["--force"] if force else []) + [cid])
+        from sentry.oci import container as ct
+        try:
+            self._inproc("delete", cid, ct.delete, force)
+        finally:
+            with self._locks_mu:
+                self._locks.pop(cid, None)
 
     def update(self, cid: str, resources: dict) -> None:
-        self._call("update", ["update", "--resources", "-", cid], input=json.dumps(resources).encode())
+        self._inproc("update", cid, _update, resources)
 
     def exec_argv(self, cid: str, process_file: str) -> list[str]:
         """The command line of a foreground exec (its stdio is the process's);
@@ -171,7 +210,8 @@ class OciRuntime:
                 started = json.load(f).get("started") or ""
         except (OSError, ValueError):
             pass
-        return OciState(status, st.pid, st.pid_start, started, d.exit_info() if status == "stopped" else None)
+        return OciState(status, st.pid, st.pid_start, started, d.exit_info() if status == "stopped" else None,
+                        st.init_pid if status != "stopped" else 0)
 
     def wait(self, cid: str, timeout: float) -> bool:
         """Wait up to timeout for the container's sentry to exit; True if it has."""
@@ -196,6 +236,40 @@ class OciRuntime:
                     return True
         finally:
             os.close(pidfd)
+
+
+def _update(d, res: dict) -> None:
+    """`pysandbox-oci update --resources` in-process (see the module docstring)."""
+    from sentry.cgroups import Cgroup, Limits
+    from sentry.oci import container as ct
+    mem = (res.get("memory") or {}).get("limit")
+    cpu = res.get("cpu") or {}
+    quota, period = cpu.get("quota"), cpu.get("period") or 100_000
+    pids = (res.get("pids") or {}).get("limit")
+    for name, v in (("memory.limit", mem), ("cpu.quota", quota), ("pids.limit", pids)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise SandboxError(f"--resources: {name} must be an integer")
+    st = d.load()
+    if ct.status(d, st) == "stopped":
+        raise SandboxError(f"container {d.id} is not running")
+    if not st.cgroup:
+        raise SandboxError(f"container {d.id} has no cgroup (linux.cgroupsPath)")
+    cg = Cgroup.attach(st.cgroup)
+    try:
+        cg.update(Limits(memory=mem if mem and mem > 0 else None,
+                         cpus=quota / period if quota and quota > 0 else None,
+                         pids=pids if pids and pids > 0 else None))
+    finally:
+        cg.close()
+
+
+def signal_to_cri(number: int) -> int:
+    """Signal number -> CRI Signal enum (its first name for the number: SIGABRT, not SIGIOT)."""
+    from cri_handler.v1 import api_pb2
+    for value in api_pb2.Signal.values():
+        if value and signal_from_cri(value) == number:
+            return value
+    return api_pb2.RUNTIME_DEFAULT
 
 
 def signal_from_cri(value: int, default: int = signal.SIGTERM) -> int:

@@ -26,7 +26,7 @@ from dataclasses import asdict
 
 from google.protobuf import json_format
 
-from cri_handler import netns
+from cri_handler import ctrstats, netns
 from cri_handler.errors import InvalidArgument, NotFound, Unimplemented
 from cri_handler.network import PortMapping
 from cri_handler.store import POD_NOTREADY, POD_READY, PodRecord
@@ -289,7 +289,7 @@ class Pods:
             nano_cores += cs.cpu.usage_nano_cores.value
             mem += cs.memory.usage_bytes.value
             ws += cs.memory.working_set_bytes.value
-            procs += rt.ctrs.process_count(ctr)
+            procs += ctrstats.process_count(ctr)
         lx.cpu.timestamp = now
         lx.cpu.usage_core_nano_seconds.value = cpu_ns
         lx.cpu.usage_nano_cores.value = nano_cores

@@ -13,9 +13,19 @@
 - the OCI runtime, the network manager, the image store, the event bus
   and the exit monitor.
 
-`RuntimeServicer` is thin: each RPC validates nothing itself, calls the
-owner (Pods, Containers, Images) and builds the response; server.wrap maps
-exceptions to status codes.
+`RuntimeServicer` is thin: each RPC calls the owner (Pods, Containers,
+Images) and builds the response; server.wrap maps exceptions to status
+codes.
+
+Facts relied upon:
+- The kubelet's UpdateRuntimeConfig pod_cidr is the node's PodCIDRs joined
+  by commas (two on a dual-stack node); see pod_cidr_for_bridge.
+- A gRPC server stream sends its headers with its first message unless the
+  handler sends them earlier: GetContainerEvents sends them once subscribed,
+  so a client that waits for them (grpcio: initial_metadata()) misses none
+  of the events of what it does next.
+- Status.features.supplemental_groups_policy: the kubelet rejects pods with
+  supplementalGroupsPolicy Strict unless the runtime sets it.
 """
 from __future__ import annotations
 
@@ -153,6 +163,31 @@ class Runtime:
     def close(self) -> None:
         self.monitor.stop()
         self.events.close()
+
+
+def pod_cidr_for_bridge(value: str) -> str:
+    """The CIDR of UpdateRuntimeConfig the built-in bridge takes, or "".
+
+    The kubelet sends the node's pod CIDRs joined by commas (one per IP
+    family on a dual-stack node).  The bridge is IPv4 only: it takes the
+    first IPv4 CIDR; with none (an IPv6-only node) the update is ignored,
+    as containerd ignores it without a CNI config template.  A malformed
+    entry is INVALID_ARGUMENT."""
+    import ipaddress
+    found = ""
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            net = ipaddress.ip_network(part, strict=False)
+        except ValueError as e:
+            raise InvalidArgument(f"runtime_config.network_config.pod_cidr {value!r}: {e}") from None
+        if net.version == 4 and not found:
+            found = part
+    if value.strip() and not found:
+        log.info("no IPv4 pod CIDR in UpdateRuntimeConfig: the built-in bridge keeps its own",
+                 extra={"pod_cidr": value})
+    return found
 
 
 class EventBus:
@@ -295,6 +330,9 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
             net.reason, net.message = "NetworkPluginNotReady", reason
         for name in HANDLERS:
             resp.runtime_handlers.add(name=name)
+        # Strict and Merge are both served (ocispec) and ContainerStatus.user is
+        # reported; without this the kubelet refuses pods asking for Strict.
+        resp.features.supplemental_groups_policy = True
         if request.verbose:
             import json
             resp.info["config"] = json.dumps({"root": self.rt.cfg.root, "state_dir": self.rt.cfg.state_dir,
@@ -303,7 +341,7 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
         return resp
 
     def UpdateRuntimeConfig(self, request, context):
-        cidr = request.runtime_config.network_config.pod_cidr
+        cidr = pod_cidr_for_bridge(request.runtime_config.network_config.pod_cidr)
         if cidr:
             from cri_handler.netns import NetworkError
             try:
@@ -418,6 +456,9 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
 
     def GetContainerEvents(self, request, context):
         q = self.rt.events.subscribe()
+        # The headers tell a client that it is subscribed: whatever it does
+        # after receiving them (initial_metadata() in grpcio) has its events.
+        context.send_initial_metadata(())
         def gone():                                      # the client went away
             try:
                 q.put_nowait(None)

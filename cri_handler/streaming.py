@@ -17,15 +17,13 @@ apimachinery `pkg/util/remotecommand` and `pkg/util/httpstream/wsstream`):
   message on the lowest writable channel (stdout, else stderr, else 3).
 - The status is Success, NonZeroExitCode with the exit code, or InternalError
   for an error in the backend. After the status, the server closes the WebSocket.
-- Port forward (subprotocols v4.channel.k8s.io, v4.base64.channel.k8s.io, or none):
-  the i-th port uses channel 2i for data (both ways) and 2i+1 for errors (server to
-  client). The server's first message on each of the two is the port, 2 bytes
-  little-endian. A WebSocket carries one connection per port, and it ends when
-  every one of those connections has ended. The ports are the CRI request's. If
-  it named none, they come from the `port` query parameters (repeated or comma-separated).
-- Not implemented: SPDY/3.1 (`kubectl` reaches a runtime's streaming server through
-  the kubelet over SPDY, and `crictl` uses it unless given `--transport websocket`);
-  port forward tunnelled as SPDY over WebSocket (`SPDY/3.1+portforward.k8s.io`);
+- Port forward (subprotocols v4.channel.k8s.io, v4.base64.channel.k8s.io, or
+  none): channels and framing in cri_handler/portforward.py. The ports are the
+  CRI request's. If it named none, they come from the `port` query parameters
+  (repeated or comma-separated).
+- SPDY/3.1 (what `kubectl` through the kubelet and `crictl` speak by default)
+  is handed to cri_handler/spdystream.py.  Not implemented: port forward
+  tunnelled as SPDY over WebSocket (`SPDY/3.1+portforward.k8s.io`);
   TLS; an idle timeout.
 """
 from __future__ import annotations
@@ -36,7 +34,6 @@ import queue
 import secrets
 import select
 import socket
-import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -45,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import BinaryIO, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from cri_handler.portforward import serve_portforward
 from cri_handler.websocket import (CLOSE_GOING_AWAY, EXEC_PROTOCOLS, PORTFORWARD_PROTOCOLS,
                                    ChannelConn, ResizeDecoder, TerminalSize, WebSocket,
                                    accept_key, negotiate, status_exit, status_internal,
@@ -236,65 +234,6 @@ class _StreamSession:
         os.close(self.cancel_w)
 
 
-def _serve_portforward(conn: ChannelConn, backend: Backend, pod_id: str, ports: list[int]) -> None:
-    socks: list[socket.socket | None] = [None] * len(ports)
-    for i, port in enumerate(ports):
-        prefix = struct.pack("<H", port)
-        conn.send(2 * i, prefix)
-        conn.send(2 * i + 1, prefix)
-    for i, port in enumerate(ports):
-        try:
-            socks[i] = backend.portforward(pod_id, port)
-        except Exception as e:           # the client gets the reason; the log gets the rest
-            log.warning("port forward to %s:%d failed: %s", pod_id, port, e)
-            conn.send(2 * i + 1, f"error forwarding port {port} to pod {pod_id}: {e}".encode())
-
-    def pump(i: int, sock: socket.socket) -> None:
-        try:
-            while data := sock.recv(65536):
-                if not conn.send(2 * i, data):
-                    break
-        except OSError as e:
-            conn.send(2 * i + 1, f"error forwarding port {ports[i]} to pod {pod_id}: {e}".encode())
-        finally:
-            _shutdown(sock)   # the forward ends when either side does (as containerd's does)
-
-    def read_loop() -> None:
-        while (item := conn.recv()) is not None:
-            channel, data = item
-            i, is_error = divmod(channel, 2)
-            if is_error or i >= len(socks) or socks[i] is None:
-                continue
-            try:
-                socks[i].sendall(data)
-            except OSError:
-                pass   # the pod side is gone; its pump reports and ends
-        for s in socks:                  # the client left: end every forward
-            if s is not None:
-                _shutdown(s)
-
-    pumps = [threading.Thread(target=pump, args=(i, s), daemon=True, name=f"pf-{ports[i]}")
-             for i, s in enumerate(socks) if s is not None]
-    reader = threading.Thread(target=read_loop, daemon=True, name="pf-in")
-    for t in (*pumps, reader):
-        t.start()
-    try:
-        for t in pumps:
-            t.join()
-        conn.finish(reader, DRAIN_TIMEOUT)
-    finally:
-        for s in socks:
-            if s is not None:
-                s.close()
-
-
-def _shutdown(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-
-
 # -- request validation ---------------------------------------------------------
 def _flag(value: str, name: str) -> bool:
     v = value.lower()
@@ -359,6 +298,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(500, "internal error in the streaming server")
 
     def _not_allowed(self):
+        # -- SPDY/3.1: client-go (crictl, kubectl via the kubelet) upgrades with POST --
+        if self.command == "POST" and self.headers.get("Upgrade", "").lower().startswith("spdy/"):
+            return self.do_GET()
+        # -- end SPDY --
         spdy = "spdy" in self.headers.get("Upgrade", "").lower()
         self._error(405, "SPDY is not supported; use a WebSocket upgrade (GET)" if spdy
                     else f"method {self.command} not allowed; use GET with a WebSocket upgrade",
@@ -397,6 +340,11 @@ class _Handler(BaseHTTPRequestHandler):
         if req is None:
             return self._error(404, f"unknown or expired {kind} token")
         upgrade = self.headers.get("Upgrade", "")
+        # -- SPDY/3.1 (crictl's default, the kubelet's proxy): cri_handler/spdystream.py --
+        if upgrade.lower().startswith("spdy/"):
+            from cri_handler.spdystream import serve_spdy
+            return serve_spdy(self, owner, kind, token, req)
+        # -- end SPDY --
         connection = {t.strip().lower() for t in self.headers.get("Connection", "").split(",")}
         if upgrade.lower() != "websocket" or "upgrade" not in connection:
             what = "SPDY is not supported" if "spdy" in upgrade.lower() else "missing WebSocket upgrade"
@@ -437,7 +385,7 @@ class _Handler(BaseHTTPRequestHandler):
             return conn.ws.close(CLOSE_GOING_AWAY, "server shutting down")
         try:
             if kind == "portforward":
-                _serve_portforward(conn, owner.backend, req.pod_id, ports)
+                serve_portforward(conn, owner.backend, req.pod_id, ports)
             else:
                 self._serve_stream(owner.backend, kind, req, conn)
         finally:

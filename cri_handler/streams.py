@@ -27,6 +27,7 @@ import threading
 import time
 
 from cri_handler.errors import FailedPrecondition, NotFound
+from cri_handler.execsync import process_file
 from cri_handler.store import RUNNING
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class StreamBackend:
     def exec(self, container_id, cmd, tty, stdin, stdout, stderr, resize_queue) -> int:
         ctrs = self.rt.ctrs
         rec = ctrs.running(container_id)
-        pfile = ctrs.process_file(rec, list(cmd))
+        pfile = process_file(rec, list(cmd))
         argv = self.rt.oci.exec_argv(rec.id, pfile)
         try:
             if tty:

@@ -105,6 +105,7 @@ def test_pod_lifecycle(cri, tmp_path):
             pass                                    # cancelled at the end of the test
     reader = threading.Thread(target=read_events, daemon=True)
     reader.start()
+    stream.initial_metadata()                       # subscribed: every event from here on is ours
     pc = cri.pod_config("life", log_dir=str(tmp_path / "logs"), hostname="life-host",
                         labels={"app": "life"}, annotations={"note": "kept as is"})
     pc.dns_config.servers.append("10.96.0.10")
@@ -153,11 +154,17 @@ def test_pod_lifecycle(cri, tmp_path):
     cri.remove_pod(pod)
     assert _code(cri.status, cid)[0] == grpc.StatusCode.NOT_FOUND
     assert os.path.exists(st.log_path)             # logs belong to the kubelet
-    kinds = _wait_for(lambda: [e.container_event_type for e in events if e.container_id == cid][:4] == [
-        api_pb2.CONTAINER_CREATED_EVENT, api_pb2.CONTAINER_STARTED_EVENT, api_pb2.CONTAINER_STOPPED_EVENT,
-        api_pb2.CONTAINER_DELETED_EVENT], timeout=5)
+    # each event once, in order, even when the container exits before StartContainer has
+    # recorded it as running; each carries the status as of its transition
+    mine = lambda: [e for e in events if e.container_id == cid]  # noqa: E731
+    _wait_for(lambda: len(mine()) >= 4, timeout=5)
     stream.cancel()
-    assert kinds, [e.container_event_type for e in events]
+    got = mine()
+    assert [e.container_event_type for e in got] == [
+        api_pb2.CONTAINER_CREATED_EVENT, api_pb2.CONTAINER_STARTED_EVENT, api_pb2.CONTAINER_STOPPED_EVENT,
+        api_pb2.CONTAINER_DELETED_EVENT], [e.container_event_type for e in got]
+    assert [e.containers_statuses[0].state for e in got[:3]] == [api_pb2.CONTAINER_CREATED, RUNNING, EXITED]
+    assert got[2].containers_statuses[0].exit_code == 3 and not got[3].containers_statuses
 
 
 LOOP_WITH_TRAP = "trap 'echo got TERM; exit 0' TERM; echo ready; while true; do sleep 0.1; done"
@@ -196,10 +203,14 @@ def test_exec_stats_and_stop_with_sigterm_first(cri, tmp_path):
     assert b"got TERM" in open(log_path, "rb").read()
     cri.stop(cid, timeout=5)                       # idempotent
 
-    # a container ignoring SIGTERM is SIGKILLed after the grace period
-    cc = cri.container_config("stubborn", ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"])
+    # a container ignoring SIGTERM is SIGKILLed after the grace period (once its trap is set:
+    # a TERM that comes first ends it, as it would under any runtime)
+    cc = cri.container_config("stubborn", ["sh", "-c", "trap '' TERM; echo ready; while true; do sleep 0.1; done"],
+                              log_path="stubborn.log")
     cid2 = cri.create(pod, pc, cc)
     cri.start(cid2)
+    log2 = str(tmp_path / "logs" / "stubborn.log")
+    assert _wait_for(lambda: os.path.exists(log2) and b"ready" in open(log2, "rb").read())
     started = time.monotonic()
     cri.stop(cid2, timeout=1)
     st = cri.status(cid2)
@@ -383,14 +394,20 @@ def test_reopen_log_and_update_resources(cri, tmp_path):
     assert st.resources.linux.memory_limit_in_bytes == 96 << 20 and st.resources.linux.cpu_quota == 50_000
     info = json.loads(cri.rt.ContainerStatus(api_pb2.ContainerStatusRequest(
         container_id=cid, verbose=True)).info["info"])
+    # "pid" is the container's pid 1 on the host (what `nsenter -t` wants), not its sentry
+    assert info["sandboxID"] == pod and info["pid"] > 0 and info["pid"] != info["sentryPid"]
+    assert os.readlink(f"/proc/{info['pid']}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    assert info["runtimeSpec"]["linux"]["cgroupsPath"] == info["cgroupsPath"]
     group = info["cgroupsPath"].strip("/")
     limit = _read_first(f"/sys/fs/cgroup/memory/{group}/memory.limit_in_bytes",
                         f"/sys/fs/cgroup/{group}/memory.max")
     assert limit == str(96 << 20)
     cri.stop_pod(pod)
     assert cri.status(cid).state == EXITED
+    os.rename(log_path, tmp_path / "ticker.log.2")
     code, _ = _code(cri.rt.ReopenContainerLog, api_pb2.ReopenContainerLogRequest(container_id=cid))
     assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert not log_path.exists(), "after an error, no new log file (api.proto)"
     cri.remove_pod(pod)
 
 
@@ -429,5 +446,6 @@ def test_security_context(cri, tmp_path):
     cap_eff = int(re.search(r"CapEff:\s+([0-9a-f]+)", status).group(1), 16)
     assert cap_eff >> 12 & 1, "CAP_NET_ADMIN (12) was added"
     assert sh(default, "cat /proc/sys/kernel/shm_rmid_forced").strip() == "1"
-    assert sh(default, "touch /x && echo writable").strip() == "writable"
+    r = cri.exec_sync(default, ["sh", "-c", "touch /x && echo writable"])
+    assert r.stdout == b"writable\n", r
     cri.remove_pod(pod)

@@ -225,6 +225,8 @@ class FakeOci:
         self.root, self.binary = root, "fake-oci"
         self.states: dict[str, OciState] = {}
         self.calls: list[tuple] = []
+        self.exit_on_start: set[str] = set()     # these exit before start returns,
+        self.on_exit = None                      # and this sees it then (as the exit monitor would)
 
     def create(self, cid, bundle, stdin, stdout, stderr):
         self.calls.append(("create", cid))
@@ -236,6 +238,10 @@ class FakeOci:
     def start(self, cid):
         self.calls.append(("start", cid))
         self.states[cid] = OciState("running", started="2024-01-02T03:04:05.5Z")
+        if cid in self.exit_on_start:
+            self.exit(cid, 3)
+            if self.on_exit:
+                self.on_exit(cid)
 
     def kill(self, cid, sig, all_procs=False):
         self.calls.append(("kill", cid, int(sig)))
@@ -271,6 +277,7 @@ class FakeNet:
 
     def __init__(self):
         self.up: set[str] = set()
+        self.cidrs: list[str] = []
 
     def status(self):
         return True, "fake"
@@ -284,7 +291,7 @@ class FakeNet:
         self.up.discard(pod_id)
 
     def update_pod_cidr(self, cidr):
-        pass
+        self.cidrs.append(cidr)
 
 
 @pytest.fixture
@@ -448,3 +455,128 @@ def test_images_and_status(served):
     v = c.rt.Version(api_pb2.VersionRequest())
     assert (v.runtime_name, v.runtime_api_version) == ("pysandbox", "v1")
     assert c.rt.RuntimeConfig(api_pb2.RuntimeConfigRequest()).linux.cgroup_driver == api_pb2.CGROUPFS
+
+
+@root_only
+def test_events_in_order_when_the_container_exits_during_start(served):
+    """The exit is seen (by refresh, as the exit monitor would) before
+    StartContainer records RUNNING: still CREATED, STARTED, STOPPED,
+    DELETED, once each, and each event has every container of the pod."""
+    state, oci, *_ = served
+    c = state["client"]
+    stream = c.rt.GetContainerEvents(api_pb2.GetEventsRequest())
+    stream.initial_metadata()                        # the server has subscribed us
+    pc = c.pod_config("events")
+    pod = c.run_pod(pc)
+    other = c.create(pod, pc, c.container_config("other", ["true"]))
+    cid = c.create(pod, pc, c.container_config("quick", ["true"]))
+    oci.exit_on_start.add(cid)
+    oci.on_exit = state["rt"].ctrs.refresh
+    c.start(cid)
+    c.remove(cid)
+    got = []
+    for ev in stream:
+        if ev.container_id == cid:
+            got.append(ev)
+            if ev.container_event_type == api_pb2.CONTAINER_DELETED_EVENT:
+                break
+    stream.cancel()
+    assert [e.container_event_type for e in got] == [
+        api_pb2.CONTAINER_CREATED_EVENT, api_pb2.CONTAINER_STARTED_EVENT, api_pb2.CONTAINER_STOPPED_EVENT,
+        api_pb2.CONTAINER_DELETED_EVENT]
+    states = [{s.id: s.state for s in e.containers_statuses} for e in got]
+    assert [s.get(cid) for s in states] == [api_pb2.CONTAINER_CREATED, api_pb2.CONTAINER_RUNNING,
+                                            api_pb2.CONTAINER_EXITED, None]
+    assert all(s[other] == api_pb2.CONTAINER_CREATED for s in states)
+    assert got[2].containers_statuses[[s.id for s in got[2].containers_statuses].index(cid)].exit_code == 3
+    assert all(e.pod_sandbox_status.id == pod and e.created_at > 0 for e in got)
+
+
+@root_only
+def test_container_status_stop_signal_and_verbose_info(served):
+    state, *_ = served
+    c = state["client"]
+    pc = c.pod_config("sig")
+    pod = c.run_pod(pc)
+    plain = c.create(pod, pc, c.container_config("plain", ["true"]))
+    killed = c.create(pod, pc, c.container_config("killed", ["true"], stop_signal=api_pb2.SIGKILL))
+    # the effective signal: the request's, else the image's STOPSIGNAL (busybox has none), else SIGTERM
+    assert c.status(plain).stop_signal == api_pb2.SIGTERM
+    assert c.status(killed).stop_signal == api_pb2.SIGKILL
+    resp = c.rt.ContainerStatus(api_pb2.ContainerStatusRequest(container_id=plain))
+    assert dict(resp.info) == {}                     # only with verbose
+    info = json.loads(c.rt.ContainerStatus(api_pb2.ContainerStatusRequest(
+        container_id=plain, verbose=True)).info["info"])
+    assert info["sandboxID"] == pod and info["config"]["metadata"]["name"] == "plain"
+    assert info["runtimeSpec"]["root"]["path"].endswith("/rootfs") and "pid" in info
+
+
+@root_only
+def test_status_features_and_verbose(served):
+    state, *_ = served
+    c = state["client"]
+    st = c.rt.Status(api_pb2.StatusRequest())
+    assert dict(st.info) == {} and st.features.supplemental_groups_policy
+    st = c.rt.Status(api_pb2.StatusRequest(verbose=True))
+    assert json.loads(st.info["config"])["oci_runtime"] == "fake-oci"
+
+
+@root_only
+def test_update_runtime_config_takes_the_ipv4_cidr_of_a_dual_stack_node(served):
+    state, oci, net, *_ = served
+    c = state["client"]
+
+    def update(cidr):
+        c.rt.UpdateRuntimeConfig(api_pb2.UpdateRuntimeConfigRequest(
+            runtime_config=api_pb2.RuntimeConfig(network_config=api_pb2.NetworkConfig(pod_cidr=cidr))))
+    update("10.244.1.0/24,fd00:10:244:1::/64")      # the kubelet joins the node's PodCIDRs
+    update("fd00:10:244:1::/64")                     # IPv6 only: the bridge keeps its CIDR
+    update("")                                       # nothing to do
+    assert net.cidrs == ["10.244.1.0/24"]
+    code, msg = _code(update, "10.244.1.0/24,bogus")
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "pod_cidr" in msg
+
+
+# --- the gated log relay (CreateContainer starts it alongside `create`) ----------------
+
+def _wait_relay_gone(pid, deadline_s=10.0) -> None:
+    import select
+    try:
+        fd = os.pidfd_open(pid)                          # not our child: a pidfd tells its exit
+    except OSError:
+        return
+    try:
+        select.select([fd], [], [], deadline_s)
+    finally:
+        os.close(fd)
+
+
+def test_gated_relay_reads_nothing_until_the_gate_opens(tmp_path):
+    from cri_handler import logrelay
+    log_path = tmp_path / "c.log"
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    relay = logrelay.start_gated(str(log_path), out_r, err_r)
+    os.write(out_w, b"the runtime's complaint\n")       # before the gate: not the container's output
+    time.sleep(0.3)
+    assert not log_path.exists() or log_path.read_bytes() == b""
+    logrelay.abort(relay)                                # create failed
+    os.set_blocking(out_r, False)
+    assert os.read(out_r, 100) == b"the runtime's complaint\n"   # still ours to read back
+    assert not log_path.exists(), "an aborted relay leaves no empty log file behind"
+    for fd in (out_r, out_w, err_r, err_w):
+        os.close(fd)
+
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    relay = logrelay.start_gated(str(log_path), out_r, err_r)
+    pid = logrelay.open_gate(relay)
+    os.close(out_r)
+    os.close(err_r)
+    os.write(out_w, b"hello\n")
+    os.write(err_w, b"oops\n")
+    os.close(out_w)
+    os.close(err_w)                                      # EOF on both: the relay finishes
+    _wait_relay_gone(pid)
+    lines = log_path.read_bytes().splitlines()
+    assert sorted(line.split(b" ", 1)[1] for line in lines) == [b"stderr F oops", b"stdout F hello"]
