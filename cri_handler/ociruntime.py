@@ -24,7 +24,7 @@ Facts relied upon:
   the process exits.  A recorded (pid, start time) pair tells a reused pid
   from the sentry (see sentry.oci.container).
 - `update` maps a LinuxResources object to cgroup limits exactly as
-  `pysandbox-oci update --resources` does (sentry/cli/oci.py _update):
+  `pysandbox-oci update --resources` does (sentry.oci.container.update):
   memory.limit, cpu.quota/cpu.period as a CPU fraction, pids.limit; a
   non-positive value leaves that limit alone.
 """
@@ -240,27 +240,8 @@ class OciRuntime:
 
 def _update(d, res: dict) -> None:
     """`pysandbox-oci update --resources` in-process (see the module docstring)."""
-    from sentry.cgroups import Cgroup, Limits
     from sentry.oci import container as ct
-    mem = (res.get("memory") or {}).get("limit")
-    cpu = res.get("cpu") or {}
-    quota, period = cpu.get("quota"), cpu.get("period") or 100_000
-    pids = (res.get("pids") or {}).get("limit")
-    for name, v in (("memory.limit", mem), ("cpu.quota", quota), ("pids.limit", pids)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
-            raise SandboxError(f"--resources: {name} must be an integer")
-    st = d.load()
-    if ct.status(d, st) == "stopped":
-        raise SandboxError(f"container {d.id} is not running")
-    if not st.cgroup:
-        raise SandboxError(f"container {d.id} has no cgroup (linux.cgroupsPath)")
-    cg = Cgroup.attach(st.cgroup)
-    try:
-        cg.update(Limits(memory=mem if mem and mem > 0 else None,
-                         cpus=quota / period if quota and quota > 0 else None,
-                         pids=pids if pids and pids > 0 else None))
-    finally:
-        cg.close()
+    ct.update(d, res)
 
 
 def signal_to_cri(number: int) -> int:

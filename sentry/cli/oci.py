@@ -290,7 +290,7 @@ def _list(root: str, args) -> int:
 
 
 def _update(root: str, args) -> int:
-    from sentry.cgroups import Cgroup, Limits, parse_memory
+    from sentry.cgroups import parse_memory
     from sentry.oci import container as ct
     res = {}
     if args.resources:
@@ -303,32 +303,12 @@ def _update(root: str, args) -> int:
             raise SandboxError(f"--resources: not valid JSON: {e}") from None
         if not isinstance(res, dict):
             raise SandboxError("--resources: expected a LinuxResources object")
-    mem = (res.get("memory") or {}).get("limit")
-    cpu = res.get("cpu") or {}
-    quota, period = cpu.get("quota"), cpu.get("period") or 100_000
-    pids = (res.get("pids") or {}).get("limit")
     if args.memory:
-        mem = parse_memory(args.memory)
-    if args.cpu_quota is not None:
-        quota = args.cpu_quota
-    if args.cpu_period is not None:
-        period = args.cpu_period
+        res.setdefault("memory", {})["limit"] = parse_memory(args.memory)
+    for flag, key in ((args.cpu_quota, "quota"), (args.cpu_period, "period")):
+        if flag is not None:
+            res.setdefault("cpu", {})[key] = flag
     if args.pids_limit is not None:
-        pids = args.pids_limit
-    for name, v in (("memory.limit", mem), ("cpu.quota", quota), ("pids.limit", pids)):
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
-            raise SandboxError(f"--resources: {name} must be an integer")
-    d = ct.Dir(root, args.id)
-    st = d.load()
-    if ct.status(d, st) == "stopped":
-        raise SandboxError(f"container {args.id} is not running")
-    if not st.cgroup:
-        raise SandboxError(f"container {args.id} has no cgroup (linux.cgroupsPath)")
-    cg = Cgroup.attach(st.cgroup)
-    try:
-        cg.update(Limits(memory=mem if mem and mem > 0 else None,
-                         cpus=quota / period if quota and quota > 0 else None,
-                         pids=pids if pids and pids > 0 else None))
-    finally:
-        cg.close()
+        res.setdefault("pids", {})["limit"] = args.pids_limit
+    ct.update(ct.Dir(root, args.id), res)
     return 0

@@ -238,7 +238,10 @@ def kill(d: Dir, sig: int, all_procs: bool = False) -> None:
         finally:
             cg.close()
         return
-    pid = workload_pid(st)
+    # Just after `start`, init may not have forked the workload yet.
+    deadline = time.monotonic() + 2
+    while (pid := workload_pid(st)) is None and alive(st) and time.monotonic() < deadline:
+        time.sleep(0.002)
     _signal(pid if pid else st.pid, sig if pid else signal.SIGKILL)
 
 
@@ -286,6 +289,33 @@ def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
     shutil.rmtree(d.path, ignore_errors=True)
     if problems and not all(p.startswith("warning") for p in problems):
         raise SandboxError("; ".join(problems))
+
+
+def update(d: Dir, res: dict) -> None:
+    """`update --resources`: apply a LinuxResources object's memory.limit,
+    cpu.quota/period and pids.limit to the running container's cgroup."""
+    from sentry.cgroups import Cgroup, Limits
+    mem = (res.get("memory") or {}).get("limit")
+    cpu = res.get("cpu") or {}
+    quota, period = cpu.get("quota"), cpu.get("period") or 100_000
+    pids = (res.get("pids") or {}).get("limit")
+    for name, v in (("memory.limit", mem), ("cpu.quota", quota), ("cpu.period", period), ("pids.limit", pids)):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            raise SandboxError(f"--resources: {name} must be an integer")
+    if period <= 0:
+        raise SandboxError("--resources: cpu.period must be positive")
+    st = d.load()
+    if status(d, st) == "stopped":
+        raise SandboxError(f"container {d.id} is not running")
+    if not st.cgroup:
+        raise SandboxError(f"container {d.id} has no cgroup (linux.cgroupsPath)")
+    cg = Cgroup.attach(st.cgroup)
+    try:
+        cg.update(Limits(memory=mem if mem and mem > 0 else None,
+                         cpus=quota / period if quota and quota > 0 else None,
+                         pids=pids if pids and pids > 0 else None))
+    finally:
+        cg.close()
 
 
 def _freeze(st: State, frozen: bool) -> None:
