@@ -8,7 +8,7 @@ from a bundle at <state_dir>/containers/<id>/:
     config.json     from cri_handler.ocispec
     rootfs/         overlayfs (cri_handler.rootfs): the image's layers under
                     the writable layer <root>/cri/rw/<id>/{upper,work}
-    stdin           a FIFO, when the CRI config asks for stdin (attach)
+    attach.sock     the relay's attach endpoint (cri_handler.attach)
 
 Its stdout and stderr are pipes read by a log relay (cri_handler.logrelay),
 a detached process that writes the CRI log file and outlives a restart of
@@ -16,6 +16,10 @@ this server.  The relay is started alongside `create` but gated: it reads
 nothing until `create` has succeeded, because until then whatever reaches
 the pipes is pysandbox-oci's own complaint, which we read back to report a
 failed create instead of leaving it in the container log.
+
+A container gets a relay when it has a log, a tty or stdin (cri_handler.ctrio);
+the relay also serves its attach socket and holds the pty master or the
+stdin pipe across restarts of this server.
 
 State comes from the OCI runtime's state directory (ociruntime.OciRuntime.
 state); `refresh` moves a record from CREATED/RUNNING to EXITED once the
@@ -29,10 +33,6 @@ CREATED, STARTED, STOPPED, DELETED, each once, whichever thread sees a
 transition first (a short-lived container can exit before StartContainer
 has recorded it as running: refresh then publishes STARTED before
 STOPPED; StartContainer publishes nothing more).
-
-Kernel facts relied upon:
-- A FIFO opened O_RDWR never blocks and never reads EOF: the container's
-  stdin stays open across attaches.
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ import shutil
 import signal
 import time
 
-from cri_handler import ctrstats, execsync, logrelay, ocispec, rootfs
+from cri_handler import ctrio, ctrstats, execsync, logrelay, ocispec, rootfs
 from cri_handler.errors import FailedPrecondition, InvalidArgument, NotFound, RuntimeFailure
 from cri_handler.ociruntime import signal_from_cri, signal_to_cri
 from cri_handler.pods import labels_match, to_json
@@ -130,8 +130,7 @@ class Containers:
             resources=to_json(cfg.linux.resources), mounts=[to_json(m) for m in cfg.mounts],
             stop_signal=_stop_signal(cfg, image))
         mounted = False
-        fds: list[int] = []
-        relay = None
+        stdio = ctrio.CreateIO(cfg, bundle, log_path)
         try:
             os.makedirs(bundle, 0o711)
             os.makedirs(os.path.join(rw, "upper"), 0o755)
@@ -148,38 +147,18 @@ class Containers:
             mounted = True
             if log_path:
                 os.makedirs(os.path.dirname(log_path), 0o755, exist_ok=True)
-            # stdio: the relay's pipes (or /dev/null), stdin a FIFO if asked for.
-            if cfg.stdin:
-                rec.stdin_fifo = os.path.join(bundle, "stdin")
-                os.mkfifo(rec.stdin_fifo, 0o600)
-                stdin = os.open(rec.stdin_fifo, os.O_RDWR | os.O_CLOEXEC)
-            else:
-                stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            fds.append(stdin)
-            if log_path:
-                out_r, out_w = os.pipe2(os.O_CLOEXEC)
-                err_r, err_w = os.pipe2(os.O_CLOEXEC)
-                fds += [out_r, out_w, err_r, err_w]
-                # Started now, its Python start-up overlaps `create`; it reads once we open the gate.
-                relay = _relay_call(logrelay.start_gated, log_path, out_r, err_r)
-            else:
-                out_r = err_r = -1
-                out_w = err_w = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-                fds.append(out_w)
+            stdio.setup()                        # the relay, its attach socket, the console socket
+            rec.tty, rec.attach_dir = bool(cfg.tty), stdio.attach_dir
             rt.meta.save_container(rec)          # before create: a crash leaves something to clean up
             try:
-                rt.oci.create(cid, bundle, stdin, out_w, err_w)
+                rt.oci.create(cid, bundle, stdio.stdin, stdio.out_w, stdio.err_w, stdio.console_path)
             except RuntimeFailure as e:
-                if relay is not None:
-                    relay, gated = None, relay
-                    logrelay.abort(gated)
-                noise = _drain(out_r) + _drain(err_r)
+                noise = stdio.failed()
                 if noise.strip():
                     log.debug("create output", extra={"container": cid, "output": noise[-2000:].decode(errors="replace")})
                 raise RuntimeFailure(f"creating container {cfg.metadata.name}: {e}") from None
-            if relay is not None:
-                relay, gated = None, relay
-                rec.relay_pid = _relay_call(logrelay.open_gate, gated)
+            rec.relay_pid = stdio.open_gate()
+            if rec.relay_pid:
                 from sentry.oci.container import start_time
                 rec.relay_start = start_time(rec.relay_pid)
             with rt.mu:
@@ -189,8 +168,7 @@ class Containers:
             rt.monitor.watch(rec.id)
             return rec
         except BaseException:
-            if relay is not None:
-                logrelay.abort(relay)
+            stdio.abort()
             try:
                 rt.oci.delete(cid, force=True)
             except Exception:
@@ -202,11 +180,7 @@ class Containers:
             rt.meta.delete_container(cid)
             raise
         finally:
-            for fd in fds:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            stdio.close()
 
     # -- StartContainer ------------------------------------------------------------
 
@@ -546,26 +520,6 @@ def _stop_signal(cfg, image) -> int:
         except SandboxError:
             log.warning("ignoring the image's StopSignal", extra={"image": image.ref, "signal": text})
     return int(signal.SIGTERM)
-
-
-def _relay_call(fn, *args):
-    try:
-        return fn(*args)
-    except logrelay.RelayError as e:
-        raise RuntimeFailure(str(e)) from None
-
-
-def _drain(fd: int) -> bytes:
-    if fd < 0:
-        return b""
-    os.set_blocking(fd, False)
-    chunks = []
-    try:
-        while chunk := os.read(fd, 65536):
-            chunks.append(chunk)
-    except BlockingIOError:
-        pass
-    return b"".join(chunks)
 
 
 def _parse_time(text: str) -> int:

@@ -1,7 +1,10 @@
 """The log relay: a small process per container that copies the container's
-stdout and stderr into its CRI log file (format: cri_handler/logs.py).
+stdout and stderr into its CRI log file (format: cri_handler/logs.py), and
+serves its attach socket (cri_handler/attach.py), like containerd's shim or
+CRI-O's conmon.
 
-    python -m cri_handler.logrelay --log PATH --stdout FD|FIFO --stderr FD|FIFO
+    python -m cri_handler.logrelay [--log PATH] [--stdout FD|FIFO] [--stderr FD|FIFO]
+                                   [--console FD] [--attach FD] [--stdin FD] [--stdin-once]
                                    [--pid-file P] [--detach] [--gate FD]
 
 Facts and choices this module relies on:
@@ -30,11 +33,24 @@ Facts and choices this module relies on:
 - An unhandled SIGUSR1 kills a process, and a pid can be reused. So
   reopen_log() first checks /proc/PID/cmdline. spawn_relay() returns only
   after the handlers are installed.
+- A tty container (--console FD: a listening socket whose path was
+  `create --console-socket`): once past the gate, the relay accepts the
+  runtime's connection and takes the pty master it sent.  The terminal
+  merges stdout and stderr, so its output is logged as stdout; read()
+  on the master fails with EIO once every slave fd is closed (the
+  container is done): that is its EOF.  --stderr then carries only what the
+  runtime and the sentry themselves write.
+- --attach FD: the listening attach socket; --stdin FD: the write end of a
+  non-tty container's stdin pipe, held here so that the container's stdin
+  outlives a server restart and Attach can write to it (--stdin-once: see
+  cri_handler/attach.py).  Without --log the output only goes to attach
+  clients.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -42,6 +58,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from cri_handler import attach
 from cri_handler.logs import CRILogWriter
 
 MODULE = "cri_handler.logrelay"
@@ -98,15 +115,26 @@ class GatedRelay:
     log_path: str
 
 
-def start_gated(log_path: str, out_r: int, err_r: int) -> GatedRelay:
-    """Start a detached relay on the caller's pipe read ends (they stay the
-    caller's too), gated: see the module docstring.  Returns at once; then
-    open_gate() or abort().  Raises RelayError if it cannot be started."""
+def start_gated(log_path: str, out_r: int, err_r: int, *, console: int = -1, attach_fd: int = -1,
+                stdin_w: int = -1, stdin_once: bool = False) -> GatedRelay:
+    """Start a detached relay on the caller's fds (they stay the caller's
+    too; -1: not given; log_path "": no log), gated: see the module
+    docstring.  Returns at once; then open_gate() or abort().  Raises
+    RelayError if it cannot be started."""
     gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
-    cmd = [sys.executable, "-m", MODULE, "--log", os.path.abspath(log_path), "--stdout", str(out_r),
-           "--stderr", str(err_r), "--gate", str(gate_r), "--detach"]
+    cmd = [sys.executable, "-m", MODULE, "--gate", str(gate_r), "--detach"]
+    if log_path:
+        cmd += ["--log", os.path.abspath(log_path)]
+    fds = [gate_r]
+    for flag, fd in (("--stdout", out_r), ("--stderr", err_r), ("--console", console),
+                     ("--attach", attach_fd), ("--stdin", stdin_w)):
+        if fd >= 0:
+            cmd += [flag, str(fd)]
+            fds.append(fd)
+    if stdin_once:
+        cmd.append("--stdin-once")
     try:
-        proc = subprocess.Popen(cmd, pass_fds=(out_r, err_r, gate_r), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, pass_fds=fds, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/", env=_env(),
                                 start_new_session=True)
     except OSError as e:
@@ -226,19 +254,41 @@ def _source(spec: str) -> int | str:
     return spec
 
 
-def _copy(writer: CRILogWriter, stream: str, source: int | str, done: threading.Event,
+class _NoLog:
+    """The writer when there is no log file (output for attach clients only)."""
+
+    def write(self, stream: str, data: bytes) -> None:
+        pass
+
+    def end_stream(self, stream: str) -> None:
+        pass
+
+    def reopen(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _copy(writer, hub, name: str, stream: str, source: int | str, done: threading.Event,
           remaining: list) -> None:
+    fd = -1
     try:
         fd = source if isinstance(source, int) else os.open(source, os.O_RDONLY | os.O_CLOEXEC)
         while data := os.read(fd, 65536):
             writer.write(stream, data)
-        os.close(fd)
+            if hub is not None:
+                hub.publish(stream, data)
     except OSError as e:             # EIO from a hung-up tty and the like: treat as EOF
-        print(f"logrelay: reading {stream}: {e}", file=sys.stderr)
-    writer.end_stream(stream)
-    remaining.remove(stream)
-    if not remaining:
-        done.set()
+        if name != "console":        # EIO is the normal end of a pty
+            print(f"logrelay: reading {name}: {e}", file=sys.stderr)
+    finally:                         # whatever happened, this source is done
+        if fd >= 0 and name != "console":
+            os.close(fd)             # (the master stays open: it is the hub's input too)
+        writer.end_stream(stream)
+        remaining.remove(name)
+        if not remaining:
+            done.set()
 
 
 def _write_pid_file(path: str) -> None:
@@ -305,20 +355,30 @@ def _remove_if_empty(path: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__.split("\n")[0])
-    ap.add_argument("--log", required=True, help="the CRI log file to append to")
-    ap.add_argument("--stdout", required=True, metavar="FD|FIFO")
-    ap.add_argument("--stderr", required=True, metavar="FD|FIFO")
+    ap.add_argument("--log", help="the CRI log file to append to (none: attach clients only)")
+    ap.add_argument("--stdout", metavar="FD|FIFO")
+    ap.add_argument("--stderr", metavar="FD|FIFO")
+    ap.add_argument("--console", type=int, metavar="FD", help="listening socket the runtime sends "
+                    "the pty master to")
+    ap.add_argument("--attach", type=int, metavar="FD", help="listening attach socket to serve")
+    ap.add_argument("--stdin", type=int, metavar="FD", help="write end of the container's stdin")
+    ap.add_argument("--stdin-once", action="store_true", help="close stdin when the first attach "
+                    "client's stdin ends")
     ap.add_argument("--pid-file")
     ap.add_argument("--detach", action="store_true", help="fork into a new session; print the pid")
     ap.add_argument("--gate", type=int, metavar="FD", help="read nothing until a byte comes on FD; "
                     "exit at EOF on it")
     args = ap.parse_args(argv)
+    if not (args.stdout or args.stderr or args.console is not None):
+        ap.error("nothing to relay: give --stdout, --stderr or --console")
     try:
-        sources = {"stdout": _source(args.stdout), "stderr": _source(args.stderr)}
-        if args.gate is not None:
-            os.fstat(args.gate)
-        existed = os.path.exists(args.log)
-        writer = CRILogWriter(args.log)
+        sources = {name: _source(spec) for name, spec in (("stdout", args.stdout), ("stderr", args.stderr))
+                   if spec}
+        for fd in (args.gate, args.console, args.attach, args.stdin):
+            if fd is not None:
+                os.fstat(fd)
+        existed = bool(args.log) and os.path.exists(args.log)
+        writer = CRILogWriter(args.log) if args.log else _NoLog()
     except OSError as e:
         print(f"logrelay: {e}", file=sys.stderr)
         return 1
@@ -346,15 +406,28 @@ def main(argv=None) -> int:
 
     if args.gate is not None and not _pass_gate(args.gate):
         writer.close()
-        if not existed:
+        if args.log and not existed:
             _remove_if_empty(args.log)
         _remove_pid_file(args.pid_file)
         return 0
+    streams = {name: name for name in sources}
+    master = attach.receive_console(args.console) if args.console is not None else -1
+    if master >= 0:
+        sources["console"], streams["console"] = master, "stdout"
+    hub = None
+    if args.attach is not None:
+        stdin = master if master >= 0 else (args.stdin if args.stdin is not None else -1)
+        hub = attach.Hub(socket.socket(fileno=args.attach), stdin, master >= 0, args.stdin_once)
+        hub.start()
     remaining = list(sources)
-    for stream, source in sources.items():
-        threading.Thread(target=_copy, args=(writer, stream, source, done, remaining),
-                         daemon=True, name=f"relay-{stream}").start()
+    if not remaining:
+        done.set()
+    for name, source in sources.items():
+        threading.Thread(target=_copy, args=(writer, hub, name, streams[name], source, done, remaining),
+                         daemon=True, name=f"relay-{name}").start()
     done.wait()    # signal handlers run during a lock wait (POSIX, Python >= 3.2)
+    if hub is not None:
+        hub.close()
     writer.close()
     _remove_pid_file(args.pid_file)
     return 0

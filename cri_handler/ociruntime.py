@@ -135,10 +135,14 @@ class OciRuntime:
             msgs.append(proc.stderr.decode(errors="replace").strip().removeprefix("pysandbox-oci: "))
         return "; ".join(msgs) or f"exit status {proc.returncode}"
 
-    def create(self, cid: str, bundle: str, stdin: int, stdout: int, stderr: int) -> int:
-        """Returns the sentry's pid.  stdin/stdout/stderr (fds) become the container's stdio."""
+    def create(self, cid: str, bundle: str, stdin: int, stdout: int, stderr: int,
+               console_socket: str = "") -> int:
+        """Returns the sentry's pid.  stdin/stdout/stderr (fds) become the
+        container's stdio, or with process.terminal the sentry's own: then
+        the pty master goes to the unix socket at console_socket (SCM_RIGHTS)."""
         pid_file = os.path.join(bundle, "sentry.pid")
-        self._call("create", ["create", "--bundle", bundle, "--pid-file", pid_file, cid],
+        console = ["--console-socket", console_socket] if console_socket else []
+        self._call("create", ["create", "--bundle", bundle, "--pid-file", pid_file, *console, cid],
                    stdin=stdin, stdout=stdout, stderr=stderr)
         with open(pid_file) as f:
             return int(f.read().strip() or 0)

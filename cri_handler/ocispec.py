@@ -128,8 +128,10 @@ def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: s
     uid, gid, groups = _user(sc, img_cfg, layers, image.ref)
     bounding = _capabilities(sc)
 
+    if config.tty and not any(e.startswith("TERM=") for e in env):
+        env.append("TERM=xterm")        # what containerd's oci.WithTTY adds
     process = {
-        "terminal": False,
+        "terminal": bool(config.tty),
         "user": {"uid": uid, "gid": gid, **({"additionalGids": groups} if groups else {})},
         "args": argv,
         "env": env,

@@ -496,10 +496,12 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
 
     def Attach(self, request, context):
         rec = self.rt.ctrs.running(request.container_id)
-        if request.tty:
-            raise Unimplemented("Attach with tty: pysandbox containers run without a terminal")
-        if not rec.log_path and (request.stdout or request.stderr):
-            raise FailedPrecondition(f"container {rec.id} has no log file: attach reads its output from there")
+        if request.tty and not rec.tty:
+            raise FailedPrecondition(f"container {rec.id} was not created with a tty: attach without tty")
+        if request.stdin and not rec.config.get("stdin"):
+            raise FailedPrecondition(f"container {rec.id} was not created with stdin")
+        if not rec.attach_dir and not rec.log_path and (request.stdout or request.stderr):
+            raise FailedPrecondition(f"container {rec.id} has no log, tty or stdin: there is nothing to attach to")
         try:
             url = self._streams().register_attach(rec.id, request.tty, request.stdin, request.stdout,
                                                   request.stderr)

@@ -87,7 +87,9 @@ class ContainerRecord:
     cgroups_path: str = ""
     relay_pid: int = 0
     relay_start: int = 0                    # /proc start time, against pid reuse
-    stdin_fifo: str = ""
+    stdin_fifo: str = ""                    # older servers' stdin; now the relay holds a pipe
+    attach_dir: str = ""                    # where the relay's attach.sock is ("": no relay socket)
+    tty: bool = False
     resources: dict = field(default_factory=dict)   # LinuxContainerResources as protobuf JSON
     user: dict = field(default_factory=dict)        # {"uid", "gid", "groups"}
     mounts: list = field(default_factory=list)      # CRI Mounts as protobuf JSON

@@ -5,10 +5,15 @@
   (openpty) and hand the runtime its slave side as plain stdio: the process
   sees a terminal, resizes are TIOCSWINSZ on the master, and the runtime
   needs no console socket.
-- attach: the container's output is read back from its CRI log file (the
-  log relay is the only reader of its pipes, and it outlives us), from the
-  moment of attaching; stdin goes to the container's stdin FIFO when the
-  container was created with stdin.  No tty (refused at Attach).
+- attach: through the attach socket of the container's log relay
+  (cri_handler.attach), which holds the pty master of a tty container or
+  the write end of its stdin pipe and outlives us: output from the moment
+  of attaching, input, and resizes (TIOCSWINSZ on the master).  The end of
+  the client's stdin detaches, except with stdin_once and no tty, where
+  the relay closes the container's stdin and the output goes on until the
+  container exits (containerd's rule).  Containers made by an older server
+  (no attach socket) get their output read back from the CRI log file and
+  their stdin written to the FIFO it made.
 - portforward: a TCP connection to 127.0.0.1:port made from a thread that
   has joined the pod's network namespace (cri_handler.netns.run_in_netns:
   setns(CLONE_NEWNET) is per thread and allowed in a threaded process);
@@ -83,10 +88,19 @@ class StreamBackend:
     def attach(self, container_id, tty, stdin, stdout, stderr, resize_queue) -> None:
         ctrs = self.rt.ctrs
         rec = ctrs.running(container_id)
+        if stdin is not None and not rec.config.get("stdin"):
+            raise FailedPrecondition(f"container {rec.id} was not created with stdin")
+        if rec.attach_dir:
+            from cri_handler import attach
+            once = bool(rec.config.get("stdin_once")) and not rec.tty
+            try:
+                attach.attach(rec.attach_dir, stdin, stdout, stderr, resize_queue, detach_on_stdin_eof=not once)
+            except (ConnectionRefusedError, FileNotFoundError):
+                raise FailedPrecondition(f"container {rec.id}: its log relay does not answer "
+                                         "(the container has exited?)") from None
+            return
         done = threading.Event()
         if stdin is not None:
-            if not rec.stdin_fifo:
-                raise FailedPrecondition(f"container {rec.id} was not created with stdin")
 
             def feed():
                 fd = os.open(rec.stdin_fifo, os.O_WRONLY | os.O_CLOEXEC)

@@ -228,7 +228,7 @@ class FakeOci:
         self.exit_on_start: set[str] = set()     # these exit before start returns,
         self.on_exit = None                      # and this sees it then (as the exit monitor would)
 
-    def create(self, cid, bundle, stdin, stdout, stderr):
+    def create(self, cid, bundle, stdin, stdout, stderr, console_socket=""):
         self.calls.append(("create", cid))
         assert json.load(open(os.path.join(bundle, "config.json")))["root"]["path"] == os.path.join(bundle, "rootfs")
         os.write(stdout, b"hello from create\n")         # what a container would print
