@@ -215,6 +215,7 @@ def main(argv=None) -> int:
             finally:
                 cri.close()
                 srv.stop()
+                srv.remove_network()
         if not args.no_containerd:
             if not shutil.which("containerd") or not shutil.which("runc"):
                 print("containerd or runc missing: pysandbox only", file=sys.stderr)

@@ -154,6 +154,7 @@ class Server:
 
     def __init__(self, base: Path, bridge: str = "pysbcri0", cidr: str = "10.215.0.0/24"):
         self.base = Path(base)
+        self.bridge, self.cidr = bridge, cidr
         self.root = self.base / "root"
         self.state = self.base / "state"
         self.socket = self.base / "cri.sock"
@@ -188,6 +189,17 @@ class Server:
         client = CRI(self.endpoint)
         client.wait_ready(proc=self.proc)
         return client
+
+    def remove_network(self) -> None:
+        """Take the built-in bridge and its iptables rules off the host (a
+        node keeps them; a test must not).  Call once its pods are gone."""
+        from cri_handler.network import NetworkError, PodNetworkManager
+        mgr = PodNetworkManager(run_dir=str(self.state), state_dir=str(self.state / "network"),
+                                cni_conf_dir=str(self.base / "cni-none"), pod_cidr=self.cidr, bridge=self.bridge)
+        try:
+            mgr.remove_builtin_network()
+        except NetworkError as e:
+            print(f"warning: {e}", file=sys.stderr)
 
     def stop(self, timeout: float = 20.0) -> int:
         if self.proc is None:

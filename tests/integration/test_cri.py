@@ -47,6 +47,7 @@ def server(tmp_path_factory):
     finally:
         srv.client.close()
         srv.stop()
+        srv.remove_network()
         _cleanup(base)
 
 

@@ -43,6 +43,7 @@ def server(tmp_path_factory):
     finally:
         srv.client.close()
         srv.stop()
+        srv.remove_network()
 
 
 def _pod(cri, name, log_dir):
