@@ -60,6 +60,7 @@ class RunConfig:
     uid_map: list = field(default_factory=list)   # [(inside, outside, size)]: a user namespace
     gid_map: list = field(default_factory=list)
     userns_path: str | None = None   # OCI exec: the container's user namespace to join
+    host_ns: frozenset = frozenset()  # "ipc"/"uts" the OCI config leaves out: the host's are kept
 
 
 def host_id(mapping: list, inside: int) -> int:

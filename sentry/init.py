@@ -80,7 +80,7 @@ def _start(cfg, sock, status_fd, filt) -> None:
         _join_container(cfg.exec_in)
     else:
         _enter_namespaces(cfg)
-        if cfg.hostname:
+        if cfg.hostname and "uts" not in cfg.host_ns:
             socket.sethostname(cfg.hostname)
         if cfg.net == "none" and "net" not in cfg.join:
             net.loopback_up()
@@ -138,7 +138,7 @@ def _enter_namespaces(cfg) -> None:
                 raise SandboxError(f"linux.namespaces: {kind} path {path}: {e.strerror}") from None
         flags = CLONE_NEWNS
         for kind in ("uts", "ipc") + (("net",) if cfg.net == "none" else ()):
-            if kind not in held:
+            if kind not in held and kind not in cfg.host_ns:
                 flags |= NS_FLAGS[kind]
         native.unshare(flags)
         for kind, fd in held.items():

@@ -15,11 +15,11 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   engine prepared it), not through our copy-on-write layer.
 - mounts: bind (ro/rw), tmpfs (size=), mqueue.  proc, sysfs, devpts, the
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
-- linux.namespaces: mount, pid, uts, ipc are always new; network new, by
-  path (joined: a pod's), or absent (the host's network); uts and ipc may
-  be joined by path, and pid too (a pod sharing its processes: the
-  container's init is then not that namespace's pid 1; a path naming one
-  of our sentries means its container's).  user (new, with mappings) puts the
+- linux.namespaces: mount is always new; network, uts and ipc are new,
+  joined by path (a pod's), or absent (the host's, as runc does); pid is
+  new or joined by path (a pod sharing its processes: the container's init
+  is then not that namespace's pid 1; a path naming one of our sentries
+  means its container's).  user (new, with mappings) puts the
   workload alone in a user namespace made last, so its capabilities cover
   nothing the host owns (csrc/spawn.c).  time, and a mount or user path,
   are refused.
@@ -126,6 +126,9 @@ def from_dict(raw: dict, bundle: str, platform: str = "seccomp") -> Spec:
     _process(cfg, process)
     _namespaces(cfg, linux)
     hostname = _get(raw, "hostname", str, "", "")
+    if hostname and "uts" in cfg.host_ns:
+        raise SandboxError("hostname: setting it needs a uts namespace in linux.namespaces "
+                           "(without one the container shares the host's)")
     if hostname:
         if len(hostname.encode()) > 64 or "/" in hostname:
             raise SandboxError(f"hostname {hostname!r}: must be at most 64 bytes without '/'")
@@ -228,6 +231,7 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
                 raise SandboxError(f"{where}.path {path!r}: must be absolute")
             cfg.join["net" if kind == "network" else kind] = path
     cfg.net = "none" if "network" in seen else "host"
+    cfg.host_ns = frozenset(k for k in ("ipc", "uts") if k not in seen)   # as runc: absent means the host's
     if "user" in seen:
         cfg.uid_map = _mapping(linux, "uidMappings")
         cfg.gid_map = _mapping(linux, "gidMappings")
@@ -325,7 +329,9 @@ def _linux(cfg: RunConfig, linux: dict) -> None:
         if not isinstance(value, str):
             raise SandboxError(f"linux.sysctl.{key}: the value must be a string")
         own_net = cfg.net == "none"
-        if not (key in IPC_SYSCTLS or key.startswith("fs.mqueue.") or (key.startswith("net.") and own_net)):
+        own_ipc = "ipc" not in cfg.host_ns
+        if not (((key in IPC_SYSCTLS or key.startswith("fs.mqueue.")) and own_ipc)
+                or (key.startswith("net.") and own_net)):
             raise SandboxError(f"linux.sysctl.{key}: not a sysctl of the container's own namespaces "
                                "(net.* with its own network, kernel.shm*/msg*/sem, fs.mqueue.*)")
         if ".." in key or "/" in key:

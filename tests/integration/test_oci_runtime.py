@@ -234,7 +234,7 @@ def test_seccomp_profile_only_narrows(bundle, root):
     ({"mounts": [{"destination": "rel", "type": "tmpfs"}]}, "mounts[0].destination"),
     ({"linux__namespaces": [{"type": "user"}]}, "linux.uidMappings: a user namespace needs at least one mapping"),
     ({"linux__uidMappings": [{"containerID": 0, "hostID": 0, "size": 1}]}, "given without a user namespace"),
-    ({"linux__namespaces": [{"type": "pid", "path": "/proc/self/ns/pid"}]}, "is the host's pid namespace: refused"),
+    ({"linux__namespaces": [{"type": "pid", "path": "/proc/self/ns/pid"}, {"type": "uts"}]}, "is the host's pid namespace: refused"),
     ({"linux__sysctl": {"kernel.panic": "1"}}, "linux.sysctl.kernel.panic"),
     ({"linux__seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}, "SCMP_ACT_NOTIFY is not supported"),
     ({"linux__cgroupsPath": "system.slice:x:y"}, "linux.cgroupsPath"),
@@ -311,7 +311,7 @@ def test_user_namespace_shifted_ids(bundle, root):
 
 
 def test_user_namespace_needs_mapped_ids(bundle, root):
-    configure(bundle, linux__namespaces=[{"type": t} for t in ("pid", "mount", "user")],
+    configure(bundle, linux__namespaces=[{"type": t} for t in ("pid", "mount", "uts", "user")],
               linux__uidMappings=[{"containerID": 1000, "hostID": 1000, "size": 1}],
               linux__gidMappings=[{"containerID": 0, "hostID": 0, "size": 1}])
     r = oci(root, "create", "--bundle", bundle, "u3")
@@ -329,7 +329,7 @@ def test_shared_pid_namespace_as_containerd_asks(bundle, root, tmp_path):
     shutil.copytree(bundle, second, symlinks=True)
     cfg = configure(second, process__args=["sh", "-c", "ps -o comm | grep -c sleep"],
                     linux__namespaces=[{"type": "pid", "path": f"/proc/{sentry}/ns/pid"},
-                                       {"type": "mount"}, {"type": "network"}])
+                                       {"type": "mount"}, {"type": "network"}, {"type": "uts"}])
     cfg["linux"]["cgroupsPath"] += "-2"
     (second / "config.json").write_text(json.dumps(cfg))
     r = oci(root, "run", "--bundle", second, "second")
@@ -349,3 +349,17 @@ def test_exec_joins_the_containers_user_namespace(bundle, root):
     lines = r.stdout.split()
     assert r.returncode == 0 and lines[0] == lines[1] and lines[2] == "0", r.stdout + r.stderr
     assert oci(root, "delete", "--force", "ue").returncode == 0
+
+
+def test_absent_ipc_and_uts_mean_the_hosts(bundle, root):
+    host_ipc, host_uts = os.readlink("/proc/self/ns/ipc"), os.readlink("/proc/self/ns/uts")
+    cfg = configure(bundle, process__args=["sh", "-c", "readlink /proc/self/ns/ipc; readlink /proc/self/ns/uts"],
+                    linux__namespaces=[{"type": "pid"}, {"type": "mount"}, {"type": "network"}])
+    cfg.pop("hostname")
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    r = oci(root, "run", "--bundle", bundle, "h1")
+    assert r.returncode == 0 and r.stdout.split() == [host_ipc, host_uts], r.stdout + r.stderr
+    cfg["hostname"] = "x"
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    r = oci(root, "run", "--bundle", bundle, "h2")
+    assert r.returncode == 1 and "needs a uts namespace" in r.stderr
