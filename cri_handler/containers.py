@@ -21,6 +21,11 @@ A container gets a relay when it has a log, a tty or stdin (cri_handler.ctrio);
 the relay also serves its attach socket and holds the pty master or the
 stdin pipe across restarts of this server.
 
+A container asking for pid POD in a pod that holds a shared pid namespace
+joins it through /proc/<pod init pid>/ns/pid (cri_handler.podinit); create
+checks first that the pod init is still the process recorded (pid and start
+time), since a reused pid would name another process's namespace.
+
 State comes from the OCI runtime's state directory (ociruntime.OciRuntime.
 state); `refresh` moves a record from CREATED/RUNNING to EXITED once the
 sentry is gone, with the exit status, the time and the OOM flag from
@@ -44,7 +49,7 @@ import shutil
 import signal
 import time
 
-from cri_handler import ctrio, ctrstats, execsync, logrelay, ocispec, rootfs
+from cri_handler import ctrio, ctrstats, execsync, logrelay, ocispec, podinit, rootfs
 from cri_handler.errors import FailedPrecondition, InvalidArgument, NotFound, RuntimeFailure
 from cri_handler.ociruntime import signal_from_cri, signal_to_cri
 from cri_handler.pods import labels_match, to_json
@@ -105,6 +110,11 @@ class Containers:
         with rt.op_lock(pod.id):
             if pod.state != POD_READY:
                 raise FailedPrecondition(f"pod sandbox {pod.id} is not ready (stopped)")
+            if "path" in ocispec.pid_namespace(cfg.linux.security_context, pod) and \
+                    not podinit.alive(pod.pid_init_pid, pod.pid_init_start):
+                # Its /proc/<pid>/ns/pid would be another process's, or nothing.
+                raise FailedPrecondition(f"pod sandbox {pod.id}: the init holding its shared pid "
+                                         f"namespace (pid {pod.pid_init_pid}) is gone")
             rt.reserve_name(name_key, cid)
             try:
                 rec = self._create(cid, cfg, pod, image)

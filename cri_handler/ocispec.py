@@ -28,10 +28,15 @@ choices the CRI leaves open):
   no_new_privs is always on, whatever the request says.
 - namespaces: mount, pid, ipc, uts, network; network/ipc/uts join the
   pod's held namespaces by path; a NODE network pod has no network entry
-  (the host's).  The pid namespace is always the container's own: CRI mode
-  CONTAINER, and also POD (the proto default, sent by every client that
-  leaves namespace_options unset), documented in README; NODE and TARGET
-  are refused (Unimplemented).
+  and a NODE ipc pod no ipc entry (the host's: pysandbox-oci, as runc,
+  reads a missing ipc or uts entry so; the pod's mode decides for all its
+  containers, as containerd's pause container's does).  pid as containerd's WithPodNamespaces: any mode but
+  CONTAINER joins the pod's pid namespace, here the one its pod init
+  (cri_handler.podinit) holds, by /proc/<init pid>/ns/pid; pysandbox-oci
+  makes the container's init a member of it.  A pod holds one only when its
+  own config said pid POD (the kubelet sends POD for both or CONTAINER for
+  both); POD in a pod without one gets the container's own, as CONTAINER
+  does.  NODE and TARGET are refused (Unimplemented).
 - mounts: CRI mounts as binds (host_path must exist; symlinks resolved;
   readonly -> ro), then the pod's /etc/hostname, /etc/hosts and
   /etc/resolv.conf unless a CRI mount covers them.
@@ -50,6 +55,7 @@ import json
 import os
 import stat
 
+from cri_handler import podinit
 from cri_handler.errors import InvalidArgument, Unimplemented
 from cri_handler.v1 import api_pb2
 from sentry import caps
@@ -327,16 +333,17 @@ def _namespaces(sc, pod) -> list[dict]:
     pid = opts.pid
     if pid in (NS_NODE, NS_TARGET):
         raise Unimplemented(f"config.linux.security_context.namespace_options.pid {_MODE_NAMES[pid]}: "
-                            "not supported; every pysandbox container has its own pid namespace "
-                            "(CONTAINER; POD is served as CONTAINER)")
+                            "not supported (POD and CONTAINER are)")
     if opts.network == NS_NODE and not pod.host_network:
         raise InvalidArgument("config.linux.security_context.namespace_options.network NODE: the pod "
                               "was not created with the host network")
-    if opts.ipc == NS_NODE:
-        raise Unimplemented("config.linux.security_context.namespace_options.ipc NODE: the host IPC "
-                            "namespace is not supported")
-    ns = [{"type": "mount"}, {"type": "pid"}]
-    if pod.namespaces.get("ipc"):
+    if opts.ipc == NS_NODE and not pod.host_ipc:
+        raise InvalidArgument("config.linux.security_context.namespace_options.ipc NODE: the pod "
+                              "was not created with the host IPC namespace")
+    ns = [{"type": "mount"}, pid_namespace(sc, pod)]
+    if pod.host_ipc:
+        pass                     # no ipc entry: pysandbox-oci (as runc) then keeps the host's
+    elif pod.namespaces.get("ipc"):
         ns.append({"type": "ipc", "path": pod.namespaces["ipc"]})
     else:
         ns.append({"type": "ipc"})
@@ -346,6 +353,14 @@ def _namespaces(sc, pod) -> list[dict]:
     else:
         ns.append({"type": "uts"})
     return ns
+
+
+def pid_namespace(sc, pod) -> dict:
+    """The pid entry: the pod's shared namespace for POD when the pod holds one."""
+    init = getattr(pod, "pid_init_pid", 0)
+    if sc.namespace_options.pid == NS_POD and init:
+        return {"type": "pid", "path": podinit.ns_path(init)}
+    return {"type": "pid"}
 
 
 def _mounts(config, pod_files: dict[str, str], readonly_rootfs: bool) -> list[dict]:

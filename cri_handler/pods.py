@@ -8,7 +8,13 @@ A pod has no process of its own (no pause container): it is
   resolv.conf, bind-mounted into each of its containers;
 - a cgroup parent its containers' cgroups go under (the kubelet's
   cgroup_parent, else <cgroup_root>/<pod_id>);
-- its record (cri_handler.store).
+- its record (cri_handler.store);
+- when its config's namespace_options.pid is POD (what the kubelet sends
+  for shareProcessNamespace, and the proto default of clients that leave
+  namespace_options unset), a pod init (cri_handler.podinit): pid 1 of a
+  pid namespace its containers asking for pid POD join, as containerd's
+  containers join the pause container's.  Its pid and start time are in the
+  record, so a restarted server finds it; stop and remove kill it.
 READY from RunPodSandbox until StopPodSandbox; NOTREADY after.  Stop and
 remove are idempotent: an unknown id is fine (it may be gone already).
 """
@@ -26,7 +32,7 @@ from dataclasses import asdict
 
 from google.protobuf import json_format
 
-from cri_handler import ctrstats, netns
+from cri_handler import ctrstats, netns, podinit
 from cri_handler.errors import InvalidArgument, NotFound, Unimplemented
 from cri_handler.network import PortMapping
 from cri_handler.store import POD_NOTREADY, POD_READY, PodRecord
@@ -66,13 +72,10 @@ class Pods:
         if not md.namespace:
             raise InvalidArgument("config.metadata.namespace: missing")
         opts = cfg.linux.security_context.namespace_options
-        if opts.ipc == api_pb2.NODE:
-            raise Unimplemented("config.linux.security_context.namespace_options.ipc NODE: the host IPC "
-                                "namespace is not supported")
         if opts.pid in (api_pb2.NODE, api_pb2.TARGET):
             raise Unimplemented(f"config.linux.security_context.namespace_options.pid "
-                                f"{api_pb2.NamespaceMode.Name(opts.pid)}: not supported; every pysandbox "
-                                "container has its own pid namespace")
+                                f"{api_pb2.NamespaceMode.Name(opts.pid)}: not supported (POD and "
+                                "CONTAINER are)")
         host_network = opts.network == api_pb2.NODE
         hostname = cfg.hostname or (socket.gethostname() if host_network else _hostname_from(md.name))
         if not _HOSTNAME.fullmatch(hostname) or len(hostname.encode()) > netns.HOST_NAME_MAX:
@@ -96,6 +99,7 @@ class Pods:
         rec = PodRecord(id=pod_id, name=md.name, namespace=md.namespace, uid=md.uid, attempt=md.attempt,
                         created_at=time.time_ns(), state=POD_READY, runtime_handler=handler,
                         config=to_json(cfg), hostname=hostname, host_network=host_network,
+                        host_ipc=opts.ipc == api_pb2.NODE,
                         pod_dir=os.path.join(rt.cfg.state_dir, "pods", pod_id),
                         cgroup_parent=cgroup_parent or f"{rt.cfg.cgroup_root}/{pod_id}",
                         own_cgroup_parent=not cgroup_parent)
@@ -113,6 +117,7 @@ class Pods:
     def _create(self, rec: PodRecord, cfg, mappings) -> None:
         rt = self.rt
         made_ns = made_net = False
+        share_pid = cfg.linux.security_context.namespace_options.pid == api_pb2.POD
         try:
             os.makedirs(rec.pod_dir, 0o711)
             if cfg.log_directory:
@@ -123,6 +128,9 @@ class Pods:
             made_ns = True
             rec.namespaces = {"net": paths.net, "ipc": paths.ipc, "uts": paths.uts}
             rt.meta.save_pod(rec)                # from here on a restart can clean up
+            if share_pid:
+                rec.pid_init_pid, rec.pid_init_start = podinit.start(rec.cgroup_parent)
+                rt.meta.save_pod(rec)
             if not rec.host_network:
                 md = cfg.metadata
                 status = rt.net.setup(rec.id, paths.net, mappings, md.name, md.namespace, md.uid)
@@ -132,6 +140,8 @@ class Pods:
             _write(os.path.join(rec.pod_dir, "hosts"), _hosts(rec))
             rt.meta.save_pod(rec)
         except BaseException:
+            if rec.pid_init_pid:
+                _quietly(podinit.stop, rec.pid_init_pid, rec.pid_init_start, rec.cgroup_parent)
             if made_net:
                 _quietly(rt.net.teardown, rec.id)
             if made_ns:
@@ -164,6 +174,10 @@ class Pods:
         with rt.op_lock(rec.id):
             for ctr in rt.containers_of(rec.id):
                 rt.ctrs.kill_now(ctr.id)
+            if rec.pid_init_pid:
+                # After the containers: its exit would SIGKILL their members of
+                # the namespace, with no chance of a clean exit status.
+                podinit.stop(rec.pid_init_pid, rec.pid_init_start, rec.cgroup_parent)
             if rec.network_ready:
                 rt.net.teardown(rec.id)
                 with rt.mu:
@@ -187,6 +201,8 @@ class Pods:
             for ctr in rt.containers_of(rec.id):
                 rt.ctrs.remove(ctr.id)
             netns.remove_pod_namespaces(rec.id, rt.cfg.state_dir)
+            if rec.pid_init_pid:                 # again: its cgroup leaf, if a straggler kept it
+                podinit.stop(rec.pid_init_pid, rec.pid_init_start, rec.cgroup_parent)
             shutil.rmtree(rec.pod_dir, ignore_errors=True)
             if rec.own_cgroup_parent:
                 _remove_cgroup_dirs(rec.cgroup_parent)
@@ -319,9 +335,13 @@ class Pods:
     # -- restart ---------------------------------------------------------------------
 
     def recover(self, rec: PodRecord) -> None:
-        """After a restart: a READY pod whose namespaces are gone (a reboot)
-        is NOTREADY now."""
-        if rec.state == POD_READY and not all(os.path.exists(p) for p in rec.namespaces.values()):
+        """After a restart: a READY pod whose namespaces are gone (a reboot),
+        or whose pod init is (its shared pid namespace died with it), is
+        NOTREADY now."""
+        gone = not all(os.path.exists(p) for p in rec.namespaces.values())
+        if rec.pid_init_pid and not podinit.alive(rec.pid_init_pid, rec.pid_init_start):
+            gone = True
+        if rec.state == POD_READY and gone:
             rec.state = POD_NOTREADY
             self.rt.meta.save_pod(rec)
 

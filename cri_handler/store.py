@@ -53,6 +53,8 @@ class PodRecord:
     network_ready: bool = False             # set up and not yet torn down
     cgroup_parent: str = ""                 # cgroupfs path; containers go under it
     own_cgroup_parent: bool = False         # we made it (no cgroup_parent given): remove it
+    pid_init_pid: int = 0                   # the pod init (cri_handler.podinit) holding the shared
+    pid_init_start: int = 0                 # pid namespace; its /proc start time, against pid reuse
 
     @property
     def labels(self) -> dict:

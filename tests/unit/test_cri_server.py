@@ -143,6 +143,29 @@ def test_namespaces(image):
             build()
 
 
+def test_pid_and_ipc_namespace_modes(image):
+    shared = _pod()
+    shared.pid_init_pid = 4242
+    cfg, build = _build(image, pod=shared)
+    cfg.linux.security_context.namespace_options.pid = api_pb2.POD
+    assert {"type": "pid", "path": "/proc/4242/ns/pid"} in build().spec["linux"]["namespaces"]
+    cfg.linux.security_context.namespace_options.pid = api_pb2.CONTAINER
+    assert {"type": "pid"} in build().spec["linux"]["namespaces"]
+    # POD in a pod holding no pid namespace (its config said CONTAINER): its own
+    cfg, build = _build(image)
+    cfg.linux.security_context.namespace_options.pid = api_pb2.POD
+    assert {"type": "pid"} in build().spec["linux"]["namespaces"]
+    # ipc NODE: only in a host-IPC pod, and then no ipc entry (the host's)
+    cfg.linux.security_context.namespace_options.ipc = api_pb2.NODE
+    with pytest.raises(InvalidArgument, match="ipc"):
+        build()
+    host_ipc = _pod()
+    host_ipc.host_ipc = True
+    ns = ocispec.build(cfg, container_id="c", pod=host_ipc, image=image, rootfs="/r", cgroups_path="/x/c",
+                       pod_files={}).spec["linux"]["namespaces"]
+    assert not any(n["type"] == "ipc" for n in ns)
+
+
 def test_mounts(image, tmp_path):
     target = tmp_path / "data"
     target.mkdir()
