@@ -38,6 +38,19 @@ def cgroup_gone(path: str) -> bool:
                                                                           "unified"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _no_cgroup_parent_left():
+    """The tests' containers live under /pysandbox-test; take the (by then
+    empty) parent away at the end too."""
+    yield
+    import glob
+    for d in glob.glob("/sys/fs/cgroup/*/pysandbox-test"):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 @pytest.fixture
 def bundle(tmp_path, busybox_rootfs):
     """A bundle whose rootfs is a copy of the busybox rootfs (used as-is,
