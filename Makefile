@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py)
 	@# kubectl (client-go's SPDY and WebSocket streaming clients, for the CRI
 	@# streaming tests): Debian's, unless one is installed already.
 	@command -v kubectl >/dev/null || { echo "== apt-get install kubernetes-client"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
 	@test -x $(PY) || { echo "== creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "== pip install (editable, builds csrc/ with cffi)"
 	@$(PY) -m pip install -q --disable-pip-version-check setuptools wheel 'cffi>=1.15'
