@@ -65,9 +65,8 @@ from urllib.parse import urlsplit
 
 from cri_handler import spdy
 from cri_handler.streaming import (CLOSE_SIGNAL, DRAIN_TIMEOUT, RESIZE, STATUS, STDERR, STDIN,
-                                   STDOUT, _StreamSession, check_query)
+                                   STDOUT, check_query, serve_session)
 from cri_handler.websocket import HandshakeError as _HandshakeError
-from cri_handler.websocket import status_exit, status_internal, status_success
 
 log = logging.getLogger(__name__)
 
@@ -171,28 +170,7 @@ def _serve_remotecommand(conn: spdy.Connection, new_streams: queue.Queue, backen
                                 resize)
     if streams is None:
         return conn.goaway()
-    chan = _ChannelStreams(conn, proto, streams)
-    session = _StreamSession(chan, req.stdin, req.stdout, req.stderr, req.tty)
-    session.start()
-    try:
-        io = (session.stdin, session.stdout, session.stderr, session.resize)
-        if kind == "exec":
-            code = backend.exec(req.container_id, list(req.cmd), req.tty, *io)
-            code = 128 - code if code < 0 else code     # -N: killed by signal N
-            status = status_success() if code == 0 else status_exit(code, req.cmd)
-        else:
-            backend.attach(req.container_id, req.tty, *io)
-            status = status_success()
-    except Exception as e:
-        log.exception("%s in container %s failed", kind, req.container_id)
-        what = "executing command in" if kind == "exec" else "attaching to"
-        status = status_internal(f"error {what} container: {e}")
-    try:
-        session.finish()
-        chan.send_status(status)
-    finally:
-        session.close()
-
+    serve_session(backend, kind, req, _ChannelStreams(conn, proto, streams))
 
 def _wait_for_streams(conn: spdy.Connection, new_streams: queue.Queue, expected: int,
                       resize: bool) -> dict[str, spdy.Stream] | None:

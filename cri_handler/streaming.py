@@ -254,6 +254,31 @@ def _parse_ports(values: list[str]) -> list[int]:
     return ports
 
 
+def serve_session(backend: Backend, kind: str, req, conn) -> None:
+    """Run one exec or attach on `conn` (numbered channels: the WebSocket
+    ChannelConn, or spdystream's adapter) and send its status last."""
+    session = _StreamSession(conn, req.stdin, req.stdout, req.stderr, req.tty)
+    session.start()
+    try:
+        streams = (session.stdin, session.stdout, session.stderr, session.resize)
+        if kind == "exec":
+            code = backend.exec(req.container_id, list(req.cmd), req.tty, *streams)
+            code = 128 - code if code < 0 else code    # -N: killed by signal N
+            status = status_success() if code == 0 else status_exit(code, req.cmd)
+        else:
+            backend.attach(req.container_id, req.tty, *streams)
+            status = status_success()
+    except Exception as e:
+        log.exception("%s in container %s failed", kind, req.container_id)
+        what = "executing command in" if kind == "exec" else "attaching to"
+        status = status_internal(f"error {what} container: {e}")
+    try:
+        session.finish()
+        conn.send_status(status)
+    finally:
+        session.close()
+
+
 def check_query(kind: str, req, query: str) -> list[int] | None:
     """Validate the URL query against the registered request (ValueError says
     what disagrees). For port forward, return the ports to forward."""
@@ -387,32 +412,10 @@ class _Handler(BaseHTTPRequestHandler):
             if kind == "portforward":
                 serve_portforward(conn, owner.backend, req.pod_id, ports)
             else:
-                self._serve_stream(owner.backend, kind, req, conn)
+                serve_session(owner.backend, kind, req, conn)
         finally:
             with owner._lock:
                 owner._sessions.pop(threading.current_thread(), None)
-
-    def _serve_stream(self, backend: Backend, kind: str, req, conn: ChannelConn) -> None:
-        session = _StreamSession(conn, req.stdin, req.stdout, req.stderr, req.tty)
-        session.start()
-        try:
-            streams = (session.stdin, session.stdout, session.stderr, session.resize)
-            if kind == "exec":
-                code = backend.exec(req.container_id, list(req.cmd), req.tty, *streams)
-                code = 128 - code if code < 0 else code    # -N: killed by signal N
-                status = status_success() if code == 0 else status_exit(code, req.cmd)
-            else:
-                backend.attach(req.container_id, req.tty, *streams)
-                status = status_success()
-        except Exception as e:
-            log.exception("%s in container %s failed", kind, req.container_id)
-            what = "executing command in" if kind == "exec" else "attaching to"
-            status = status_internal(f"error {what} container: {e}")
-        try:
-            session.finish()
-            conn.send_status(status)
-        finally:
-            session.close()
 
     def log_message(self, fmt, *args):
         log.debug("%s " + fmt, self.address_string(), *args)

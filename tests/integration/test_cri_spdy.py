@@ -26,88 +26,9 @@ import pytest
 from cri_handler import spdy, spdystream
 from cri_handler.spdystream import HandshakeError, connect
 from cri_handler.streaming import StreamServer
+from tests.stream_backend import SUCCESS, LocalBackend, echo_port, server  # noqa: F401,F811 - fixtures used by name
 
-SUCCESS = {"metadata": {}, "status": "Success"}
 EXEC_STREAMS = ("error", "stdin", "stdout", "stderr")     # client-go's order
-
-
-class LocalBackend:
-    """Exec runs the command on the host (a pty for tty); port forward dials 127.0.0.1."""
-
-    def exec(self, container_id, cmd, tty, stdin, stdout, stderr, resize_queue):
-        if container_id == "missing":
-            raise RuntimeError(f"container {container_id} is not running")
-        if not tty:
-            return subprocess.Popen(cmd, stdin=stdin or subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
-                                    stderr=stderr or subprocess.DEVNULL).wait()
-        master, slave = pty.openpty()
-        p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
-        os.close(slave)
-
-        def resize():
-            while (size := resize_queue.get()) is not None:
-                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size.height, size.width, 0, 0))
-
-        def feed():
-            try:
-                while data := stdin.read(4096):
-                    os.write(master, data)
-            except (OSError, ValueError):
-                pass
-        for target in (resize, feed) if stdin else (resize,):
-            threading.Thread(target=target, daemon=True).start()
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:              # EIO: the slave side is gone
-                break
-            if not data:
-                break
-            stdout.write(data)
-        code = p.wait()
-        os.close(master)
-        return code
-
-    def attach(self, container_id, tty, stdin, stdout, stderr, resize_queue):
-        stdout.write(f"attached to {container_id}\n".encode())
-        while data := stdin.read(4096):
-            stdout.write(data.upper())
-
-    def portforward(self, pod_id, port):
-        return socket.create_connection(("127.0.0.1", port), timeout=5)
-
-
-@pytest.fixture
-def server():
-    s = StreamServer(backend=LocalBackend())
-    s.start()
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def echo_port():
-    """A TCP echo server on 127.0.0.1 that closes when its client half-closes."""
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def echo(conn):
-        with conn:
-            while data := conn.recv(65536):
-                conn.sendall(data)
-
-    def serve():
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=echo, args=(conn,), daemon=True).start()
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    yield listener.getsockname()[1]
-    listener.shutdown(socket.SHUT_RDWR)
-    listener.close()
-    t.join(5)
 
 
 def open_streams(conn, *types, **headers):
