@@ -29,7 +29,8 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespace
 BRIDGE, CIDR = "pysbt0", "10.213.0.0/24"          # built-in mode, not the default pysb0
 CNI_BRIDGE, CNI_SUBNET = "pysbc0", "10.214.0.0/24"
 HOST_PORT = 41873                                  # unusual, so no host service is shadowed
-HAVE_IPTABLES = any(os.access(f"{d}/iptables", os.X_OK) for d in ("/usr/sbin", "/sbin"))
+# `make setup` installs iptables (host ports, CNI portmap): its absence is a failure, not a skip.
+assert any(os.access(f"{d}/iptables", os.X_OK) for d in ("/usr/sbin", "/sbin")), "iptables is missing: run make setup"
 CNI_BIN = "/usr/lib/cni"
 
 
@@ -38,7 +39,7 @@ def sh(*cmd: str) -> str:
 
 
 def iptables_nat() -> str:
-    return sh("iptables", "-w", "5", "-t", "nat", "-S") if HAVE_IPTABLES else ""
+    return sh("iptables", "-w", "5", "-t", "nat", "-S")
 
 
 def links(netns: str | None = None) -> list[str]:
@@ -175,7 +176,7 @@ def test_builtin_two_pods(dirs, pods, builtin):
     assert builtin.status() == (True, f"built-in bridge {BRIDGE}, pod CIDR {CIDR}")
     a_id, a = pods("pod-a")
     b_id, b = pods("pod-b")
-    mappings = [PortMapping(8080, HOST_PORT)] if HAVE_IPTABLES else []
+    mappings = [PortMapping(8080, HOST_PORT)]
     sa = builtin.setup(a_id, a.net, mappings, name="a", namespace="default", uid="u-a")
     sb = builtin.setup(b_id, b.net)
     net = ipaddress.ip_network(CIDR)
@@ -190,10 +191,10 @@ def test_builtin_two_pods(dirs, pods, builtin):
 
     assert tcp_roundtrip(a.net, sa.ip, 8080, b.net, (sa.ip, 8080))[0] == sb.ip
     assert tcp_roundtrip(b.net, "0.0.0.0", 9090, a.net, (sb.ip, 9090))[0] == sa.ip
-    if HAVE_IPTABLES:   # hostPort from the node: via its bridge address and via 127.0.0.1
-        tcp_roundtrip(a.net, "0.0.0.0", 8080, None, (sa.gateway, HOST_PORT))
-        tcp_roundtrip(a.net, "0.0.0.0", 8080, None, ("127.0.0.1", HOST_PORT))
-        assert a_id in iptables_nat()
+    # hostPort from the node: via its bridge address and via 127.0.0.1
+    tcp_roundtrip(a.net, "0.0.0.0", 8080, None, (sa.gateway, HOST_PORT))
+    tcp_roundtrip(a.net, "0.0.0.0", 8080, None, ("127.0.0.1", HOST_PORT))
+    assert a_id in iptables_nat()
 
     builtin.teardown(a_id)
     remove_pod_namespaces(b_id, str(dirs["run"]))              # netns (and so the veth) gone first
@@ -208,7 +209,6 @@ def test_builtin_two_pods(dirs, pods, builtin):
         builtin.check(a_id)
 
 
-@pytest.mark.skipif(not HAVE_IPTABLES, reason="hostPort needs iptables")
 def test_builtin_hostport_conflict_leaves_nothing(dirs, pods, builtin):
     a_id, a = pods()
     b_id, b = pods()
@@ -296,7 +296,7 @@ def cni_mgr(dirs):
             mgr.teardown(name.removesuffix(".json"))
     finally:
         delete_link(CNI_BRIDGE)
-        if HAVE_IPTABLES and "CNI-HOSTPORT" not in before:
+        if "CNI-HOSTPORT" not in before:
             _remove_portmap_chains()
     assert CNI_BRIDGE not in links()
 
@@ -331,8 +331,7 @@ def host_local_leases(dirs, name="pysbtest") -> list[str]:
 
 def test_cni_two_pods(dirs, pods, cni_mgr):
     plugins = [bridge_plugin(dirs)]
-    if HAVE_IPTABLES:
-        plugins.append({"type": "portmap", "capabilities": {"portMappings": True}, "snat": True})
+    plugins.append({"type": "portmap", "capabilities": {"portMappings": True}, "snat": True})
     plugins.append({"type": "loopback"})
     write_conflist(dirs, plugins)
     (dirs["conf"] / "99-later.conflist").write_text("not json: never read, 10- sorts first")
@@ -340,7 +339,7 @@ def test_cni_two_pods(dirs, pods, cni_mgr):
     assert mgr.status() == (True, f"CNI network 'pysbtest' from {dirs['conf']}/10-pysbtest.conflist")
     a_id, a = pods("a")
     b_id, b = pods("b")
-    mappings = [PortMapping(8080, HOST_PORT)] if HAVE_IPTABLES else []
+    mappings = [PortMapping(8080, HOST_PORT)]
     sa = mgr.setup(a_id, a.net, mappings, name="a", namespace="default", uid="u-a")
     sb = mgr.setup(b_id, b.net, name="b", namespace="default", uid="u-b")
     subnet = ipaddress.ip_network(CNI_SUBNET)
@@ -353,10 +352,9 @@ def test_cni_two_pods(dirs, pods, cni_mgr):
 
     assert tcp_roundtrip(a.net, sa.ip, 8080, b.net, (sa.ip, 8080))[0] == sb.ip
     assert tcp_roundtrip(b.net, sb.ip, 9090, a.net, (sb.ip, 9090))[0] == sa.ip
-    if HAVE_IPTABLES:
-        tcp_roundtrip(a.net, "0.0.0.0", 8080, None, (sa.gateway, HOST_PORT))
-        tcp_roundtrip(a.net, "0.0.0.0", 8080, None, ("127.0.0.1", HOST_PORT))
-        assert a_id in iptables_nat()
+    tcp_roundtrip(a.net, "0.0.0.0", 8080, None, (sa.gateway, HOST_PORT))
+    tcp_roundtrip(a.net, "0.0.0.0", 8080, None, ("127.0.0.1", HOST_PORT))
+    assert a_id in iptables_nat()
 
     # Teardown after a "restart", with the conf dir emptied meanwhile: the
     # cached config still drives DEL.
