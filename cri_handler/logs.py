@@ -33,18 +33,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+from sentry.oci.container import rfc3339_nano as format_timestamp   # Go's RFC3339Nano
+
 log = logging.getLogger(__name__)
 
 MAX_LINE = 16 * 1024
 STREAMS = ("stdout", "stderr")
-
-
-def format_timestamp(ns: int) -> str:
-    """UTC nanoseconds since the epoch as Go's RFC3339Nano, zeros trimmed."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    fraction = f"{frac:09d}".rstrip("0")
-    return f"{base}.{fraction}Z" if fraction else f"{base}Z"
 
 
 _TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z")

@@ -38,13 +38,16 @@ OCI_VERSION = "1.0.2"
 _ID = re.compile(r"^[\w+.-]{1,1024}$")
 
 
+def rfc3339_nano(ns: int) -> str:
+    """UTC nanoseconds since the epoch as Go's time.RFC3339Nano prints them
+    (trailing zeros of the fraction trimmed, no fraction at all if zero)."""
+    secs, frac = divmod(ns, 1_000_000_000)
+    fraction = f"{frac:09d}".rstrip("0")
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{fraction}" if fraction else "") + "Z"
+
+
 def now() -> str:
-    """RFC 3339 with nanoseconds, UTC, as Go's time.RFC3339Nano prints it."""
-    import datetime          # (imports here and below: every runc command starts a new Python)
-    ns = time.time_ns()
-    t = datetime.datetime.fromtimestamp(ns // 1_000_000_000, datetime.timezone.utc)
-    frac = f"{ns % 1_000_000_000:09d}".rstrip("0")
-    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
+    return rfc3339_nano(time.time_ns())
 
 
 def check_id(cid: str) -> str:
