@@ -117,7 +117,7 @@ class Containers:
                                          f"namespace (pid {pod.pid_init_pid}) is gone")
             rt.reserve_name(name_key, cid)
             try:
-                rec = self._create(cid, cfg, pod, image)
+                self._create(cid, cfg, pod, image)
             except BaseException:
                 rt.release_name(name_key)
                 raise

@@ -33,7 +33,7 @@ import sys
 from sentry import caps, cgroups, hostproc, mounts, native, procfs  # noqa: F401 - procfs: see the header
 from sentry.config import host_id
 from sentry import filter as seccomp_filter
-from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
+from sentry.errors import SandboxError
 from sentry.handlers import current
 from sentry.platform import ptrace, seccomp_notify
 from sentry.state import Sandbox

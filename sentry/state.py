@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass, field
 
 from sentry import hostproc
-from sentry.native import ffi, lib
+from sentry.errors import SandboxError
+from sentry.native import ffi
 
 UTS_LEN = 64  # __NEW_UTS_LEN
 
@@ -63,7 +64,7 @@ class Sandbox:
             try:
                 limits = self.cgroup.limits()
                 memory_limit, cpus = limits.memory, limits.cpus
-            except (OSError, Exception):  # noqa: BLE001 - a removed group: keep the start values
+            except (OSError, SandboxError):     # a removed group: keep the start values
                 pass
         return procfs.View(
             read_host=hostproc.read, memory_limit=memory_limit,

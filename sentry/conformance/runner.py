@@ -15,7 +15,6 @@ passes (so the file stays true), and on any native failure.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
