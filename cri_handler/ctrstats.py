@@ -60,7 +60,7 @@ def container_stats(rec: ContainerRecord, samples: dict[str, tuple[int, int]]):
 def process_count(rec: ContainerRecord) -> int:
     if rec.state != RUNNING:
         return 0
-    from sentry.cgroups import Cgroup
+    from sentry.sandbox.cgroups import Cgroup
     try:
         cg = Cgroup.attach(rec.cgroups_path)
     except SandboxError:
@@ -75,7 +75,7 @@ def process_count(rec: ContainerRecord) -> int:
 
 def _cgroup_usage(path: str) -> tuple[int, int, int]:
     """(cpu ns, memory usage, working set) of the container's cgroup; zeros if gone."""
-    from sentry.cgroups import Cgroup
+    from sentry.sandbox.cgroups import Cgroup
     try:
         cg = Cgroup.attach(path)
     except SandboxError:

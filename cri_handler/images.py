@@ -27,8 +27,8 @@ import time
 from cri_handler.errors import FailedPrecondition, InvalidArgument, Unimplemented
 from cri_handler.v1 import api_pb2, api_pb2_grpc
 from sentry.errors import SandboxError
-from sentry.oci import registries
-from sentry.oci.store import Image, Store
+from sentry.images import registries
+from sentry.images.store import Image, Store
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class Images:
         return resp
 
     def pull(self, req) -> str:
-        from sentry.oci.registry import pull
+        from sentry.images.registry import pull
         spec = req.image
         _check_spec(spec)
         ref = spec.image

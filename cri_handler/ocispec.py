@@ -58,7 +58,7 @@ import stat
 from cri_handler import podinit
 from cri_handler.errors import InvalidArgument, Unimplemented
 from cri_handler.v1 import api_pb2
-from sentry import caps
+from sentry.sandbox import caps
 from sentry.errors import SandboxError
 
 OCI_VERSION = "1.0.2"
@@ -267,7 +267,7 @@ def _env(config, img_cfg: dict, hostname: str) -> list[str]:
 
 
 def _user(sc, img_cfg: dict, layers: list[str], ref: str) -> tuple[int, int, list[int]]:
-    from sentry.oci import runimage
+    from sentry.images import runimage
     has_uid = sc.HasField("run_as_user")
     if sc.HasField("run_as_group") and not has_uid and not sc.run_as_username:
         raise InvalidArgument("config.linux.security_context.run_as_group: set without run_as_user or "
@@ -305,7 +305,7 @@ def _user(sc, img_cfg: dict, layers: list[str], ref: str) -> tuple[int, int, lis
 
 def _image_groups(layers: list[str], uid: int) -> list[int]:
     """Groups of the image's /etc/group listing uid's user name as a member."""
-    from sentry.oci import runimage
+    from sentry.images import runimage
     name = next((r[0] for r in runimage._table(layers, "etc/passwd") if len(r) > 2 and r[2] == str(uid)), None)
     if name is None:
         return []

@@ -96,7 +96,7 @@ def cgroup_leaves(cgroup_parent: str) -> list[str]:
     """<hierarchy>/<cgroup_parent>/pod-init for every mounted hierarchy in
     which the pod's cgroup parent exists (cgroup v2: one; v1: one per
     controller mount)."""
-    from sentry.cgroups import CGROUP_ROOT
+    from sentry.sandbox.cgroups import CGROUP_ROOT
     if not cgroup_parent:
         return []
     roots = [CGROUP_ROOT]

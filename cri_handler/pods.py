@@ -414,7 +414,7 @@ def _read_net_dev() -> dict[str, tuple[int, int, int, int]]:
 
 def _remove_cgroup_dirs(path: str) -> None:
     """rmdir <hierarchy>/<path> in every mounted hierarchy (empty by now)."""
-    from sentry.cgroups import CGROUP_ROOT
+    from sentry.sandbox.cgroups import CGROUP_ROOT
     roots = [CGROUP_ROOT]
     try:
         roots += [os.path.join(CGROUP_ROOT, d) for d in os.listdir(CGROUP_ROOT)]

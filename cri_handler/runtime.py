@@ -42,7 +42,7 @@ from cri_handler.ociruntime import OciRuntime
 from cri_handler.pods import HANDLERS, Pods
 from cri_handler.store import MetadataStore
 from cri_handler.v1 import api_pb2, api_pb2_grpc
-from sentry.oci.store import Store
+from sentry.images.store import Store
 
 log = logging.getLogger(__name__)
 

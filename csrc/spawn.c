@@ -52,7 +52,7 @@ static void report(int sock, const char *what, int err)
 }
 
 /* sendmsg, never send(): under --strace=all sendmsg is the one call that
- * runs before anyone serves (see sentry/filter.py).  fd < 0: no fd. */
+ * runs before anyone serves (see sentry/syscalls/filter.py).  fd < 0: no fd. */
 static int send_fd(int sock, char tag, int fd)
 {
     char buf[CMSG_SPACE(sizeof(int))];

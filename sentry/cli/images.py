@@ -7,7 +7,7 @@ import sys
 import time
 
 from sentry.errors import SandboxError
-from sentry.oci.store import DEFAULT_ROOT, Store
+from sentry.images.store import DEFAULT_ROOT, Store
 
 
 def images(args) -> int:
@@ -16,7 +16,7 @@ def images(args) -> int:
     if cmd == "import":
         if not os.path.isfile(args.file):
             raise SandboxError(f"{args.file}: no such file")
-        from sentry.oci.importer import import_archive
+        from sentry.images.importer import import_archive
         for ref in import_archive(store, args.file):
             print(ref)
         return 0
@@ -49,8 +49,8 @@ def images(args) -> int:
 
 
 def _pull(store: Store, args) -> int:
-    from sentry.oci import registries
-    from sentry.oci.registry import pull
+    from sentry.images import registries
+    from sentry.images.registry import pull
     creds = registries.parse_creds(args.creds) if args.creds is not None else None
     config = registries.load(args.registry_config)
     started = time.monotonic()

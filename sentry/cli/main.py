@@ -34,7 +34,22 @@ pysandbox itself; 126/127 if CMD cannot be executed / found.
 """
 
 
-def build_parser() -> Parser:
+# Commands other installed packages add: entry points in the group
+# "pysandbox.commands", each a function register(subparsers) that adds its
+# parser with set_defaults(func=...).  `pysandbox cri` comes from cri_handler
+# this way, so the sentry never imports the CRI daemon.  Only looked up
+# when the command is not one of ours, to keep `pysandbox run` quick.
+PLUGIN_GROUP = "pysandbox.commands"
+BUILTIN = frozenset({"run", "images", "conformance", "syscalls"})
+
+
+def _register_plugins(sub) -> None:
+    from importlib.metadata import entry_points
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        ep.load()(sub)
+
+
+def build_parser(plugins: bool = True) -> Parser:
     p = Parser(prog="pysandbox", description="A gVisor-style userspace sandbox.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -114,26 +129,17 @@ def build_parser() -> Parser:
     for sp in (imp, pl, irm, ins, isub.choices["ls"]):
         sp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    k = sub.add_parser("cri", help="serve the Kubernetes CRI (v1) for RuntimeClass handler pysandbox",
-                       description="Serve the CRI v1 RuntimeService and ImageService over gRPC, for a "
-                                   "kubelet (--container-runtime-endpoint) or crictl.  Flags override "
-                                   "the config file (TOML; see cri_handler/config.py).")
-    k.add_argument("--listen", metavar="URL", default=None,
-                   help="unix:///PATH or tcp://HOST:PORT (default: unix:///run/pysandbox/pysandbox.sock)")
-    k.add_argument("--root", metavar="DIR", default=None,
-                   help="images and CRI metadata (default: /var/lib/pysandbox)")
-    k.add_argument("--state-dir", metavar="DIR", default=None,
-                   help="namespaces, bundles, OCI runtime state (default: /run/pysandbox)")
-    k.add_argument("--config", metavar="FILE", default=None, help="a TOML config file")
-    k.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-
     s = sub.add_parser("syscalls", help="print the syscall table")
     s.add_argument("--format", default="table", choices=["table", "json", "csv", "markdown"])
+    if plugins:
+        _register_plugins(sub)
     return p
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(plugins=command not in BUILTIN).parse_args(argv)
     try:
         if args.command == "run":
             from sentry.cli.run import run
@@ -141,9 +147,8 @@ def main(argv=None) -> int:
         if args.command == "images":
             from sentry.cli.images import images
             return images(args)
-        if args.command == "cri":
-            from sentry.cli.cri import cri
-            return cri(args)
+        if getattr(args, "func", None) is not None:
+            return args.func(args)
         if args.command == "conformance":
             from sentry.conformance.runner import main as conformance
             return conformance(args.platform, args.filter, args.json, verbose=not args.failures_only)

@@ -237,14 +237,14 @@ def _exec(root: str, args) -> int:
             if not uid.isdigit() or (gid and not gid.isdigit()):
                 raise SandboxError(f"--user {args.user!r}: expected numeric UID[:GID]")
             process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
-        from sentry.caps import DEFAULT
+        from sentry.sandbox.caps import DEFAULT
         process["capabilities"] = {"bounding": sorted({"CAP_" + c for c in DEFAULT}
                                                       | {c.upper() for c in args.cap})}
     return launch.exec_process(root, args.id, process, args.detach, args.pid_file, args.console_socket)
 
 
 def _ps(root: str, args) -> int:
-    from sentry.cgroups import Cgroup
+    from sentry.sandbox.cgroups import Cgroup
     from sentry.oci import container as ct
     d = ct.Dir(root, args.id)
     st = d.load()
@@ -290,7 +290,7 @@ def _list(root: str, args) -> int:
 
 
 def _update(root: str, args) -> int:
-    from sentry.cgroups import parse_memory
+    from sentry.sandbox.cgroups import parse_memory
     from sentry.oci import container as ct
     res = {}
     if args.resources:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import os
 
-from sentry import cgroups
-from sentry.config import RunConfig, normalise, parse_bind
+from sentry.sandbox import cgroups
+from sentry.sandbox.config import RunConfig, normalise, parse_bind
 from sentry.errors import SandboxError
 
 
@@ -25,8 +25,8 @@ def run(args) -> int:
     if args.image is not None:
         if args.rootfs is not None:
             raise SandboxError("--image and --rootfs are mutually exclusive")
-        from sentry.oci.runimage import resolve
-        from sentry.oci.store import DEFAULT_ROOT, Store
+        from sentry.images.runimage import resolve
+        from sentry.images.store import DEFAULT_ROOT, Store
         img = resolve(Store(args.root or DEFAULT_ROOT), args.image, argv, args.env, args.cwd,
                       None if args.user is None else (uid, gid))
         argv, env, cwd, layers, uid, gid = img.argv, img.env, img.cwd, img.layers, img.uid, img.gid
@@ -47,5 +47,5 @@ def run(args) -> int:
     normalise(cfg)
     if os.geteuid() != 0:
         raise SandboxError("pysandbox run needs root (it creates namespaces and mounts)")
-    from sentry.sandbox import run as run_sandbox
+    from sentry.sandbox.lifecycle import run as run_sandbox
     return run_sandbox(cfg)

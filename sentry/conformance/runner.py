@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentry.config import PLATFORMS
+from sentry.sandbox.config import PLATFORMS
 
 SRC = Path(__file__).resolve().parents[2] / "conformance"
 BUILD = SRC / "build"

@@ -1,7 +1,7 @@
 """Path-taking filesystem syscalls: open, stat, access, readlink families.
 
 Each handler reads the path (EFAULT, ENAMETOOLONG), resolves it as the
-tracee would (sentry/vfs.py: from its cwd or dirfd, inside the sandbox view,
+tracee would (sentry/vfs/resolve.py: from its cwd or dirfd, inside the sandbox view,
 with the tracee's credentials), does the call itself and hands back the
 result: an fd through ADDFD|SEND, or the kernel's own struct bytes written
 into tracee memory.  Nothing is decided on the path and then CONTINUEd.
@@ -18,7 +18,7 @@ Kernel facts relied upon:
   FIFO after the stat cannot stall the loop either.
 - The mode of a created file is masked by the *tracee's* umask
   (/proc/TID/status "Umask"); the sentry runs with umask 0.
-- /proc and /sys files listed in sentry/procfs.py are answered with a memfd
+- /proc and /sys files listed in sentry/vfs/procfs.py are answered with a memfd
   holding the sandbox's view (meminfo, cpuinfo, stat, uptime, loadavg,
   mounts, cpu/online).  Which file it is comes from the kernel (the link of
   the fd we opened), never from the tracee's string.
@@ -29,12 +29,12 @@ import errno
 import os
 import stat as st
 
-from sentry import hostproc, procfs
+from sentry.vfs import hostproc, procfs
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.native import ffi, lib
 from sentry.platform.base import Defer, InstallFd, Task
-from sentry.vfs import SelfLink, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, int32, read_path, retry_through_self
+from sentry.vfs.resolve import SelfLink, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, int32, read_path, retry_through_self
 
 O_ACCMODE, O_WRONLY, O_CREAT, O_NOCTTY, O_TRUNC = 0o3, 0o1, 0o100, 0o400, 0o1000
 O_NONBLOCK, O_CLOEXEC, O_PATH, O_TMPFILE = 0o4000, 0o2000000, 0o10000000, 0o20200000

@@ -4,7 +4,7 @@ inotify_add_watch.
 
 As in fs.py: each handler reads its strings and structs from the tracee
 once, checks the notification is still pending, resolves the path as the
-tracee would (sentry/vfs.py: from its cwd or dirfd, inside the sandbox view,
+tracee would (sentry/vfs/resolve.py: from its cwd or dirfd, inside the sandbox view,
 with the tracee's credentials and capabilities) and makes the call itself.
 The kernel confines and permission-checks that call; nothing is decided on
 a path and then CONTINUEd.
@@ -54,14 +54,14 @@ import errno
 import os
 import stat as st
 
-from sentry import hostproc
-from sentry.config import host_id
+from sentry.vfs import hostproc
+from sentry.sandbox.config import host_id
 from sentry.errors import SandboxError, SysError, TaskGone
 from sentry.handlers import current
 from sentry.handlers.fs import umask
 from sentry.native import ffi, lib
 from sentry.platform.base import Task
-from sentry.vfs import (AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, int32, may_cross_self,
+from sentry.vfs.resolve import (AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, int32, may_cross_self,
                         read_path, retry_through_self, walk)
 
 AT_REMOVEDIR, AT_SYMLINK_FOLLOW = 0x200, 0x400

@@ -7,13 +7,13 @@ struct sysinfo on x86_64 is 112 bytes:
     unsigned int mem_unit; char _f[0];
 uptime is the sandbox's own; procs counts the sandbox's threads (the kernel's
 nr_threads); loads are not tracked per sandbox and read 0 (gVisor does the
-same); memory is /proc/meminfo's, as sentry/procfs.py renders it for the sandbox.
+same); memory is /proc/meminfo's, as sentry/vfs/procfs.py renders it for the sandbox.
 """
 from __future__ import annotations
 
 import struct
 
-from sentry import procfs
+from sentry.vfs import procfs
 from sentry.handlers import current
 from sentry.platform.base import Task
 

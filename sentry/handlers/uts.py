@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import errno
 
-from sentry import hostproc
+from sentry.vfs import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.handlers import current
 from sentry.platform.base import Task
-from sentry.state import UTS_LEN
+from sentry.sandbox.state import UTS_LEN
 
 CAP_SYS_ADMIN = 21
 

@@ -157,7 +157,7 @@ def status(d: Dir, st: State) -> str:
     if os.path.exists(d.fifo):
         return "created"
     if st.cgroup:
-        from sentry.cgroups import Cgroup
+        from sentry.sandbox.cgroups import Cgroup
         try:
             cg = Cgroup.attach(st.cgroup)
         except SandboxError:
@@ -230,7 +230,7 @@ def kill(d: Dir, sig: int, all_procs: bool = False) -> None:
         _signal(st.pid, signal.SIGKILL)
         return
     if all_procs and st.cgroup:
-        from sentry.cgroups import Cgroup
+        from sentry.sandbox.cgroups import Cgroup
         cg = Cgroup.attach(st.cgroup)
         try:
             # Not the sandbox's init: it reports the workload's status to
@@ -279,7 +279,7 @@ def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
             time.sleep(0.01)
     problems = []
     if st.cgroup:
-        from sentry.cgroups import Cgroup
+        from sentry.sandbox.cgroups import Cgroup
         try:
             Cgroup.attach(st.cgroup).remove()
         except SandboxError as e:
@@ -297,7 +297,7 @@ def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
 def update(d: Dir, res: dict) -> None:
     """`update --resources`: apply a LinuxResources object's memory.limit,
     cpu.quota/period and pids.limit to the running container's cgroup."""
-    from sentry.cgroups import Cgroup, Limits
+    from sentry.sandbox.cgroups import Cgroup, Limits
     mem = (res.get("memory") or {}).get("limit")
     cpu = res.get("cpu") or {}
     quota, period = cpu.get("quota"), cpu.get("period") or 100_000
@@ -322,7 +322,7 @@ def update(d: Dir, res: dict) -> None:
 
 
 def _freeze(st: State, frozen: bool) -> None:
-    from sentry.cgroups import Cgroup
+    from sentry.sandbox.cgroups import Cgroup
     if not st.cgroup:
         raise SandboxError(f"container {st.id} has no cgroup")
     cg = Cgroup.attach(st.cgroup)

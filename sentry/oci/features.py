@@ -6,7 +6,7 @@ engine can check before it asks.
 """
 from __future__ import annotations
 
-from sentry.caps import DEFAULT, NAMES
+from sentry.sandbox.caps import DEFAULT, NAMES
 from sentry.oci.seccomp import ACTIONS, OPS
 
 SPEC_VERSION = "1.0.2"

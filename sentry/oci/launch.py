@@ -29,7 +29,7 @@ from sentry import native
 from sentry.errors import SandboxError
 from sentry.oci import spec as ocispec
 from sentry.oci.container import Dir, State, now, run_hooks, start_time, write_json
-from sentry.sandbox import Lifecycle
+from sentry.sandbox.lifecycle import Lifecycle
 
 CLONE_NEWUTS = 0x04000000
 
@@ -202,7 +202,7 @@ def write_pid_file(path: str | None, pid: int) -> None:
 def create(root: str, cid: str, bundle: str, pid_file: str | None, console_socket: str | None,
            platform: str) -> int:
     """`create`: returns the sentry's pid once the container is created."""
-    from sentry.sandbox import run as run_sandbox
+    from sentry.sandbox.lifecycle import run as run_sandbox
     d, st, sp = prepare(root, cid, bundle, platform)
     try:
         if sp.cfg.tty and not console_socket:
@@ -298,8 +298,8 @@ def run_foreground(root: str, cid: str, bundle: str, pid_file: str | None, platf
     a child: it ends up in the sandbox's mount namespace, and the state
     directory must be removed from ours."""
     from sentry.oci.container import delete
-    from sentry.sandbox import FORWARDED
-    from sentry.sandbox import run as run_sandbox
+    from sentry.sandbox.lifecycle import FORWARDED
+    from sentry.sandbox.lifecycle import run as run_sandbox
     d, st, sp = prepare(root, cid, bundle, platform)
     try:
         sys.stdout.flush()
@@ -335,7 +335,7 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
     container under a sentry of its own.  Returns its exit status, or 0
     once started with detach."""
     from sentry.oci.container import status as container_status
-    from sentry.sandbox import run as run_sandbox
+    from sentry.sandbox.lifecycle import run as run_sandbox
     d = Dir(root, cid)
     st = d.load()
     state = container_status(d, st)

@@ -34,10 +34,10 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from sentry import caps
-from sentry.config import DEFAULT_PATH, RunConfig, Tmpfs, _sandbox_path
+from sentry.sandbox import caps
+from sentry.sandbox.config import DEFAULT_PATH, RunConfig, Tmpfs, _sandbox_path
 from sentry.errors import SandboxError
-from sentry.mounts import Bind, Device
+from sentry.sandbox.mounts import Bind, Device
 
 OURS = {"/proc": {"proc"}, "/dev": {"tmpfs"}, "/dev/pts": {"devpts"}, "/dev/shm": {"tmpfs", "shm", "bind"},
         "/sys": {"sysfs", "bind"}, "/sys/fs/cgroup": {"cgroup", "cgroup2"}}
@@ -136,7 +136,7 @@ def from_dict(raw: dict, bundle: str, platform: str = "seccomp") -> Spec:
     else:
         cfg.hostname = ""      # keep what the uts namespace has: filled in by the runtime
     if cfg.uid_map:
-        from sentry.config import host_id
+        from sentry.sandbox.config import host_id
         for ids, mapping, what in (([cfg.uid], cfg.uid_map, "uid"), ([cfg.gid, *cfg.groups], cfg.gid_map, "gid")):
             for i in ids:
                 try:
@@ -290,7 +290,7 @@ def _mounts(cfg: RunConfig, mounts: list, bundle: str) -> None:
             size = None
             for opt in options:
                 if opt.startswith("size="):
-                    from sentry.cgroups import parse_memory
+                    from sentry.sandbox.cgroups import parse_memory
                     try:
                         size = parse_memory(opt[5:])
                     except SandboxError:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import errno
 import threading
 
-from sentry import hostproc
+from sentry.vfs import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.native import check, ffi, lib
 from sentry.platform import seccomp_notify

@@ -28,7 +28,7 @@ import sys
 import threading
 import traceback
 
-from sentry import hostproc
+from sentry.vfs import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.native import check, ffi, lib, mem_read, mem_read_cstr
 from sentry.platform.base import ANSWERED, CONTINUE, Defer, InstallFd

@@ -37,8 +37,8 @@ int main(void) {
 SENTRY = textwrap.dedent("""
     import dataclasses, sys, time
     from sentry.syscalls import table
-    from sentry import sandbox
-    from sentry.config import RunConfig, normalise, parse_bind
+    from sentry.sandbox import lifecycle as sandbox
+    from sentry.sandbox.config import RunConfig, normalise, parse_bind
 
     def slow_sysinfo(t):
         time.sleep(1.5)

@@ -1,4 +1,4 @@
-"""sentry/cgroups.py against the real kernel (root): limits are applied and
+"""sentry/sandbox/cgroups.py against the real kernel (root): limits are applied and
 read back, enforced (OOM kill, fork failure), and every group we create
 is gone afterwards -- including when the operations run from a mount
 namespace where /sys/fs/cgroup is hidden, as in the sentry after setns()."""
@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from sentry.cgroups import Cgroup, Limits, parse_cpus, parse_memory, parse_pids, unique_name
+from sentry.sandbox.cgroups import Cgroup, Limits, parse_cpus, parse_memory, parse_pids, unique_name
 from sentry.errors import SandboxError
 
 MiB = 1 << 20
@@ -212,7 +212,7 @@ def test_pids_limit_makes_fork_fail(groups):
 HIDDEN = textwrap.dedent("""
     import dataclasses, json, os, subprocess, sys
     from sentry import native
-    from sentry.cgroups import Cgroup, Limits
+    from sentry.sandbox.cgroups import Cgroup, Limits
     CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x20000, 16384, 1 << 18
     cg = Cgroup.create(sys.argv[1], Limits(memory=32 << 20, pids=7))
     native.unshare(CLONE_NEWNS)

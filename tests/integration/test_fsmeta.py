@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_sandbox
-from sentry import caps
+from sentry.sandbox import caps
 
 SOURCE = (Path(__file__).parent / "fsmeta.c").read_text()
 

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import BUSYBOX, run_sandbox
 from sentry.errors import SandboxError
-from sentry.oci import unpack
+from sentry.images import unpack
 
 APPLETS = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
 

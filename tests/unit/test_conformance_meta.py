@@ -4,7 +4,7 @@ expected-failures file names real cases on real platforms."""
 import re
 from pathlib import Path
 
-from sentry.config import PLATFORMS
+from sentry.sandbox.config import PLATFORMS
 from sentry.conformance.runner import EXPECTED, SRC, load_expected
 from sentry.syscalls.table import BY_NAME
 

@@ -23,9 +23,9 @@ from cri_handler.network import PodNetworkStatus
 from cri_handler.ociruntime import OciState, signal_from_cri
 from cri_handler.store import ContainerRecord, MetadataStore, PodRecord
 from cri_handler.v1 import api_pb2
-from sentry import caps
+from sentry.sandbox import caps
 from sentry.errors import SandboxError
-from sentry.oci.store import Image
+from sentry.images.store import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cri_client import CRI, IMAGE, busybox_archive  # noqa: E402
@@ -326,8 +326,8 @@ def served(tmp_path):
         pytest.skip("needs root")
     cfg = cri_config.load(None, root=str(tmp_path / "root"), state_dir=str(tmp_path / "state"),
                           listen=f"unix://{tmp_path}/s.sock", cgroup_root="/pysandbox-cri-unit")
-    from sentry.oci.importer import import_archive
-    from sentry.oci.store import Store
+    from sentry.images.importer import import_archive
+    from sentry.images.store import Store
     import_archive(Store(cfg.root), busybox_archive(tmp_path / "bb.tar"), progress=lambda m: None)
     oci, net = FakeOci(str(tmp_path / "oci")), FakeNet()
     state = {}

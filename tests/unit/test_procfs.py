@@ -1,11 +1,11 @@
-"""Unit tests for sentry/procfs.py, the synthesized /proc files."""
+"""Unit tests for sentry/vfs/procfs.py, the synthesized /proc files."""
 import os
 import re
 
 import pytest
 
-from sentry import procfs
-from sentry.procfs import View, online_cpus, render
+from sentry.vfs import procfs
+from sentry.vfs.procfs import View, online_cpus, render
 
 MiB = 1 << 20
 

@@ -16,7 +16,7 @@ import errno
 import os
 import sys
 
-from sentry import hostproc
+from sentry.vfs import hostproc
 from sentry.errors import SysError
 from sentry.platform.base import ANSWERED, CONTINUE
 from sentry.syscalls import table

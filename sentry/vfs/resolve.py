@@ -1,7 +1,7 @@
 """Resolving a tracee's path the way the kernel would, from the sentry.
 
 The sentry serves from inside the sandbox's mount namespace (see
-sentry/sandbox.py), so its "/" *is* the sandbox root and its own lookups are
+sentry/sandbox/lifecycle.py), so its "/" *is* the sandbox root and its own lookups are
 confined by the kernel: no `..`, symlink or bind leads out.  It also holds
 the workload's uid, gids and capabilities while serving, so the kernel's
 permission checks on what it opens are the ones the tracee would get.
@@ -22,7 +22,7 @@ from __future__ import annotations
 import errno
 import os
 
-from sentry import hostproc
+from sentry.vfs import hostproc
 from sentry.errors import SysError
 
 AT_FDCWD = -100

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sentry import hostproc
+from sentry.vfs import hostproc
 from sentry.errors import SandboxError
 from sentry.native import ffi
 
@@ -55,8 +55,8 @@ class Sandbox:
         self._uts = None
 
     def proc_view(self):
-        """What sentry/procfs.py needs to render the sandbox's /proc files."""
-        from sentry import procfs   # imported before the sentry leaves the host (see sandbox.py)
+        """What sentry/vfs/procfs.py needs to render the sandbox's /proc files."""
+        from sentry.vfs import procfs  # imported before the sentry leaves the host (see sandbox.py)
         pids = self.pids()
         memory_limit, cpus = self.memory_limit or None, self.cpus
         if self.cgroup is not None:

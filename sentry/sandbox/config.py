@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from sentry import caps
+from sentry.sandbox import caps
 from sentry.errors import SandboxError
-from sentry.mounts import Bind
+from sentry.sandbox.mounts import Bind
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PLATFORMS = ("seccomp", "ptrace")
@@ -94,7 +94,7 @@ def parse_tmpfs(spec: str) -> Tmpfs:
     if opt:
         if not opt.startswith("size="):
             raise SandboxError(f"--tmpfs {spec!r}: expected DST or DST:size=N")
-        from sentry.cgroups import parse_memory   # the same size syntax as --memory
+        from sentry.sandbox.cgroups import parse_memory   # the same size syntax as --memory
         try:
             size = parse_memory(opt[5:])
         except SandboxError:

@@ -26,8 +26,8 @@ import sys
 import tarfile
 
 from sentry.errors import SandboxError
-from sentry.oci import unpack
-from sentry.oci.store import Store, _rmtree, parse_digest
+from sentry.images import unpack
+from sentry.images.store import Store, _rmtree, parse_digest
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

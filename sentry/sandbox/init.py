@@ -26,8 +26,9 @@ import traceback
 
 from resource import setrlimit
 
-from sentry import mounts, native, net
-from sentry.config import host_id
+from sentry.sandbox import mounts, net
+from sentry import native
+from sentry.sandbox.config import host_id
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x40000000

@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from sentry.errors import SandboxError
-from sentry.oci import registries
-from sentry.oci.importer import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, PLATFORM, _unpack_layers
-from sentry.oci.registries import Endpoint, Reference
-from sentry.oci.store import Store, parse_digest
+from sentry.images import registries
+from sentry.images.importer import DOCKER_LIST, OCI_INDEX, OCI_MANIFEST, PLATFORM, _unpack_layers
+from sentry.images.registries import Endpoint, Reference
+from sentry.images.store import Store, parse_digest
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_SCHEMA1 = ("application/vnd.docker.distribution.manifest.v1+json",

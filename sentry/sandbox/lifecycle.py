@@ -3,7 +3,7 @@
 Process layout (host pid namespace on the left):
 
     sentry (this process)           serves the seccomp listener
-     `- init   (pid 1 inside)       sentry/init.py, then csrc/spawn.c
+     `- init   (pid 1 inside)       sentry/sandbox/init.py, then csrc/spawn.c
          `- workload                filter loaded, then execve(CMD)
 
 The sentry stays in the host's pid and net namespaces (it needs /proc/TID of
@@ -30,15 +30,17 @@ import signal
 import socket
 import sys
 
-from sentry import caps, cgroups, hostproc, mounts, native, procfs  # noqa: F401 - procfs: see the header
-from sentry.config import host_id
-from sentry import filter as seccomp_filter
+from sentry.sandbox import caps, cgroups, mounts  # noqa: F401 - procfs: see the header
+from sentry.vfs import hostproc, procfs
+from sentry import native
+from sentry.sandbox.config import host_id
+from sentry.syscalls import filter as seccomp_filter
 from sentry.errors import SandboxError
 from sentry.handlers import current
 from sentry.platform import ptrace, seccomp_notify
-from sentry.state import Sandbox
-from sentry.strace import Tracer, print_summary
-from sentry.tty import Relay
+from sentry.sandbox.state import Sandbox
+from sentry.syscalls.strace import Tracer, print_summary
+from sentry.sandbox.tty import Relay
 from sentry.syscalls import table
 from sentry.syscalls.model import Action
 
@@ -124,7 +126,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     if pid == 0:
         ours.close()
         os.close(status_r)
-        from sentry import init
+        from sentry.sandbox import init
         init.main(cfg, theirs, status_w, filt)   # never returns
     theirs.close()
     os.close(status_w)

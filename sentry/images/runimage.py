@@ -17,8 +17,8 @@ import stat
 from dataclasses import dataclass, field
 
 from sentry.errors import SandboxError
-from sentry.oci import unpack
-from sentry.oci.store import Store
+from sentry.images import unpack
+from sentry.images.store import Store
 
 
 @dataclass
