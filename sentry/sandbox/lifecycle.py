@@ -92,7 +92,7 @@ def run(cfg, life: Lifecycle | None = None) -> int:
                  memory_limit=cfg.memory or 0, cpus=cfg.cpus, mounts=mounts.table(cfg),
                  uid_map=cfg.uid_map, gid_map=cfg.gid_map)
     if any(a != b for a, b, _ in cfg.uid_map + cfg.gid_map):
-        sb.fastpath = False       # the C stat paths do not translate owner ids (handlers/fs.py does)
+        sb.fastpath = False       # the C stat paths do not translate owner ids (handlers/stat.py does)
     current.sandbox = sb
     hostproc.open_host_proc()
     if cfg.exec_in and cfg.cgroup_path:

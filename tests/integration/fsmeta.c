@@ -1,4 +1,4 @@
-/* Exercises the syscalls of sentry/handlers/fsmeta.py with raw syscall(2)
+/* Exercises the syscalls of sentry/handlers/ (dirs, attrs, times, xattr, inotify) with raw syscall(2)
  * calls, success and error cases; prints one line per case,
  * "name result ERRNO" (plus lines showing the files' modes, owners, times,
  * contents).  tests/integration/test_fsmeta.py runs it natively and in the

@@ -1,4 +1,4 @@
-"""The metadata syscalls the sentry emulates (sentry/handlers/fsmeta.py):
+"""The metadata syscalls the sentry emulates (sentry/handlers/ (dirs, attrs, times, xattr, inotify)):
 the same C program (fsmeta.c: one line per case, success and error) runs
 natively on a tmpfs and in the sandbox on its /tmp tmpfs, with the same
 identity, and must print the same lines."""

@@ -1,0 +1,117 @@
+"""Extended attributes by path: getxattr, setxattr, listxattr,
+removexattr and their l* forms (the f* forms run natively).
+
+Kernel facts relied upon:
+- The calls use getxattrat & co. (Linux 6.13), which take a dirfd and
+  AT_SYMLINK_NOFOLLOW.  os.getxattr has no dir_fd, and fgetxattr does not
+  work on an O_PATH fd; on older kernels the C side falls back to running
+  the call from a thread whose cwd is our fd.
+- import_xattr_name(): the name is checked (EFAULT; ERANGE for "" or one
+  over 255 bytes) before the path is looked up.  Values are at most 64 KiB
+  (E2BIG on set; a larger get buffer is clamped).
+"""
+from __future__ import annotations
+
+import errno
+
+from sentry.errors import SysError
+from sentry.handlers.common import at, strings_read
+from sentry.native import ffi, lib
+from sentry.platform.base import Task
+from sentry.vfs.resolve import AT_FDCWD, AT_SYMLINK_NOFOLLOW, int32, read_path
+
+XATTR_NAME_MAX, XATTR_SIZE_MAX, XATTR_LIST_MAX = 255, 65536, 65536
+XATTR_CREATE, XATTR_REPLACE = 1, 2
+
+
+# -- extended attributes ----------------------------------------------------
+
+def _xattr_name(t, addr) -> bytes:
+    """import_xattr_name(): EFAULT, or ERANGE for "" or a name over 255."""
+    if addr == 0:
+        raise SysError(errno.EFAULT)
+    try:
+        name = t.read_cstr(addr, XATTR_NAME_MAX + 1)
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            raise SysError(errno.ERANGE) from None
+        raise
+    if not name:
+        raise SysError(errno.ERANGE)
+    return name
+
+
+def getxattr(t: Task) -> int:
+    return _getxattr(t, t.arg(0), t.arg(1), t.arg(2), t.arg(3), 0)
+
+
+def lgetxattr(t: Task) -> int:
+    return _getxattr(t, t.arg(0), t.arg(1), t.arg(2), t.arg(3), AT_SYMLINK_NOFOLLOW)
+
+
+def _getxattr(t, addr, name_addr, value_addr, size, flags):
+    name = _xattr_name(t, name_addr)
+    path = read_path(t, addr)
+    strings_read(t)
+    size = min(size, XATTR_SIZE_MAX)
+    buf = ffi.new("char[]", max(size, 1))
+    n = at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_getxattr_at(d, p, flags, name, buf, size))
+    if size and n:
+        t.write(value_addr, ffi.buffer(buf, n)[:])
+    return n
+
+
+def setxattr(t: Task) -> int:
+    return _setxattr(t, t.arg(0), t.arg(1), t.arg(2), t.arg(3), int32(t.arg(4)), 0)
+
+
+def lsetxattr(t: Task) -> int:
+    return _setxattr(t, t.arg(0), t.arg(1), t.arg(2), t.arg(3), int32(t.arg(4)), AT_SYMLINK_NOFOLLOW)
+
+
+def _setxattr(t, addr, name_addr, value_addr, size, xflags, flags):
+    if xflags & ~(XATTR_CREATE | XATTR_REPLACE):
+        raise SysError(errno.EINVAL)
+    name = _xattr_name(t, name_addr)
+    if size > XATTR_SIZE_MAX:
+        raise SysError(errno.E2BIG)
+    value = t.read(value_addr, size) if size else b""
+    path = read_path(t, addr)
+    strings_read(t)
+    at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_setxattr_at(d, p, flags, name, value, size, xflags))
+    return 0
+
+
+def listxattr(t: Task) -> int:
+    return _listxattr(t, t.arg(0), t.arg(1), t.arg(2), 0)
+
+
+def llistxattr(t: Task) -> int:
+    return _listxattr(t, t.arg(0), t.arg(1), t.arg(2), AT_SYMLINK_NOFOLLOW)
+
+
+def _listxattr(t, addr, list_addr, size, flags):
+    path = read_path(t, addr)
+    strings_read(t)
+    size = min(size, XATTR_LIST_MAX)
+    buf = ffi.new("char[]", max(size, 1))
+    n = at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_listxattr_at(d, p, flags, buf, size))
+    if size and n:
+        t.write(list_addr, ffi.buffer(buf, n)[:])
+    return n
+
+
+def removexattr(t: Task) -> int:
+    return _removexattr(t, t.arg(0), t.arg(1), 0)
+
+
+def lremovexattr(t: Task) -> int:
+    return _removexattr(t, t.arg(0), t.arg(1), AT_SYMLINK_NOFOLLOW)
+
+
+def _removexattr(t, addr, name_addr, flags):
+    name = _xattr_name(t, name_addr)
+    path = read_path(t, addr)
+    strings_read(t)
+    at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_removexattr_at(d, p, flags, name))
+    return 0
