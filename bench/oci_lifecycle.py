@@ -32,11 +32,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from sentry.abi.linux import PR_SET_CHILD_SUBREAPER
 
 BUSYBOX = "/bin/busybox"
 OCI = str(Path(sys.executable).parent / "pysandbox-oci")
 STEPS = ("create", "start", "wait", "delete")
-PR_SET_CHILD_SUBREAPER = 36
 CGROUP_PARENT = "pysbk-bench"
 
 

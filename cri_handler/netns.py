@@ -52,13 +52,11 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_SHARED, NS_FLAG
 from sentry import native
 
-CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS = 0x40000000, 0x08000000, 0x04000000
-MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 0x100000
-MNT_DETACH = 2
 NS_GET_NSTYPE = 0xB703          # _IO(0xb7, 0x3)
-NS_KINDS = {"net": CLONE_NEWNET, "ipc": CLONE_NEWIPC, "uts": CLONE_NEWUTS}
+NS_KINDS = {kind: NS_FLAG[kind] for kind in ("net", "ipc", "uts")}
 DEFAULT_RUN_DIR = "/run/pysandbox"
 HOST_NAME_MAX = 64
 # CRI sandbox ids are 64 hex digits; this also keeps ids safe as path parts.

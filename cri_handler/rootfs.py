@@ -21,12 +21,12 @@ import errno
 import logging
 import os
 
+from sentry.abi.linux import MNT_DETACH
 from cri_handler.errors import RuntimeFailure, Unimplemented
 from sentry import native
 
 log = logging.getLogger(__name__)
 
-MNT_DETACH = 2
 
 
 def mount_overlay(image, rw: str, rootfs: str) -> None:

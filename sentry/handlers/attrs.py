@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 
+from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SandboxError, SysError
 from sentry.handlers import current
 from sentry.handlers.common import at, path_arg, strings_read
@@ -25,8 +26,7 @@ from sentry.native import ffi, lib
 from sentry.platform.base import Task
 from sentry.sandbox.config import host_id
 from sentry.vfs import hostproc
-from sentry.vfs.resolve import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, int32, read_path
-
+from sentry.vfs.resolve import int32, read_path
 
 # -- chmod, chown -----------------------------------------------------------
 

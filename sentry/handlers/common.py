@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import errno
 
+from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SysError, TaskGone
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
-from sentry.vfs.resolve import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, base, may_cross_self, read_path, \
-    retry_through_self, walk
-
+from sentry.vfs.resolve import base, may_cross_self, read_path, retry_through_self, walk
 
 def strings_read(t: Task) -> None:
     """After reading tracee memory, before acting on it (see platform/base.py)."""

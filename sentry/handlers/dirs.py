@@ -22,14 +22,12 @@ import errno
 import os
 import stat as st
 
+from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from sentry.errors import SysError
 from sentry.handlers.common import path_arg, strings_read, two, umask
 from sentry.native import lib
 from sentry.platform.base import Task
-from sentry.vfs.resolve import AT_EMPTY_PATH, AT_FDCWD, int32, read_path, retry_through_self
-
-AT_REMOVEDIR, AT_SYMLINK_FOLLOW = 0x200, 0x400
-RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT = 1, 2, 4
+from sentry.vfs.resolve import int32, read_path, retry_through_self
 
 
 # -- mkdir, mknod -----------------------------------------------------------

@@ -23,17 +23,14 @@ import errno
 import os
 import stat as st
 
+from sentry.abi.linux import AT_FDCWD, O_ACCMODE, O_CLOEXEC, O_CREAT, O_NOCTTY, O_NONBLOCK, O_PATH, O_TMPFILE, O_TRUNC, O_WRONLY, PROC_SUPER_MAGIC, SYSFS_MAGIC
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.handlers.common import umask
 from sentry.native import lib
 from sentry.platform.base import Defer, InstallFd, Task
 from sentry.vfs import hostproc, procfs
-from sentry.vfs.resolve import AT_FDCWD, int32, read_path, retry_through_self
-
-O_ACCMODE, O_WRONLY, O_CREAT, O_NOCTTY, O_TRUNC = 0o3, 0o1, 0o100, 0o400, 0o1000
-O_NONBLOCK, O_CLOEXEC, O_PATH, O_TMPFILE = 0o4000, 0o2000000, 0o10000000, 0o20200000
-PROC_SUPER_MAGIC, SYSFS_MAGIC = 0x9FA0, 0x62656572
+from sentry.vfs.resolve import int32, read_path, retry_through_self
 
 
 def open(t: Task) -> int:      # noqa: A001 - the syscall's name

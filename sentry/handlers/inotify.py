@@ -16,16 +16,13 @@ from __future__ import annotations
 import errno
 import os
 
+from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW, IN_ALL_BITS, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, PIDFD_THREAD
 from sentry.errors import SysError
 from sentry.handlers.common import at, check, strings_read
 from sentry.native import lib
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
-from sentry.vfs.resolve import AT_FDCWD, AT_SYMLINK_NOFOLLOW, int32, read_path
-
-IN_ALL_BITS = 0xF700EFFF         # every IN_* bit inotify_add_watch knows (ALL_INOTIFY_BITS)
-IN_DONT_FOLLOW, IN_MASK_CREATE, IN_MASK_ADD = 0x02000000, 0x10000000, 0x20000000
-PIDFD_THREAD = 0o200             # O_EXCL (Linux 6.9)
+from sentry.vfs.resolve import int32, read_path
 
 
 # -- inotify_add_watch ------------------------------------------------------

@@ -19,14 +19,13 @@ from __future__ import annotations
 import errno
 import os
 
+from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.handlers.common import at, strings_read
 from sentry.native import ffi, lib
 from sentry.platform.base import Task
-from sentry.vfs.resolve import AT_FDCWD, AT_SYMLINK_NOFOLLOW, SelfLink, base, int32, read_path, \
-    retry_through_self
-
+from sentry.vfs.resolve import SelfLink, base, int32, read_path, retry_through_self
 STAT_SIZE, STATX_SIZE, STATFS_SIZE = 144, 256, 120
 
 

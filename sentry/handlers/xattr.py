@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import errno
 
+from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX
 from sentry.errors import SysError
 from sentry.handlers.common import at, strings_read
 from sentry.native import ffi, lib
 from sentry.platform.base import Task
-from sentry.vfs.resolve import AT_FDCWD, AT_SYMLINK_NOFOLLOW, int32, read_path
-
-XATTR_NAME_MAX, XATTR_SIZE_MAX, XATTR_LIST_MAX = 255, 65536, 65536
-XATTR_CREATE, XATTR_REPLACE = 1, 2
+from sentry.vfs.resolve import int32, read_path
 
 
 # -- extended attributes ----------------------------------------------------

@@ -34,6 +34,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from sentry.abi.linux import RLIMIT
 from sentry.sandbox import caps
 from sentry.sandbox.config import DEFAULT_PATH, RunConfig, Tmpfs, _sandbox_path
 from sentry.errors import SandboxError
@@ -41,10 +42,6 @@ from sentry.sandbox.mounts import Bind, Device
 
 OURS = {"/proc": {"proc"}, "/dev": {"tmpfs"}, "/dev/pts": {"devpts"}, "/dev/shm": {"tmpfs", "shm", "bind"},
         "/sys": {"sysfs", "bind"}, "/sys/fs/cgroup": {"cgroup", "cgroup2"}}
-RLIMITS = {"RLIMIT_CPU": 0, "RLIMIT_FSIZE": 1, "RLIMIT_DATA": 2, "RLIMIT_STACK": 3, "RLIMIT_CORE": 4,
-           "RLIMIT_RSS": 5, "RLIMIT_NPROC": 6, "RLIMIT_NOFILE": 7, "RLIMIT_MEMLOCK": 8, "RLIMIT_AS": 9,
-           "RLIMIT_LOCKS": 10, "RLIMIT_SIGPENDING": 11, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-           "RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15}
 IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
@@ -189,12 +186,12 @@ def _process(cfg: RunConfig, p: dict) -> None:
         cfg.cap_mask = caps.mask(wanted & caps.host_bounding())
     for i, r in enumerate(_get(p, "rlimits", list, "process.", [])):
         where = f"process.rlimits[{i}]"
-        if not isinstance(r, dict) or r.get("type") not in RLIMITS:
+        if not isinstance(r, dict) or r.get("type") not in RLIMIT:
             raise SandboxError(f"{where}.type: expected one of RLIMIT_NOFILE, RLIMIT_NPROC, ...")
         soft, hard = r.get("soft"), r.get("hard")
         if not all(isinstance(v, int) and 0 <= v < 1 << 64 for v in (soft, hard)) or soft > hard:
             raise SandboxError(f"{where}: soft and hard must be integers with soft <= hard")
-        cfg.rlimits.append((RLIMITS[r["type"]], _rlim(soft), _rlim(hard)))
+        cfg.rlimits.append((RLIMIT[r["type"]], _rlim(soft), _rlim(hard)))
 
 
 def _rlim(v: int) -> int:

@@ -29,6 +29,7 @@ import threading
 import traceback
 
 from sentry.vfs import hostproc
+from sentry.abi.linux import O_CLOEXEC
 from sentry.errors import SysError, TaskGone
 from sentry.native import check, ffi, lib, mem_read, mem_read_cstr
 from sentry.platform.base import ANSWERED, CONTINUE, Defer, InstallFd
@@ -69,7 +70,7 @@ class NotifyTask:
         return bool(lib.sb_id_valid(self._fd, self.id))
 
     def inject_fd(self, fd: int, cloexec: bool) -> object:
-        check(lib.sb_addfd_send(self._fd, self.id, fd, 0o2000000 if cloexec else 0), "addfd")
+        check(lib.sb_addfd_send(self._fd, self.id, fd, O_CLOEXEC if cloexec else 0), "addfd")
         return ANSWERED
 
 

@@ -26,17 +26,12 @@ import traceback
 
 from resource import setrlimit
 
+from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, NS_FLAG, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, RLIMITS
 from sentry.sandbox import mounts, net
 from sentry import native
 from sentry.sandbox.config import host_id
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x40000000
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
-RLIMIT_NAMES = {0: "RLIMIT_CPU", 1: "RLIMIT_FSIZE", 2: "RLIMIT_DATA", 3: "RLIMIT_STACK", 4: "RLIMIT_CORE",
-                5: "RLIMIT_RSS", 6: "RLIMIT_NPROC", 7: "RLIMIT_NOFILE", 8: "RLIMIT_MEMLOCK", 9: "RLIMIT_AS",
-                10: "RLIMIT_LOCKS", 11: "RLIMIT_SIGPENDING", 12: "RLIMIT_MSGQUEUE", 13: "RLIMIT_NICE",
-                14: "RLIMIT_RTPRIO", 15: "RLIMIT_RTTIME"}
 
 
 def send_fd(sock: socket.socket, tag: bytes, fd: int) -> None:
@@ -108,7 +103,7 @@ def _start(cfg, sock, status_fd, filt) -> None:
         try:
             setrlimit(resource, (soft, hard))
         except (OSError, ValueError) as e:
-            raise SandboxError(f"process.rlimits: cannot set {RLIMIT_NAMES.get(resource, resource)} to "
+            raise SandboxError(f"process.rlimits: cannot set {RLIMITS[resource] if 0 <= resource < len(RLIMITS) else resource} to "
                                f"{soft}/{hard}: {getattr(e, 'strerror', None) or e}") from None
     keep = {0, 1, 2, sock.fileno(), status_fd, tty, userns}
     for fd in _open_fds():
@@ -120,9 +115,6 @@ def _start(cfg, sock, status_fd, filt) -> None:
     spawn, _keepalive = _spawn_struct(cfg, sock.fileno(), status_fd, tty, filt)
     spawn.userns_fd = userns
     native.check(native.lib.sb_init_run(spawn), "fork")
-
-
-NS_FLAGS = {"uts": CLONE_NEWUTS, "ipc": CLONE_NEWIPC, "net": CLONE_NEWNET}
 
 
 def _enter_namespaces(cfg) -> None:
@@ -140,11 +132,11 @@ def _enter_namespaces(cfg) -> None:
         flags = CLONE_NEWNS
         for kind in ("uts", "ipc") + (("net",) if cfg.net == "none" else ()):
             if kind not in held and kind not in cfg.host_ns:
-                flags |= NS_FLAGS[kind]
+                flags |= NS_FLAG[kind]
         native.unshare(flags)
         for kind, fd in held.items():
             try:
-                native.setns(fd, NS_FLAGS[kind])
+                native.setns(fd, NS_FLAG[kind])
             except OSError as e:
                 raise SandboxError(f"linux.namespaces: cannot join {kind} namespace {cfg.join[kind]}: "
                                    f"{e.strerror}") from None

@@ -30,8 +30,9 @@ import signal
 import socket
 import sys
 
-from sentry.sandbox import caps, cgroups, mounts  # noqa: F401 - procfs: see the header
-from sentry.vfs import hostproc, procfs
+from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, WALL
+from sentry.sandbox import caps, cgroups, mounts
+from sentry.vfs import hostproc, procfs  # noqa: F401 - procfs: imported before leaving the host (see the header)
 from sentry import native
 from sentry.sandbox.config import host_id
 from sentry.syscalls import filter as seccomp_filter
@@ -44,8 +45,6 @@ from sentry.sandbox.tty import Relay
 from sentry.syscalls import table
 from sentry.syscalls.model import Action
 
-CLONE_NEWPID, CLONE_NEWNS = 0x20000000, 0x00020000
-CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET = 0x04000000, 0x08000000, 0x40000000
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -291,7 +290,7 @@ def _waitpid(pid: int):
     init can reap it, and init cannot finish exiting before that."""
     while True:
         try:
-            got, status = os.waitpid(-1, os.WALL if hasattr(os, "WALL") else 0x40000000)
+            got, status = os.waitpid(-1, WALL)
         except InterruptedError:
             continue
         except ChildProcessError:

@@ -26,12 +26,10 @@ import os
 import stat
 from dataclasses import dataclass
 
+from sentry.abi.linux import MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS
 from sentry import native
 from sentry.errors import SandboxError
 
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
 
 STAGING = "/tmp"                 # in our private mount ns only
 DEFAULT_ROOT = STAGING + "/root"
@@ -253,7 +251,6 @@ class _target:
 
 _libc = ctypes.CDLL(None, use_errno=True)
 SYS_openat2 = 437
-RESOLVE_NO_MAGICLINKS, RESOLVE_IN_ROOT = 0x02, 0x10
 
 
 class _OpenHow(ctypes.Structure):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
+from sentry.abi.linux import IFF_UP, SIOCGIFFLAGS, SIOCSIFFLAGS
 
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 _IFREQ = "16sH14x"          # struct ifreq: name, then the ifr_flags member of the union
 
 

@@ -27,21 +27,13 @@ from __future__ import annotations
 
 import errno
 
+from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH
 from sentry.handlers import attrs, dirs, fileopen, inotify, stat, sysinfo, times, uts, xattr
 from sentry.syscalls.model import Action, ArgRule, Row, D, E, O, P
 
 # Namespace flags (include/uapi/linux/sched.h).  Creating namespaces inside
 # the sandbox is refused in BPF: the flag word is a register, so no TOCTOU.
-CLONE_NEWTIME = 0x00000080     # unshare/clone3 only; in clone(2) 0xff is CSIGNAL
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-NS_FLAGS = (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC
-            | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME)
+NS_FLAGS = CLONE_NS_ALL
 # For clone(2) the low byte of arg 0 is the exit signal, so CLONE_NEWTIME's
 # bit is not a flag there (and is never set by a valid signal, which is <= 64).
 CLONE_NS_FLAGS = NS_FLAGS & ~CLONE_NEWTIME
@@ -49,13 +41,11 @@ CLONE_NS_FLAGS = NS_FLAGS & ~CLONE_NEWTIME
 NO_NEW_NS = (ArgRule(0, NS_FLAGS, errno.EPERM),)
 # fstat() is newfstatat(fd, "", AT_EMPTY_PATH): nothing to resolve, so BPF
 # lets calls with that flag (a register) run natively.
-AT_EMPTY_PATH = 0x1000
 FSTAT_NATIVE_3 = (ArgRule(3, AT_EMPTY_PATH, allow=True),)
 FSTAT_NATIVE_2 = (ArgRule(2, AT_EMPTY_PATH, allow=True),)
 # SECCOMP_IOCTL_NOTIF_ADDFD cannot hand over an O_PATH file (the kernel's
 # fget() skips them), and an O_PATH fd gives no access to contents: such
 # opens (a flag in a register) run natively in the sandbox mount ns.
-O_PATH = 0o10000000
 O_PATH_NATIVE_1 = (ArgRule(1, O_PATH, allow=True),)
 O_PATH_NATIVE_2 = (ArgRule(2, O_PATH, allow=True),)
 FSE = "done by the sentry in the sandbox view"

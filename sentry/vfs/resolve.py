@@ -22,13 +22,10 @@ from __future__ import annotations
 import errno
 import os
 
+from sentry.abi.linux import AT_FDCWD, PATH_MAX
 from sentry.vfs import hostproc
 from sentry.errors import SysError
 
-AT_FDCWD = -100
-AT_EMPTY_PATH = 0x1000
-AT_SYMLINK_NOFOLLOW = 0x100
-PATH_MAX = 4096
 MAX_SYMLINKS = 40
 
 

@@ -213,7 +213,7 @@ HIDDEN = textwrap.dedent("""
     import dataclasses, json, os, subprocess, sys
     from sentry import native
     from sentry.sandbox.cgroups import Cgroup, Limits
-    CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x20000, 16384, 1 << 18
+    from sentry.abi.linux import CLONE_NEWNS, MS_PRIVATE, MS_REC
     cg = Cgroup.create(sys.argv[1], Limits(memory=32 << 20, pids=7))
     native.unshare(CLONE_NEWNS)
     native.mount(None, "/", None, MS_REC | MS_PRIVATE)

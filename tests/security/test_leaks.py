@@ -67,7 +67,7 @@ def children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
             return [int(x) for x in f.read().split()]
-    except FileNotFoundError:
+    except OSError:          # gone (ENOENT), or going (ESRCH)
         return []
 
 
@@ -97,9 +97,12 @@ def test_sentry_death_kills_sandbox():
         while time.monotonic() < deadline and sleeper is None:
             for init in children(p.pid):
                 for c in children(init):
-                    with open(f"/proc/{c}/cmdline", "rb") as f:
-                        if f.read().split(b"\0")[0] == b"sleep":
-                            sleeper = c
+                    try:
+                        with open(f"/proc/{c}/cmdline", "rb") as f:
+                            if f.read().split(b"\0")[0] == b"sleep":
+                                sleeper = c
+                    except OSError:       # exited between the listing and the read
+                        pass
             time.sleep(0.05)
         assert sleeper is not None, "did not find the sandboxed sleep"
         assert os.readlink(f"/proc/{sleeper}/ns/pid") != os.readlink("/proc/self/ns/pid")

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
+from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.native import ffi, lib
 
-AT_FDCWD, AT_SYMLINK_NOFOLLOW = -100, 0x100
 
 
 @pytest.fixture(params=["xattrat", "thread"])

@@ -1,0 +1,1 @@
+"""Linux ABI facts (constants, struct layouts) the sentry relies on; see linux.py."""
