@@ -22,7 +22,6 @@ Needs root.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from sentry import native
 from sentry.abi.linux import PR_SET_CHILD_SUBREAPER
 
 BUSYBOX = "/bin/busybox"
@@ -176,9 +176,7 @@ def main() -> int:
     if os.geteuid() != 0:
         print("oci_lifecycle: needs root", file=sys.stderr)
         return 2
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        print("oci_lifecycle: prctl(PR_SET_CHILD_SUBREAPER) failed", file=sys.stderr)
-        return 1
+    native.prctl(PR_SET_CHILD_SUBREAPER, 1)
     base = Path(tempfile.mkdtemp(prefix="pysbk-bench-"))
     runtimes = {"pysandbox-oci": OCI, "runc": args.runc}
     results: dict[str, list[dict[str, float]]] = {name: [] for name in runtimes}

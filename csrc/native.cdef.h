@@ -19,6 +19,17 @@ struct seccomp_notif_resp {
     int32_t error;
     uint32_t flags;
 };
+/* Kernel structs a handler reads or fills by field; "...;" lets cffi take
+ * the layout from the real headers, so nothing here restates an offset. */
+typedef int... time_t;
+typedef int... suseconds_t;
+struct stat { uint32_t st_uid; uint32_t st_gid; int64_t st_size; ...; };
+struct statx { uint32_t stx_uid; uint32_t stx_gid; uint64_t stx_size; ...; };
+struct statfs { long f_type; ...; };
+struct timespec { time_t tv_sec; long tv_nsec; };
+struct timeval { time_t tv_sec; suseconds_t tv_usec; };
+struct utimbuf { time_t actime; time_t modtime; };
+
 struct utsname {
     char sysname[65];
     char nodename[65];
@@ -129,11 +140,13 @@ int sb_pivot_root(const char *new_root, const char *put_old);
 int sb_mount_setattr_ro(const char *path);
 int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
 int sb_setns(int fd, int nstype);
+int sb_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+void sb_hide_cmdline(const char *name);
 int sb_fstatat_raw(int dirfd, const char *path, void *statbuf, int flags);
 int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *statxbuf);
 int sb_faccessat2(int dirfd, const char *path, int mode, int flags);
 long sb_fstatfs_type(int fd);
-/* sysdeps.c, for sentry/handlers/fsmeta.py */
+/* sysdeps.c, for the path handlers (sentry/handlers/) */
 int sb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
 int sb_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 int sb_fchmodat2(int dirfd, const char *path, unsigned mode, int flags);

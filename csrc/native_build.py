@@ -14,7 +14,7 @@ ffibuilder = FFI()
 ffibuilder.cdef((HERE / "native.cdef.h").read_text())
 ffibuilder.set_source(
     "sentry._native",
-    '#include "sb.h"\n',
+    '#define _GNU_SOURCE\n#include "sb.h"\n',   # _GNU_SOURCE: struct statx
     sources=[str(Path("csrc") / s) for s in SOURCES],
     include_dirs=[str(HERE)],
     libraries=["seccomp"],

@@ -17,7 +17,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <utime.h>
 #include <linux/seccomp.h>
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -161,12 +166,14 @@ int sb_mount(const char *src, const char *target, const char *fstype,
 int sb_umount(const char *target, int flags);
 int sb_pivot_root(const char *new_root, const char *put_old);
 int sb_mount_setattr_ro(const char *path);
+int sb_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+void sb_hide_cmdline(const char *name);
 int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
 int sb_fstatat_raw(int dirfd, const char *path, void *statbuf, int flags);
 int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *statxbuf);
 int sb_faccessat2(int dirfd, const char *path, int mode, int flags);
 long sb_fstatfs_type(int fd);
-/* sysdeps.c, for sentry/handlers/fsmeta.py */
+/* sysdeps.c, for the path handlers (sentry/handlers/) */
 int sb_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
 int sb_linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 int sb_fchmodat2(int dirfd, const char *path, unsigned mode, int flags);

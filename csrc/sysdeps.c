@@ -14,6 +14,9 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <sys/xattr.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #ifndef SYS_mount_setattr
@@ -51,6 +54,53 @@ int sb_mount_setattr_ro(const char *path)
 {
     struct sb_mount_attr a = { .attr_set = SB_MOUNT_ATTR_RDONLY };
     RET((int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &a, sizeof a));
+}
+
+/* openat2(2) (Linux 5.6), which glibc 2.36 does not wrap. */
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+struct sb_open_how { uint64_t flags, mode, resolve; };
+int sb_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)
+{
+    struct sb_open_how how = { flags, mode, resolve };
+    RET((int)syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+/* Overwrite our command line where the kernel reads /proc/PID/cmdline from:
+ * our own memory between arg_start and arg_end (fields 48 and 49 of
+ * /proc/self/stat).  PR_SET_MM would move the range instead, but needs
+ * CAP_SYS_RESOURCE, which root may lack (it does on the development VM). */
+void sb_hide_cmdline(const char *name)
+{
+    char buf[4096];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');      /* the comm field may contain anything */
+    if (!p)
+        return;
+    unsigned long long start = 0, end = 0;
+    int field = 2;                     /* p is the end of field 2 */
+    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
+        field++;
+        if (field == 48)
+            start = strtoull(tok, NULL, 10);
+        else if (field == 49) {
+            end = strtoull(tok, NULL, 10);
+            break;
+        }
+    }
+    size_t len = strlen(name) + 1;
+    if (!start || end < start || end - start < len)
+        return;
+    memset((void *)(uintptr_t)start, 0, end - start);
+    memcpy((void *)(uintptr_t)start, name, len);
 }
 
 /* Path syscalls the sentry makes on a tracee's behalf, raw: the result

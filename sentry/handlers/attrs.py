@@ -22,7 +22,7 @@ from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SandboxError, SysError
 from sentry.handlers import current
 from sentry.handlers.common import at, path_arg, strings_read
-from sentry.native import ffi, lib
+from sentry import native
 from sentry.platform.base import Task
 from sentry.sandbox.config import host_id
 from sentry.vfs import hostproc
@@ -49,7 +49,7 @@ def _chmod(t, dirfd, addr, mode, flags):
     mode &= 0o7777
     path = read_path(t, addr)
     strings_read(t)
-    at(t, dirfd, path, flags, lambda d, p: lib.sb_fchmodat2(d, p, mode, flags))
+    at(t, dirfd, path, flags, lambda d, p: native.fchmodat2(d, p, mode, flags))
     return 0
 
 
@@ -80,7 +80,7 @@ def _chown(t, dirfd, addr, uid, gid, flags):
             raise SysError(errno.EINVAL) from None       # as chown(2) says of an unmapped id
     path = read_path(t, addr)
     strings_read(t)
-    at(t, dirfd, path, flags, lambda d, p: lib.sb_fchownat(d, p, uid, gid, flags))
+    at(t, dirfd, path, flags, lambda d, p: native.fchownat(d, p, uid, gid, flags))
     return 0
 
 
@@ -95,11 +95,11 @@ def truncate(t: Task) -> int:
     limit = _fsize_limit(t.pid)
     if limit is not None and length > limit:
         # The kernel refuses to *grow* a file past RLIMIT_FSIZE.
-        sb = ffi.new("char[]", 144)                       # struct stat; st_size at 48
-        at(t, AT_FDCWD, path, 0, lambda d, p: lib.sb_fstatat_raw(d, p, sb, 0))
-        if length > int.from_bytes(ffi.buffer(sb)[48:56], "little"):
+        st = native.Stat()
+        at(t, AT_FDCWD, path, 0, lambda d, p: native.fstatat(d, p, st, 0))
+        if length > st.size:
             raise SysError(errno.EFBIG)
-    at(t, AT_FDCWD, path, 0, lambda d, p: lib.sb_truncate_at(d, p, length))
+    at(t, AT_FDCWD, path, 0, lambda d, p: native.truncate_at(d, p, length))
     return 0
 
 

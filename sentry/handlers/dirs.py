@@ -25,7 +25,7 @@ import stat as st
 from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
 from sentry.errors import SysError
 from sentry.handlers.common import path_arg, strings_read, two, umask
-from sentry.native import lib
+from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs.resolve import int32, read_path, retry_through_self
 
@@ -118,7 +118,7 @@ def _rename(t, olddirfd, old_addr, newdirfd, new_addr, flags):
     old = path_arg(t, old_addr)
     new = path_arg(t, new_addr)
     strings_read(t)
-    return two(t, olddirfd, old, newdirfd, new, lambda od, o, nd, n: lib.sb_renameat2(od, o, nd, n, flags))
+    return two(t, olddirfd, old, newdirfd, new, lambda od, o, nd, n: native.renameat2(od, o, nd, n, flags))
 
 
 def link(t: Task) -> int:
@@ -138,7 +138,7 @@ def _link(t, olddirfd, old_addr, newdirfd, new_addr, flags):
         raise SysError(errno.ENOENT)
     new = path_arg(t, new_addr)
     strings_read(t)
-    return two(t, olddirfd, old, newdirfd, new, lambda od, o, nd, n: lib.sb_linkat(od, o, nd, n, flags),
+    return two(t, olddirfd, old, newdirfd, new, lambda od, o, nd, n: native.linkat(od, o, nd, n, flags),
                 follow_old=bool(flags & AT_SYMLINK_FOLLOW))
 
 

@@ -27,7 +27,7 @@ from sentry.abi.linux import AT_FDCWD, O_ACCMODE, O_CLOEXEC, O_CREAT, O_NOCTTY, 
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.handlers.common import umask
-from sentry.native import lib
+from sentry import native
 from sentry.platform.base import Defer, InstallFd, Task
 from sentry.vfs import hostproc, procfs
 from sentry.vfs.resolve import int32, read_path, retry_through_self
@@ -65,7 +65,7 @@ def _open(t: Task, dirfd: int, addr: int, flags: int, mode: int):
         if not flags & O_PATH:
             if not flags & O_NONBLOCK:
                 os.set_blocking(fd, True)
-            if flags & O_ACCMODE == os.O_RDONLY and lib.sb_fstatfs_type(fd) in (PROC_SUPER_MAGIC, SYSFS_MAGIC):
+            if flags & O_ACCMODE == os.O_RDONLY and native.fstatfs_type(fd) in (PROC_SUPER_MAGIC, SYSFS_MAGIC):
                 fd = _maybe_synthesize(fd)
         return t.inject_fd(fd, cloexec)
     finally:

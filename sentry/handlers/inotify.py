@@ -19,7 +19,7 @@ import os
 from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW, IN_ALL_BITS, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, PIDFD_THREAD
 from sentry.errors import SysError
 from sentry.handlers.common import at, check, strings_read
-from sentry.native import lib
+from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
 from sentry.vfs.resolve import int32, read_path
@@ -39,7 +39,7 @@ def inotify_add_watch(t: Task) -> int:
         path = read_path(t, addr)
         strings_read(t)
         flags = AT_SYMLINK_NOFOLLOW if mask & IN_DONT_FOLLOW else 0
-        return at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_inotify_add_watch_at(ifd, d, p, mask))
+        return at(t, AT_FDCWD, path, flags, lambda d, p: native.inotify_add_watch_at(ifd, d, p, mask))
     finally:
         os.close(ifd)
 
@@ -55,6 +55,6 @@ def _their_fd(t, fd) -> int:
             raise
         pidfd = os.pidfd_open(int(hostproc.status_field(t.pid, "Tgid")))
     try:
-        return check(lib.sb_pidfd_getfd(pidfd, fd))
+        return check(native.pidfd_getfd(pidfd, fd))
     finally:
         os.close(pidfd)

@@ -23,10 +23,9 @@ from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.handlers.common import at, strings_read
-from sentry.native import ffi, lib
+from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs.resolve import SelfLink, base, int32, read_path, retry_through_self
-STAT_SIZE, STATX_SIZE, STATFS_SIZE = 144, 256, 120
 
 
 def stat(t: Task) -> int:
@@ -43,9 +42,10 @@ def newfstatat(t: Task) -> int:
 
 def _fstatat(t, dirfd, addr, buf_addr, flags):
     path = read_path(t, addr)
-    buf = ffi.new("char[]", STAT_SIZE)
-    at(t, dirfd, path, flags, lambda d, p: lib.sb_fstatat_raw(d, p, buf, flags))
-    t.write(buf_addr, _own_ids(ffi.buffer(buf)[:], STAT_UID))
+    st = native.Stat()
+    at(t, dirfd, path, flags, lambda d, p: native.fstatat(d, p, st, flags))
+    _own_ids(st)
+    t.write(buf_addr, st.bytes())
     return 0
 
 
@@ -53,25 +53,22 @@ def statx(t: Task) -> int:
     dirfd, addr, flags = int32(t.arg(0)), t.arg(1), t.arg(2) & 0xFFFFFFFF
     mask, buf_addr = t.arg(3) & 0xFFFFFFFF, t.arg(4)
     path = read_path(t, addr)
-    buf = ffi.new("char[]", STATX_SIZE)
-    at(t, dirfd, path, flags, lambda d, p: lib.sb_statx_raw(d, p, flags, mask, buf))
-    t.write(buf_addr, _own_ids(ffi.buffer(buf)[:], STATX_UID))
+    sx = native.Statx()
+    at(t, dirfd, path, flags, lambda d, p: native.statx(d, p, flags, mask, sx))
+    _own_ids(sx)
+    t.write(buf_addr, sx.bytes())
     return 0
 
 
-STAT_UID, STATX_UID = 28, 20      # offsets of st_uid / stx_uid; the gid follows each
 OVERFLOW_ID = 65534               # what the kernel shows for an id the namespace does not map
 
 
-def _own_ids(data: bytes, at: int) -> bytes:
+def _own_ids(st) -> None:
     """Owner ids as the tracee's user namespace shows them: the sentry
     stats in the host's (with no user namespace, nothing to do)."""
     sb = current.sandbox
-    if not sb.uid_map:
-        return data
-    uid, gid = (int.from_bytes(data[at + i:at + i + 4], "little") for i in (0, 4))
-    ids = b"".join(_inside(m, v).to_bytes(4, "little") for m, v in ((sb.uid_map, uid), (sb.gid_map, gid)))
-    return data[:at] + ids + data[at + 8:]
+    if sb.uid_map:
+        st.uid, st.gid = _inside(sb.uid_map, st.uid), _inside(sb.gid_map, st.gid)
 
 
 def _inside(mapping, host: int) -> int:
@@ -101,7 +98,7 @@ def _access(t, dirfd, addr, mode, flags):
     if mode & ~0o7:
         raise SysError(errno.EINVAL)
     path = read_path(t, addr)
-    at(t, dirfd, path, flags, lambda d, p: lib.sb_faccessat2(d, p, mode, flags))
+    at(t, dirfd, path, flags, lambda d, p: native.faccessat2(d, p, mode, flags))
     return 0
 
 
@@ -140,7 +137,7 @@ def _readlink(t, dirfd, addr, buf_addr, size):
 def statfs(t: Task) -> int:
     path, buf_addr = read_path(t, t.arg(0)), t.arg(1)
     strings_read(t)
-    buf = ffi.new("char[]", STATFS_SIZE)
-    at(t, AT_FDCWD, path, 0, lambda d, p: lib.sb_statfs_at(d, p, buf))
-    t.write(buf_addr, ffi.buffer(buf)[:])
+    sf = native.Statfs()
+    at(t, AT_FDCWD, path, 0, lambda d, p: native.statfs_at(d, p, sf))
+    t.write(buf_addr, sf.bytes())
     return 0

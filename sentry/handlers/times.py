@@ -15,11 +15,10 @@ import os
 from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, UTIME_OMIT
 from sentry.errors import SysError
 from sentry.handlers.common import at, strings_read
-from sentry.native import ffi, lib
+from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
 from sentry.vfs.resolve import int32, read_path
-TIMESPEC2_SIZE = 32
 
 
 # -- utimensat, utimes, utime -----------------------------------------------
@@ -28,9 +27,8 @@ def utimensat(t: Task) -> int:
     dirfd, addr, times_addr, flags = int32(t.arg(0)), t.arg(1), t.arg(2), int32(t.arg(3))
     times = None
     if times_addr:
-        times = t.read(times_addr, TIMESPEC2_SIZE)
-        nsec = int.from_bytes(times[8:16], "little"), int.from_bytes(times[24:32], "little")
-        if nsec == (UTIME_OMIT, UTIME_OMIT):
+        times = native.timespecs(t.read(times_addr, 2 * native.TIMESPEC_SIZE))
+        if times[0][1] == times[1][1] == UTIME_OMIT:
             return 0                     # nothing to do: not even the path is looked at
     return _utimes(t, dirfd, addr, times, flags)
 
@@ -46,25 +44,23 @@ def utimes(t: Task) -> int:
 def _timeval_utimes(t, dirfd, addr, times_addr):
     times = None
     if times_addr:
-        raw = t.read(times_addr, 32)          # struct timeval[2]
-        words = [int.from_bytes(raw[i:i + 8], "little", signed=True) for i in range(0, 32, 8)]
-        if not (0 <= words[1] < 1000000 and 0 <= words[3] < 1000000):
+        tv = native.timevals(t.read(times_addr, 2 * native.TIMEVAL_SIZE))
+        if not all(0 <= usec < 1000000 for _, usec in tv):
             raise SysError(errno.EINVAL)
-        times = b"".join(v.to_bytes(8, "little", signed=True)
-                         for v in (words[0], words[1] * 1000, words[2], words[3] * 1000))
+        times = [(sec, usec * 1000) for sec, usec in tv]
     return _utimes(t, dirfd, addr, times, 0)
 
 
 def utime(t: Task) -> int:
     times, times_addr = None, t.arg(1)
     if times_addr:
-        raw = t.read(times_addr, 16)          # struct utimbuf: actime, modtime
-        times = raw[0:8] + bytes(8) + raw[8:16] + bytes(8)
+        actime, modtime = native.utimbuf(t.read(times_addr, native.UTIMBUF_SIZE))
+        times = [(actime, 0), (modtime, 0)]
     return _utimes(t, AT_FDCWD, t.arg(0), times, 0)
 
 
 def _utimes(t, dirfd, addr, times, flags):
-    """times: None (now) or two struct timespec as the kernel takes them."""
+    """times: None (now) or [(sec, nsec), (sec, nsec)]."""
     if addr == 0 and dirfd != AT_FDCWD:
         # futimens: the fd itself, which must not be an O_PATH fd.
         if flags:
@@ -76,8 +72,7 @@ def _utimes(t, dirfd, addr, times, flags):
             raise SysError(errno.EINVAL)
         path = read_path(t, addr)
     strings_read(t)
-    buf = ffi.NULL if times is None else ffi.new("char[]", times)
-    at(t, dirfd, path, flags, lambda d, p: lib.sb_utimensat(d, p, buf, flags))
+    at(t, dirfd, path, flags, lambda d, p: native.utimensat(d, p, times, flags))
     return 0
 
 

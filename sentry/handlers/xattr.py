@@ -17,7 +17,7 @@ import errno
 from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX
 from sentry.errors import SysError
 from sentry.handlers.common import at, strings_read
-from sentry.native import ffi, lib
+from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs.resolve import int32, read_path
 
@@ -51,11 +51,10 @@ def _getxattr(t, addr, name_addr, value_addr, size, flags):
     name = _xattr_name(t, name_addr)
     path = read_path(t, addr)
     strings_read(t)
-    size = min(size, XATTR_SIZE_MAX)
-    buf = ffi.new("char[]", max(size, 1))
-    n = at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_getxattr_at(d, p, flags, name, buf, size))
-    if size and n:
-        t.write(value_addr, ffi.buffer(buf, n)[:])
+    buf = bytearray(min(size, XATTR_SIZE_MAX))
+    n = at(t, AT_FDCWD, path, flags, lambda d, p: native.getxattr_at(d, p, flags, name, buf))
+    if buf and n:
+        t.write(value_addr, bytes(buf[:n]))
     return n
 
 
@@ -76,7 +75,7 @@ def _setxattr(t, addr, name_addr, value_addr, size, xflags, flags):
     value = t.read(value_addr, size) if size else b""
     path = read_path(t, addr)
     strings_read(t)
-    at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_setxattr_at(d, p, flags, name, value, size, xflags))
+    at(t, AT_FDCWD, path, flags, lambda d, p: native.setxattr_at(d, p, flags, name, value, xflags))
     return 0
 
 
@@ -91,11 +90,10 @@ def llistxattr(t: Task) -> int:
 def _listxattr(t, addr, list_addr, size, flags):
     path = read_path(t, addr)
     strings_read(t)
-    size = min(size, XATTR_LIST_MAX)
-    buf = ffi.new("char[]", max(size, 1))
-    n = at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_listxattr_at(d, p, flags, buf, size))
-    if size and n:
-        t.write(list_addr, ffi.buffer(buf, n)[:])
+    buf = bytearray(min(size, XATTR_LIST_MAX))
+    n = at(t, AT_FDCWD, path, flags, lambda d, p: native.listxattr_at(d, p, flags, buf))
+    if buf and n:
+        t.write(list_addr, bytes(buf[:n]))
     return n
 
 
@@ -111,5 +109,5 @@ def _removexattr(t, addr, name_addr, flags):
     name = _xattr_name(t, name_addr)
     path = read_path(t, addr)
     strings_read(t)
-    at(t, AT_FDCWD, path, flags, lambda d, p: lib.sb_removexattr_at(d, p, flags, name))
+    at(t, AT_FDCWD, path, flags, lambda d, p: native.removexattr_at(d, p, flags, name))
     return 0

@@ -20,12 +20,13 @@ from __future__ import annotations
 import errno as errnos
 
 from sentry.errors import SandboxError
-from sentry.native import ffi, lib
+from sentry import native
+from sentry.native import FilterCtx
 
 ACTIONS = {
-    "SCMP_ACT_ALLOW": lib.SB_A_ALLOW, "SCMP_ACT_ERRNO": lib.SB_A_ERRNO,
-    "SCMP_ACT_KILL": lib.SB_A_KILL_THREAD, "SCMP_ACT_KILL_THREAD": lib.SB_A_KILL_THREAD,
-    "SCMP_ACT_KILL_PROCESS": lib.SB_A_KILL, "SCMP_ACT_TRAP": lib.SB_A_TRAP, "SCMP_ACT_LOG": lib.SB_A_LOG,
+    "SCMP_ACT_ALLOW": native.A_ALLOW, "SCMP_ACT_ERRNO": native.A_ERRNO,
+    "SCMP_ACT_KILL": native.A_KILL_THREAD, "SCMP_ACT_KILL_THREAD": native.A_KILL_THREAD,
+    "SCMP_ACT_KILL_PROCESS": native.A_KILL, "SCMP_ACT_TRAP": native.A_TRAP, "SCMP_ACT_LOG": native.A_LOG,
 }
 UNSUPPORTED_ACTIONS = ("SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE")
 OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
@@ -33,16 +34,7 @@ OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
 NATIVE_ARCHES = ("SCMP_ARCH_X86_64",)
 
 
-class Profile:
-    """An owned libseccomp context built from the profile."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-
-    def close(self) -> None:
-        if self.ctx != ffi.NULL:
-            lib.sb_filter_free(self.ctx)
-            self.ctx = ffi.NULL
+Profile = FilterCtx       # an owned libseccomp context built from the profile
 
 
 def _action(name, errno_ret, where: str) -> tuple[int, int]:
@@ -74,10 +66,10 @@ def compile_profile(spec: dict) -> Profile:
             raise SandboxError(f"linux.seccomp.flags: {f!r} is not supported")
     default, default_err = _action(spec.get("defaultAction"), spec.get("defaultErrnoRet"),
                                    "linux.seccomp.defaultAction")
-    ctx = lib.sb_filter_new_profile(default, default_err)
-    if ctx == ffi.NULL:
-        raise SandboxError("linux.seccomp: libseccomp could not create a filter")
-    prof = Profile(ctx)
+    try:
+        prof = native.filter_new_profile(default, default_err)
+    except OSError:
+        raise SandboxError("linux.seccomp: libseccomp could not create a filter") from None
     try:
         for i, entry in enumerate(spec.get("syscalls") or []):
             _add_entry(prof, entry, (default, default_err), f"linux.seccomp.syscalls[{i}]")
@@ -110,15 +102,10 @@ def _add_entry(prof: Profile, entry, default, where: str) -> None:
     # One rule when every condition is on its own argument, else one per condition.
     groups = [conds] if len({c[0] for c in conds}) == len(conds) else [[c] for c in conds]
     for name in names:
-        nr = lib.sb_syscall_number(name.encode())
+        nr = native.syscall_number(name)
         if nr < 0:
             continue      # not a syscall on this kernel/arch: nothing to filter (runc skips them too)
         for group in groups:
-            n = len(group)
-            rc = lib.sb_filter_rule(prof.ctx, nr, action[0], action[1], n,
-                                    ffi.new("unsigned[]", [c[0] for c in group] or [0]),
-                                    ffi.new("int[]", [c[1] for c in group] or [0]),
-                                    ffi.new("uint64_t[]", [c[2] for c in group] or [0]),
-                                    ffi.new("uint64_t[]", [c[3] for c in group] or [0]))
+            rc = prof.rule(nr, action[0], action[1], group)
             if rc < 0:
                 raise SandboxError(f"{where}: libseccomp refused the rule for {name}: {errnos.errorcode.get(-rc, rc)}")

@@ -25,7 +25,8 @@ import threading
 
 from sentry.vfs import hostproc
 from sentry.errors import SysError, TaskGone
-from sentry.native import check, ffi, lib
+from sentry import native
+from sentry.native import check
 from sentry.platform import seccomp_notify
 from sentry.platform.seccomp_notify import NotifyTask
 
@@ -36,7 +37,7 @@ class PtraceTask(NotifyTask):
     sentry = None      # the struct sb_sentry * being served (one per process)
 
     def write(self, addr: int, data: bytes) -> None:
-        n = lib.sb_mem_write(self.pid, addr, data, len(data))
+        n = native.mem_write(self.pid, addr, data)
         if n != len(data):
             if n == -errno.ESRCH:
                 raise TaskGone()
@@ -46,7 +47,7 @@ class PtraceTask(NotifyTask):
         return True          # held in a ptrace-stop: it can only die
 
     def inject_fd(self, fd: int, cloexec: bool) -> int:
-        r = lib.sb_ptrace_inject_fd(PtraceTask.sentry, self.pid, fd, int(cloexec))
+        r = native.ptrace_inject_fd(PtraceTask.sentry, self.pid, fd, cloexec)
         if r == -errno.ESRCH:
             raise TaskGone()
         if r < 0:
@@ -66,7 +67,7 @@ def _signal_pending(tid: int) -> bool:
 
 
 def seize(pid: int) -> None:
-    check(lib.sb_ptrace_seize(pid), f"PTRACE_SEIZE {pid}")
+    native.ptrace_seize(pid)
 
 
 def serve(init_pid: int, sentry, dispatcher, kinds: dict[int, int]) -> None:
@@ -88,21 +89,20 @@ def serve(init_pid: int, sentry, dispatcher, kinds: dict[int, int]) -> None:
         return defer(t, work)
     dispatcher._defer = outstanding
     PtraceTask.sentry = sentry
-    sentry.fd = -1
+    sentry.listener = -1
     sentry.procfd = hostproc.fd()
     for nr, kind in kinds.items():
-        sentry.kind[nr] = kind
-    status = ffi.new("int *")
+        sentry.set_kind(nr, kind)
     while True:
-        rc = lib.sb_ptrace_serve(sentry, init_pid, status)
-        if rc == lib.SB_STOP_EINTR:
+        rc, _status = native.ptrace_serve(sentry, init_pid)
+        if rc == native.STOP_EINTR:
             with lock:
                 sentry.completed = 0      # everything queued so far is drained below
             for t, result in dispatcher.finish_deferred(wanted=lambda t: id(t) in waiting):
                 with lock:
                     waiting.pop(id(t), None)
                     sentry.outstanding -= 1
-                lib.sb_ptrace_complete(sentry, t.pid, result)
+                native.ptrace_complete(sentry, t.pid, result)
             for t in list(waiting.values()):
                 if _signal_pending(t.pid):
                     # A signal interrupts a blocking call, as in the kernel:
@@ -110,8 +110,8 @@ def serve(init_pid: int, sentry, dispatcher, kinds: dict[int, int]) -> None:
                     with lock:
                         waiting.pop(id(t), None)
                         sentry.outstanding -= 1
-                    lib.sb_ptrace_complete(sentry, t.pid, -errno.EINTR)
+                    native.ptrace_complete(sentry, t.pid, -errno.EINTR)
             continue
-        if rc in (lib.SB_STOP_GONE, lib.SB_STOP_REQUEST):
+        if rc in (native.STOP_GONE, native.STOP_REQUEST):
             return
         check(rc, "ptrace loop")

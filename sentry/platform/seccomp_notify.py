@@ -24,20 +24,14 @@ from __future__ import annotations
 import errno
 import os
 import queue
-import sys
 import threading
 import traceback
 
 from sentry.vfs import hostproc
-from sentry.abi.linux import O_CLOEXEC
 from sentry.errors import SysError, TaskGone
-from sentry.native import check, ffi, lib, mem_read, mem_read_cstr
+from sentry import native
+from sentry.native import check, mem_read, mem_read_cstr
 from sentry.platform.base import ANSWERED, CONTINUE, Defer, InstallFd
-
-FAST_KINDS = {"uname": lib.SB_K_UNAME, "openat": lib.SB_K_OPENAT, "open": lib.SB_K_OPEN,
-              "newfstatat": lib.SB_K_NEWFSTATAT, "stat": lib.SB_K_STAT, "lstat": lib.SB_K_LSTAT,
-              "statx": lib.SB_K_STATX}
-
 
 class NotifyTask:
     """One notification, seen through the platform interface."""
@@ -60,17 +54,17 @@ class NotifyTask:
         return mem_read_cstr(self.pid, addr, max_len)
 
     def write(self, addr: int, data: bytes) -> None:
-        n = lib.sb_mem_write_checked(self._fd, self.id, self.pid, addr, data, len(data))
+        n = native.mem_write_checked(self._fd, self.id, self.pid, addr, data)
         if n != len(data):
             if n == -errno.ESRCH:
                 raise TaskGone()
             raise SysError(errno.EFAULT)
 
     def valid(self) -> bool:
-        return bool(lib.sb_id_valid(self._fd, self.id))
+        return native.id_valid(self._fd, self.id)
 
     def inject_fd(self, fd: int, cloexec: bool) -> object:
-        check(lib.sb_addfd_send(self._fd, self.id, fd, O_CLOEXEC if cloexec else 0), "addfd")
+        check(native.addfd_send(self._fd, self.id, fd, cloexec), "addfd")
         return ANSWERED
 
 
@@ -130,11 +124,11 @@ class Dispatcher:
         if self.workers is None:
             self.workers = Workers(8)
         self.workers.submit(self._answer_later, t, work)
-        return lib.SB_PY_DEFERRED
+        return native.PY_DEFERRED
 
     def _answer_later(self, t: NotifyTask, work) -> None:
         if self.completions is None:
-            lib.sb_respond_result(self.fd, t.id, self.handle(t, work))
+            native.respond(self.fd, t.id, self.handle(t, work))
             return
         work = work or (lambda: self.handlers[t.nr](t))
         try:
@@ -180,12 +174,12 @@ class Dispatcher:
         except SysError as e:
             result = e
         except TaskGone:
-            return lib.SB_PY_DROPPED
+            return native.PY_DROPPED
         except OSError as e:
             result = SysError(e.errno or errno.EIO)
         except BaseException:     # a sentry bug: loud, and the sandbox stops
             self.on_fatal(f"internal error in the handler for syscall {t.nr}:\n{traceback.format_exc()}")
-            return lib.SB_PY_STOP
+            return native.PY_STOP
         if self.tracer is not None:
             self.tracer.exit(t, result)
         return encode(result)
@@ -204,30 +198,15 @@ def encode(result) -> int:
     if isinstance(result, SysError):
         return -result.errno
     if result is CONTINUE:
-        return lib.SB_PY_CONTINUE
+        return native.PY_CONTINUE
     if result is ANSWERED:
-        return lib.SB_PY_DEFERRED
+        return native.PY_DEFERRED
     raise TypeError(f"handler returned {result!r}")   # a bug: fail loudly
-
-
-_dispatcher: Dispatcher | None = None
-
-
-@ffi.def_extern(onerror=lambda *exc: _fatal_callback(*exc))
-def sb_py_dispatch(id, pid, nr, a0, a1, a2, a3, a4, a5):
-    return _dispatcher(id, pid, nr, (a0, a1, a2, a3, a4, a5))
-
-
-def _fatal_callback(exc_type, exc, tb):
-    sys.stderr.write("pysandbox: sentry dispatch failed:\n")
-    traceback.print_exception(exc_type, exc, tb)
-    return lib.SB_PY_STOP
 
 
 def install(dispatcher: Dispatcher) -> None:
     """Make `dispatcher` the one the C loop's Python callback calls."""
-    global _dispatcher
-    _dispatcher = dispatcher
+    native.set_dispatch(dispatcher)
 
 
 def serve(listener_fd: int, sentry, dispatcher: Dispatcher, kinds: dict[int, int]) -> None:
@@ -237,17 +216,17 @@ def serve(listener_fd: int, sentry, dispatcher: Dispatcher, kinds: dict[int, int
     numbers to C fast-path kinds (all others go to Python)."""
     install(dispatcher)
     dispatcher.fd = listener_fd
-    sentry.fd = listener_fd
+    sentry.listener = listener_fd
     sentry.procfd = hostproc.fd()
     for nr, kind in kinds.items():
-        sentry.kind[nr] = kind
-    err = lib.sb_set_sync_wakeup(listener_fd)
+        sentry.set_kind(nr, kind)
+    err = native.set_sync_wakeup(listener_fd)
     if err < 0 and err != -errno.EINVAL:
         check(err, "SECCOMP_IOCTL_NOTIF_SET_FLAGS")
     while True:
-        rc = lib.sb_serve(sentry)
-        if rc == lib.SB_STOP_EINTR:
+        rc = native.serve_notify(sentry)
+        if rc == native.STOP_EINTR:
             continue          # Python has run its signal handlers by now
-        if rc in (lib.SB_STOP_GONE, lib.SB_STOP_REQUEST):
+        if rc in (native.STOP_GONE, native.STOP_REQUEST):
             return
         check(rc, "seccomp notify loop")

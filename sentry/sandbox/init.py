@@ -103,7 +103,8 @@ def _start(cfg, sock, status_fd, filt) -> None:
         try:
             setrlimit(resource, (soft, hard))
         except (OSError, ValueError) as e:
-            raise SandboxError(f"process.rlimits: cannot set {RLIMITS[resource] if 0 <= resource < len(RLIMITS) else resource} to "
+            name = RLIMITS[resource] if 0 <= resource < len(RLIMITS) else resource
+            raise SandboxError(f"process.rlimits: cannot set {name} to "
                                f"{soft}/{hard}: {getattr(e, 'strerror', None) or e}") from None
     keep = {0, 1, 2, sock.fileno(), status_fd, tty, userns}
     for fd in _open_fds():
@@ -112,9 +113,13 @@ def _start(cfg, sock, status_fd, filt) -> None:
                 os.close(fd)
             except OSError:
                 pass
-    spawn, _keepalive = _spawn_struct(cfg, sock.fileno(), status_fd, tty, filt)
-    spawn.userns_fd = userns
-    native.check(native.lib.sb_init_run(spawn), "fork")
+    maps = {name: "".join(f"{a} {b} {n}\n" for a, b, n in m) if cfg.uid_map else None
+            for name, m in (("uid_map", cfg.uid_map), ("gid_map", cfg.gid_map))}
+    native.init_run(
+        argv=cfg.argv, env=cfg.env, cwd=cfg.cwd, sock=sock.fileno(), status_fd=status_fd, tty=tty,
+        filter=filt, caps=cfg.cap_mask, uid=cfg.uid, gid=cfg.gid, ptrace=cfg.platform == "ptrace",
+        user_filter=cfg.seccomp_profile, groups=cfg.groups, uid_map=maps["uid_map"], gid_map=maps["gid_map"],
+        host_uid=host_id(cfg.uid_map, cfg.uid), host_gid=host_id(cfg.gid_map, cfg.gid), userns_fd=userns)
 
 
 def _enter_namespaces(cfg) -> None:
@@ -176,20 +181,8 @@ def _sysctl(key: str, value: str) -> None:
 
 def _hide_command_line() -> None:
     """We are the sandbox's pid 1, forked from the sentry: /proc/1/cmdline
-    would show the sentry's command line, host paths included.  The kernel
-    reads it from our memory between arg_start and arg_end (/proc/self/stat
-    fields 48 and 49), so overwrite it there."""
-    import ctypes
-    try:
-        with open("/proc/self/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-        start, end = int(fields[45]), int(fields[46])
-    except (OSError, ValueError, IndexError):
-        return
-    name = b"pysandbox-init\0"
-    if end - start >= len(name):
-        ctypes.memset(start, 0, end - start)
-        ctypes.memmove(start, name, len(name))
+    would show the sentry's command line, host paths included."""
+    native.hide_cmdline("pysandbox-init")
 
 
 def _peer_gone(sock) -> bool:
@@ -200,43 +193,3 @@ def _peer_gone(sock) -> bool:
 
 def _open_fds() -> list[int]:
     return [int(fd) for fd in os.listdir("/proc/self/fd")]
-
-
-def _spawn_struct(cfg, sock_fd, status_fd, tty, filt):
-    ffi = native.ffi
-    keep = []
-
-    def cstrings(items):
-        arr = [ffi.new("char[]", s.encode()) for s in items]
-        keep.extend(arr)
-        out = ffi.new("char *[]", arr + [ffi.NULL])
-        keep.append(out)
-        return out
-
-    sp = ffi.new("struct sb_spawn *")
-    sp.argv = cstrings(cfg.argv)
-    sp.envp = cstrings(cfg.env)
-    cwd = ffi.new("char[]", cfg.cwd.encode())
-    keep.append(cwd)
-    sp.cwd = cwd
-    sp.sock = sock_fd
-    sp.status_fd = status_fd
-    sp.tty = tty
-    sp.filter = filt.ctx
-    sp.caps = cfg.cap_mask
-    sp.uid, sp.gid = cfg.uid, cfg.gid
-    sp.ptrace = int(cfg.platform == "ptrace")
-    sp.userns_fd = -1
-    if cfg.groups:
-        groups = ffi.new("uint32_t[]", cfg.groups)
-        keep.append(groups)
-        sp.groups, sp.ngroups = groups, len(cfg.groups)
-    if cfg.seccomp_profile is not None:
-        sp.user_filter = cfg.seccomp_profile.ctx
-    if cfg.uid_map:
-        for name, mapping in (("uid_map", cfg.uid_map), ("gid_map", cfg.gid_map)):
-            text = ffi.new("char[]", "".join(f"{a} {b} {n}\n" for a, b, n in mapping).encode())
-            keep.append(text)
-            setattr(sp, name, text)
-        sp.host_uid, sp.host_gid = host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid)
-    return sp, keep

@@ -51,7 +51,7 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 def handlers_and_kinds(sb: Sandbox, rows=None):
     """The dense per-number handler list for Python, the numbers whose
     handlers may block, and the C fast-path kinds."""
-    handlers = [None] * native.lib.SB_MAX_NR
+    handlers = [None] * native.MAX_NR
     kinds = {}
     blocking = set()
     for row in rows or table.ROWS:
@@ -61,9 +61,9 @@ def handlers_and_kinds(sb: Sandbox, rows=None):
                 blocking.add(row.nr)
             if sb.strace is None:
                 if row.fast and sb.fastpath:
-                    kinds[row.nr] = seccomp_notify.FAST_KINDS[row.fast]
+                    kinds[row.nr] = native.FAST_KINDS[row.fast]
                 elif row.action is Action.OBSERVE and row.handler is None:
-                    kinds[row.nr] = native.lib.SB_K_CONTINUE
+                    kinds[row.nr] = native.K_CONTINUE
     return handlers, frozenset(blocking), kinds
 
 
@@ -164,8 +164,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
             # ours reach in the sandbox's view, or fewer.  Else none.
             identity = all(a == b for a, b, _ in cfg.uid_map + cfg.gid_map)
             effective &= caps.mask(caps.FILE_CAPS) if identity else 0
-        native.check(native.lib.sb_become(host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid), effective),
-                     "taking the workload's identity")
+        native.become(host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid), effective)
         became = True
         os.umask(0)           # handlers apply the tracee's umask themselves
         if ptraced:
@@ -178,7 +177,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         raise
     finally:
         if became:
-            native.check(native.lib.sb_unbecome(), "taking root back")
+            native.unbecome()
         ours.close()
         _, wstatus = _waitpid(pid)
         if relay is not None:

@@ -20,7 +20,6 @@ Kernel facts relied upon:
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat
@@ -249,21 +248,8 @@ class _target:
         os.close(self.fd)
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-SYS_openat2 = 437
-
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
 def _openat2_path(dirfd: int, path: str) -> int:
-    how = _OpenHow(os.O_PATH | os.O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-    fd = _libc.syscall(SYS_openat2, dirfd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), path)
-    return fd
+    return native.openat2(dirfd, path, os.O_PATH | os.O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
 
 
 def _resolve(rfd: int, path: str, is_dir: bool, create: bool) -> int:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from sentry.vfs import hostproc
 from sentry.errors import SandboxError
-from sentry.native import ffi
+from sentry import native
 
-UTS_LEN = 64  # __NEW_UTS_LEN
+UTS_LEN = native.UTS_LEN
 
 
 @dataclass
@@ -30,28 +30,23 @@ class Sandbox:
     mounts: list = field(default_factory=list)   # (source, mountpoint, fstype, options), as shown inside
     uid_map: list = field(default_factory=list)  # the workload's user namespace, if any (RunConfig)
     gid_map: list = field(default_factory=list)
-    sentry: object = field(default=None, repr=False)   # struct sb_sentry *
+    sentry: native.Sentry = field(default_factory=native.Sentry, repr=False)   # what the C loop serves with
     _uts: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        self.sentry = ffi.new("struct sb_sentry *")
-        self.sentry.fd = -1
-        self.sentry.procfd = -1
-        uts = self.sentry.uts
         for name, value in (("sysname", "Linux"), ("release", self.release),
                             ("version", "#1 SMP PREEMPT_DYNAMIC pysandbox"),
-                            ("machine", "x86_64"), ("domainname", "(none)")):
-            set_uts_field(uts, name, value.encode())
-        set_uts_field(uts, "nodename", self.hostname.encode())
+                            ("machine", "x86_64"), ("domainname", "(none)"), ("nodename", self.hostname)):
+            self.sentry.set_uts(name, value.encode())
 
     def uts_bytes(self) -> bytes:
         """struct utsname as bytes, cached: uname is hot, changes are rare."""
         if self._uts is None:
-            self._uts = ffi.buffer(ffi.addressof(self.sentry.uts))[:]
+            self._uts = self.sentry.uts_bytes()
         return self._uts
 
     def set_uts(self, name: str, value: bytes) -> None:
-        set_uts_field(self.sentry.uts, name, value)
+        self.sentry.set_uts(name, value)
         self._uts = None
 
     def proc_view(self):
@@ -71,9 +66,9 @@ class Sandbox:
             memory_usage=self.memory_usage() if self.cgroup is not None else None,
             cpus=cpus, uptime=self.uptime(), nr_threads=self.threads(), nr_running=1,
             last_pid=max((_vpid(p) for p in pids), default=1),
-            hostname=ffi.string(self.sentry.uts.nodename).decode(errors="replace"),
+            hostname=self.sentry.uts("nodename").decode(errors="replace"),
             mounts=self.mounts, release=self.release,
-            version=ffi.string(self.sentry.uts.version).decode(errors="replace"))
+            version=self.sentry.uts("version").decode(errors="replace"))
 
     def memory_usage(self) -> int:
         return self.cgroup.memory_usage() if self.cgroup is not None else 0
@@ -110,9 +105,3 @@ def _vpid(pid: int) -> int:
         return int(hostproc.status_field(pid, "NSpid").split()[-1])
     except (OSError, AttributeError, ValueError):
         return 1
-
-
-def set_uts_field(uts, name: str, value: bytes) -> None:
-    """Store value NUL-padded to the field's 65 bytes, as the kernel does."""
-    assert len(value) <= UTS_LEN
-    ffi.memmove(getattr(uts, name), value.ljust(UTS_LEN + 1, b"\0"), UTS_LEN + 1)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import errno
 
-from sentry.native import ffi, lib
+from sentry import native
+from sentry.native import A_ALLOW, A_ERRNO, A_KILL, A_NOTIFY, A_TRACE, FilterCtx
 from sentry.syscalls.model import Action, Row
 
 # Before the sentry is serving, the workload must still be able to make
@@ -21,47 +22,32 @@ from sentry.syscalls.model import Action, Row
 NEEDED_BEFORE_SERVING = frozenset({"sendmsg"})
 
 
-class Filter:
-    """An owned scmp_filter_ctx."""
-
-    def __init__(self, ctx):
-        self.ctx = ctx
-
-    def close(self) -> None:
-        if self.ctx != ffi.NULL:
-            lib.sb_filter_free(self.ctx)
-            self.ctx = ffi.NULL
-
-
 def filter_action(row: Row, trace_all: bool, intercept: int) -> tuple[int, int]:
     """(libseccomp action, errno) for one row; `intercept` is NOTIFY
     (seccomp_notify platform) or TRACE (ptrace platform)."""
     if row.action is Action.DENY:
-        return lib.SB_A_ERRNO, row.errno
+        return A_ERRNO, row.errno
     if row.action is Action.KILL:
-        return lib.SB_A_KILL, 0
+        return A_KILL, 0
     if row.action is Action.PASSTHROUGH and not (trace_all and row.name not in NEEDED_BEFORE_SERVING):
-        return lib.SB_A_ALLOW, 0
+        return A_ALLOW, 0
     return intercept, 0
 
 
-def build(rows, trace_all: bool = False, platform: str = "seccomp") -> Filter:
-    ctx = lib.sb_filter_new(errno.ENOSYS)
-    if ctx == ffi.NULL:
-        raise OSError(errno.ENOMEM, "seccomp_init failed")
-    f = Filter(ctx)
-    intercept = lib.SB_A_TRACE if platform == "ptrace" else lib.SB_A_NOTIFY
+def build(rows, trace_all: bool = False, platform: str = "seccomp") -> FilterCtx:
+    f = native.filter_new(errno.ENOSYS)
+    intercept = A_TRACE if platform == "ptrace" else A_NOTIFY
     try:
         for row in rows:
             action, err = filter_action(row, trace_all, intercept)
-            if (action, err) == (lib.SB_A_ERRNO, errno.ENOSYS) and not row.arg_rules:
+            if (action, err) == (A_ERRNO, errno.ENOSYS) and not row.arg_rules:
                 continue   # that is the default action; libseccomp refuses a duplicate
             if not row.arg_rules:
-                rc = lib.sb_filter_add(ctx, row.nr, action, err)
+                rc = f.add(row.nr, action, err)
             else:
                 (rule,) = row.arg_rules   # one flag word per syscall is all we use
-                bit_action = (lib.SB_A_ALLOW, 0) if rule.allow else (lib.SB_A_ERRNO, rule.errno)
-                rc = lib.sb_filter_add_flags(ctx, row.nr, action, err, rule.arg, rule.mask, *bit_action)
+                bit_action = (A_ALLOW, 0) if rule.allow else (A_ERRNO, rule.errno)
+                rc = f.add_flags(row.nr, action, err, rule.arg, rule.mask, *bit_action)
             if rc < 0:
                 raise OSError(-rc, f"libseccomp refused the rule for {row.name}")
     except BaseException:

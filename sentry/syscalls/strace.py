@@ -123,7 +123,7 @@ def print_summary(sb, out=None) -> None:
     """--summary: what the sentry was asked, per syscall, like `strace -c`."""
     out = out or sys.stderr
     s = sb.sentry
-    rows = [(s.count[nr], nr) for nr in range(len(s.count)) if s.count[nr]]
+    rows = [(count, nr) for nr, count in s.counts().items()]
     rows.sort(reverse=True)
     total = s.fast + s.slow
     out.write(f"\npysandbox: {total} intercepted syscalls "
