@@ -1,34 +1,57 @@
-"""--strace: one line per intercepted syscall, like `runsc --strace`.
+"""--strace: one line per intercepted syscall, in strace's format.
 
-    [   3] openat(AT_FDCWD, "/etc/passwd", 0x80000, 0) = 3
-    [   1] uname(0x7ffc6f0e5a40) = 0
-    [   1] execve("/bin/ls", ["ls", "-l"], 0x7ffd...) = <host>
+    [    1] execve("/bin/sh", ["sh", "-c", "cat /etc/hostname"], 0x7ffd3c1e9a28 /* 4 vars */) = ? <host>
+    [    1] openat(AT_FDCWD, "/etc/hostname", O_RDONLY|O_CLOEXEC) = 3
+    [    1] access("/etc/ld.so.preload", R_OK) = -1 ENOENT (No such file or directory)
 
-Argument names and types come from python-ptrace's syscall prototypes.
-Strings (`char *`) and argv vectors are read from tracee memory for display
-only; no decision is taken on them.  Calls answered with CONTINUE run on the
-host after the line is printed, so their result shows as `<host>`.
-The pid printed is the one the sandbox sees (its pid namespace's).
+The pid is the one the sandbox sees (the last field of NSpid).  The
+tracer runs inside the dispatcher, before and after the handler: an
+exception here would stop the sandbox, so a formatting bug shows in the
+line instead (`/* strace: ... */`, the arguments in hex).  How each
+argument is shown is sentry/syscalls/strace_format.py's business; this
+module pairs a call's entry with its exit and writes the line.
+
+One line per call, written when the call's result is known: the
+dispatcher calls enter(t) before the handler runs and exit(t, result) once
+it has a result, possibly on a worker thread (a deferred handler) while the
+loop goes on serving other threads, so a line never interleaves with
+another.  Arguments are formatted at entry (the memory behind a pointer may
+change once the call has run); buffers the call fills (readlink's, stat's)
+at exit, while the tracee still waits for its reply.
+
+Results the sentry does not know are shown as `?`, strace's mark for a
+return it never saw (an exit_group, an execve that replaced the process):
+- CONTINUE (observed rows such as execve and chdir, and every passthrough
+  call under --strace=all): the kernel runs the call after our reply, and
+  neither platform stops the tracee again when it returns (seccomp
+  user-notify has no exit notification; the ptrace platform waits only for
+  PTRACE_EVENT_SECCOMP, never for syscall-exit stops).  `= ? <host>`.
+- An fd installed with SECCOMP_IOCTL_NOTIF_ADDFD|SEND: the ioctl completes
+  the call with the new fd, and the platform hands back ANSWERED without
+  the number.  `= ? <fd injected>`.  (The ptrace platform's injection
+  returns the number, which is printed.)
+- A call whose exit never comes (the tracee died mid-call, or ptrace's
+  EINTR for an interrupted deferral) is written when the same thread next
+  enters a call, as `= ? <unfinished>`, so no call loses its line.
+
+Why execve used to look repeated: the workload's first exec goes through
+csrc/spawn.c's exec_path, which tries execve on each $PATH directory in
+turn; each try is a real syscall (the misses fail with ENOENT in the
+kernel, after our CONTINUE), like execvp's tries under strace.  Under
+seccomp_notify that process is still non-dumpable (inherited from init,
+before its first execve resets the flag) and the sentry has no
+CAP_SYS_PTRACE, so its memory cannot be read: each try prints the same raw
+pointers, as strace does for unreadable memory.  Under ptrace it was made
+dumpable to be seized, and the tries show their paths.
 """
 from __future__ import annotations
 
-import errno
-import os
 import sys
+import threading
 
 from sentry.vfs import hostproc
-from sentry.errors import SysError
-from sentry.platform.base import ANSWERED, CONTINUE
 from sentry.syscalls import table
-
-STRING_TYPES = {"const char *", "char *"}
-VECTOR_TYPES = {"const char *const *", "char **"}
-AT_FDCWD = 0xFFFFFF9C
-
-
-def prototypes():
-    from ptrace.syscall.prototypes import SYSCALL_PROTOTYPES
-    return SYSCALL_PROTOTYPES
+from sentry.syscalls.strace_format import Call, format_entry, format_exit, prototypes
 
 
 class Tracer:
@@ -37,16 +60,41 @@ class Tracer:
         self.out = out or sys.stderr
         self.protos = prototypes()
         self.vpids: dict[int, int] = {}
-        self.pending: dict[int, str] = {}
+        self.pending: dict[int, Call] = {}      # host tid -> its call in progress
+        self.lock = threading.Lock()
 
     def enter(self, t) -> None:
-        # Format on entry: memory may change once the syscall has run.
-        self.pending[t.pid] = self.format_call(t)
+        call = self.format_call(t)
+        with self.lock:
+            stale = self.pending.pop(t.pid, None)
+            self.pending[t.pid] = call
+        if stale is not None:
+            self._write(t.pid, f"{stale.name}({', '.join(stale.args)}) = ? <unfinished>")
 
     def exit(self, t, result) -> None:
-        call = self.pending.pop(t.pid, "?")
-        self.out.write(f"[{self.vpid(t.pid):>5}] {call} = {format_result(result)}\n")
-        self.out.flush()
+        with self.lock:
+            call = self.pending.pop(t.pid, None)
+        if call is None:        # entered where no enter() was called (a deferral's first leg)
+            call = self.format_call(t)
+        try:
+            line = format_exit(t, call, result)
+        except Exception as e:
+            line = f"{call.name}({', '.join(call.args)}, /* strace: {e!r} */) = {result!r}"
+        self._write(t.pid, line)
+
+    def format_call(self, t) -> Call:
+        row = table.BY_NR.get(t.nr)
+        name = row.name if row else f"syscall_{t.nr}"
+        try:
+            return format_entry(t, name, self.protos.get(name))
+        except Exception as e:        # a formatting bug: say so in the line (see the header)
+            return Call(name, [hex(t.arg(i)) for i in range(6)] + [f"/* strace: {e!r} */"], [])
+
+    def _write(self, tid: int, line: str) -> None:
+        text = f"[{self.vpid(tid):>5}] {line}\n"
+        with self.lock:
+            self.out.write(text)
+            self.out.flush()
 
     def vpid(self, tid: int) -> int:
         """The tid as the sandbox sees it (last field of NSpid)."""
@@ -59,64 +107,6 @@ class Tracer:
             v = v or tid
             self.vpids[tid] = v
         return v
-
-    def format_call(self, t) -> str:
-        row = table.BY_NR.get(t.nr)
-        name = row.name if row else f"syscall_{t.nr}"
-        proto = self.protos.get(name)
-        if proto is None:
-            return f"{name}({', '.join(hex(t.arg(i)) for i in range(6))})"
-        args = [self.format_arg(t, ctype, pname, t.arg(i)) for i, (ctype, pname) in enumerate(proto[1])]
-        return f"{name}({', '.join(args)})"
-
-    def format_arg(self, t, ctype: str, pname: str, value: int) -> str:
-        try:
-            if ctype in STRING_TYPES and pname in ("filename", "pathname", "path", "name", "oldname", "newname", "specialfile"):
-                return _quote(t.read_cstr(value, 256)) if value else "NULL"
-            if ctype in VECTOR_TYPES and pname == "argv":
-                return self.format_argv(t, value)
-        except OSError:
-            return hex(value)
-        if pname in ("dfd", "dirfd", "olddfd", "newdfd") and value & 0xFFFFFFFF == AT_FDCWD:
-            return "AT_FDCWD"
-        if ctype in ("int", "unsigned int", "size_t", "umode_t", "pid_t", "uid_t", "gid_t", "long", "unsigned long") \
-                and "*" not in ctype:
-            v = value & 0xFFFFFFFF if ctype in ("int", "unsigned int", "umode_t", "pid_t", "uid_t", "gid_t") else value
-            if ctype in ("int", "pid_t", "long") and v >> (31 if ctype != "long" else 63):
-                v -= 1 << (32 if ctype != "long" else 64)
-            return oct(v) if ctype == "umode_t" else str(v)
-        return hex(value)
-
-    def format_argv(self, t, addr: int, limit: int = 8) -> str:
-        items = []
-        for i in range(limit + 1):
-            ptr = int.from_bytes(t.read(addr + 8 * i, 8), "little")
-            if ptr == 0:
-                break
-            if i == limit:
-                items.append("...")
-                break
-            items.append(_quote(t.read_cstr(ptr, 256)))
-        return "[" + ", ".join(items) + "]"
-
-
-def format_result(result) -> str:
-    if result is CONTINUE:
-        return "<host>"
-    if result is ANSWERED:
-        return "<fd injected>"
-    if isinstance(result, SysError):
-        return f"-1 {errno.errorcode.get(result.errno, result.errno)} ({os.strerror(result.errno)})"
-    if isinstance(result, int):
-        return str(result)
-    return repr(result)
-
-
-def _quote(b: bytes) -> str:
-    s = b.decode("utf-8", "backslashreplace")
-    if len(s) > 64:
-        s = s[:64] + "..."
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def print_summary(sb, out=None) -> None:
