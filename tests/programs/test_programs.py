@@ -9,7 +9,6 @@ nobody, python's threading http.server, redis, git, sqlite3, gcc + make
 -j2, tar + xz, an 8-thread C program doing file I/O, a 1000-fork shell
 loop, perl and node.  make setup installs them all (APT_PACKAGES).
 """
-from pathlib import Path
 
 from programs_harness import HERE, Program, assert_same, free_port, run_both
 
