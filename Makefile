@@ -8,14 +8,16 @@ PY := $(VENV)/bin/python
 # Debian packages the build, the tests and the demo need.
 APT_PACKAGES := gcc make libc6-dev libseccomp-dev libffi-dev python3-dev python3-venv \
                 busybox-static iproute2 procps \
-                containerd runc docker-registry containernetworking-plugins apache2-utils openssl iptables
+                containerd runc docker-registry containernetworking-plugins apache2-utils openssl iptables \
+                nginx-light curl redis-server redis-tools git sqlite3 xz-utils tar perl nodejs
+# (the last line: the real programs tests/programs runs natively and in the sandbox)
 STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test bench clean docs
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py)
+$(STAMP): Makefile pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "== apt-get install $$missing"; \
