@@ -34,13 +34,13 @@ import signal
 import socket
 from dataclasses import dataclass
 
+from sentry.abi import linux
+from sentry.abi.linux import AT_FDCWD, O_CREAT, O_TMPFILE, PATH_MAX
 from sentry.errors import SysError
 from sentry.platform.base import ANSWERED, CONTINUE
 
 STRSIZE = 64            # strace -s 64
-PATH_MAX = 4096
 ENV_MAX = 4096          # stop counting envp entries here
-AT_FDCWD = -100
 
 # Calls python-ptrace has no prototype for, in its format: (C type, name) pairs.
 EXTRA_PROTOTYPES = {
@@ -84,71 +84,60 @@ def _bits(*pairs) -> tuple:
     return tuple(zip(pairs[::2], pairs[1::2]))
 
 
+def _names(*names) -> tuple:
+    """(value, name) pairs for ABI constants, in print order; a leading
+    "__" (__WALL) is the kernel's spelling of linux.WALL."""
+    return tuple((getattr(linux, n.lstrip("_")), n) for n in names)
+
+
 O_ACCMODE = (3, {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"})
-O_CREAT, O_TMPFILE = 0o100, 0o20200000
-OPEN_BITS = _bits(  # strace's order (src/xlat/open_mode_flags.in)
-    O_CREAT, "O_CREAT", 0o200, "O_EXCL", 0o400, "O_NOCTTY", 0o1000, "O_TRUNC", 0o2000, "O_APPEND",
-    0o4000, "O_NONBLOCK", 0o4010000, "O_SYNC", 0o10000, "O_DSYNC", 0o40000, "O_DIRECT",
-    0o100000, "O_LARGEFILE", 0o400000, "O_NOFOLLOW", 0o1000000, "O_NOATIME", 0o2000000, "O_CLOEXEC",
-    0o10000000, "O_PATH", O_TMPFILE, "O_TMPFILE", 0o200000, "O_DIRECTORY", 0o20000, "FASYNC")
-AT_SYMLINK_NOFOLLOW, AT_REMOVEDIR, AT_EACCESS = 0x100, 0x200, 0x200
-AT_BITS = _bits(AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW", 0x400, "AT_SYMLINK_FOLLOW",
-                0x800, "AT_NO_AUTOMOUNT", 0x1000, "AT_EMPTY_PATH", 0x8000, "AT_RECURSIVE")
-STATX_BITS = _bits(
-    0xFFF, "STATX_ALL", 0x7FF, "STATX_BASIC_STATS", 1, "STATX_TYPE", 2, "STATX_MODE", 4, "STATX_NLINK",
-    8, "STATX_UID", 0x10, "STATX_GID", 0x20, "STATX_ATIME", 0x40, "STATX_MTIME", 0x80, "STATX_CTIME",
-    0x100, "STATX_INO", 0x200, "STATX_SIZE", 0x400, "STATX_BLOCKS", 0x800, "STATX_BTIME",
-    0x1000, "STATX_MNT_ID", 0x2000, "STATX_DIOALIGN", 0x4000, "STATX_MNT_ID_UNIQUE",
-    0x8000, "STATX_SUBVOL", 0x10000, "STATX_WRITE_ATOMIC", 0x20000, "STATX_DIO_READ_ALIGN")
-CLONE_BITS = _bits(
-    0x100, "CLONE_VM", 0x200, "CLONE_FS", 0x400, "CLONE_FILES", 0x800, "CLONE_SIGHAND",
-    0x1000, "CLONE_PIDFD", 0x2000, "CLONE_PTRACE", 0x4000, "CLONE_VFORK", 0x8000, "CLONE_PARENT",
-    0x10000, "CLONE_THREAD", 0x20000, "CLONE_NEWNS", 0x40000, "CLONE_SYSVSEM", 0x80000, "CLONE_SETTLS",
-    0x100000, "CLONE_PARENT_SETTID", 0x200000, "CLONE_CHILD_CLEARTID", 0x400000, "CLONE_DETACHED",
-    0x800000, "CLONE_UNTRACED", 0x1000000, "CLONE_CHILD_SETTID", 0x2000000, "CLONE_NEWCGROUP",
-    0x4000000, "CLONE_NEWUTS", 0x8000000, "CLONE_NEWIPC", 0x10000000, "CLONE_NEWUSER",
-    0x20000000, "CLONE_NEWPID", 0x40000000, "CLONE_NEWNET", 0x80000000, "CLONE_IO",
-    0x100000000, "CLONE_CLEAR_SIGHAND", 0x200000000, "CLONE_INTO_CGROUP")
-CLOEXEC_BITS = _bits(0o2000000, "O_CLOEXEC", 0o4000, "O_NONBLOCK", 0o40000, "O_DIRECT")
+OPEN_BITS = _names("O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_SYNC", "O_DSYNC",
+    "O_DIRECT", "O_LARGEFILE", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC", "O_PATH", "O_TMPFILE",
+    "O_DIRECTORY", "FASYNC")
+AT_BITS = _names("AT_SYMLINK_NOFOLLOW", "AT_SYMLINK_FOLLOW", "AT_NO_AUTOMOUNT", "AT_EMPTY_PATH",
+    "AT_RECURSIVE")
+STATX_BITS = _names("STATX_ALL", "STATX_BASIC_STATS", "STATX_TYPE", "STATX_MODE", "STATX_NLINK", "STATX_UID",
+    "STATX_GID", "STATX_ATIME", "STATX_MTIME", "STATX_CTIME", "STATX_INO", "STATX_SIZE",
+    "STATX_BLOCKS", "STATX_BTIME", "STATX_MNT_ID", "STATX_DIOALIGN", "STATX_MNT_ID_UNIQUE",
+    "STATX_SUBVOL", "STATX_WRITE_ATOMIC", "STATX_DIO_READ_ALIGN")
+CLONE_BITS = _names("CLONE_VM", "CLONE_FS", "CLONE_FILES", "CLONE_SIGHAND", "CLONE_PIDFD", "CLONE_PTRACE",
+    "CLONE_VFORK", "CLONE_PARENT", "CLONE_THREAD", "CLONE_NEWNS", "CLONE_SYSVSEM",
+    "CLONE_SETTLS", "CLONE_PARENT_SETTID", "CLONE_CHILD_CLEARTID", "CLONE_DETACHED",
+    "CLONE_UNTRACED", "CLONE_CHILD_SETTID", "CLONE_NEWCGROUP", "CLONE_NEWUTS", "CLONE_NEWIPC",
+    "CLONE_NEWUSER", "CLONE_NEWPID", "CLONE_NEWNET", "CLONE_IO", "CLONE_CLEAR_SIGHAND",
+    "CLONE_INTO_CGROUP")
+CLOEXEC_BITS = _names("O_CLOEXEC", "O_NONBLOCK", "O_DIRECT")
 
 FLAGS = {
     "open_flags": Flags(OPEN_BITS, field=O_ACCMODE),
     "status_flags": Flags(OPEN_BITS),          # fcntl(F_SETFL): no access mode
     "at_flags": Flags(AT_BITS),
-    "unlinkat_flags": Flags(_bits(AT_REMOVEDIR, "AT_REMOVEDIR")),
-    "faccessat2_flags": Flags(_bits(AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW", AT_EACCESS, "AT_EACCESS",
-                                    0x1000, "AT_EMPTY_PATH")),
+    "unlinkat_flags": Flags(_names("AT_REMOVEDIR")),
+    "faccessat2_flags": Flags(_names("AT_SYMLINK_NOFOLLOW", "AT_EACCESS", "AT_EMPTY_PATH")),
     "statx_flags": Flags(AT_BITS, field=(0x6000, {0: "AT_STATX_SYNC_AS_STAT", 0x2000: "AT_STATX_FORCE_SYNC",
                                                   0x4000: "AT_STATX_DONT_SYNC"})),
     "statx_mask": Flags(STATX_BITS),
-    "access_mode": Flags(_bits(4, "R_OK", 2, "W_OK", 1, "X_OK"), zero="F_OK"),
-    "rename_flags": Flags(_bits(1, "RENAME_NOREPLACE", 2, "RENAME_EXCHANGE", 4, "RENAME_WHITEOUT")),
-    "xattr_flags": Flags(_bits(1, "XATTR_CREATE", 2, "XATTR_REPLACE")),
-    "prot": Flags(_bits(1, "PROT_READ", 2, "PROT_WRITE", 4, "PROT_EXEC", 8, "PROT_SEM",
-                        0x1000000, "PROT_GROWSDOWN", 0x2000000, "PROT_GROWSUP"), zero="PROT_NONE"),
-    "map_flags": Flags(_bits(
-        0x10, "MAP_FIXED", 0x20, "MAP_ANONYMOUS", 0x40, "MAP_32BIT", 0x80, "MAP_ABOVE4G",
-        0x100, "MAP_GROWSDOWN", 0x800, "MAP_DENYWRITE", 0x1000, "MAP_EXECUTABLE", 0x2000, "MAP_LOCKED",
-        0x4000, "MAP_NORESERVE", 0x8000, "MAP_POPULATE", 0x10000, "MAP_NONBLOCK", 0x20000, "MAP_STACK",
-        0x40000, "MAP_HUGETLB", 0x80000, "MAP_SYNC", 0x100000, "MAP_FIXED_NOREPLACE",
-        0x4000000, "MAP_UNINITIALIZED"),
+    "access_mode": Flags(_names("R_OK", "W_OK", "X_OK"), zero="F_OK"),
+    "rename_flags": Flags(_names("RENAME_NOREPLACE", "RENAME_EXCHANGE", "RENAME_WHITEOUT")),
+    "xattr_flags": Flags(_names("XATTR_CREATE", "XATTR_REPLACE")),
+    "prot": Flags(_names("PROT_READ", "PROT_WRITE", "PROT_EXEC", "PROT_SEM", "PROT_GROWSDOWN", "PROT_GROWSUP"), zero="PROT_NONE"),
+    "map_flags": Flags(_names("MAP_FIXED", "MAP_ANONYMOUS", "MAP_32BIT", "MAP_ABOVE4G", "MAP_GROWSDOWN", "MAP_DENYWRITE",
+    "MAP_EXECUTABLE", "MAP_LOCKED", "MAP_NORESERVE", "MAP_POPULATE", "MAP_NONBLOCK",
+    "MAP_STACK", "MAP_HUGETLB", "MAP_SYNC", "MAP_FIXED_NOREPLACE", "MAP_UNINITIALIZED"),
         field=(0xF, {1: "MAP_SHARED", 2: "MAP_PRIVATE", 3: "MAP_SHARED_VALIDATE", 8: "MAP_DROPPABLE"})),
     "clone_bits": Flags(CLONE_BITS),
     "fd_flags": Flags(CLOEXEC_BITS),
-    "fd_cloexec": Flags(_bits(1, "FD_CLOEXEC")),
-    "wait_options": Flags(_bits(1, "WNOHANG", 2, "WUNTRACED", 8, "WCONTINUED", 0x20000000, "__WNOTHREAD",
-                                0x40000000, "__WALL", 0x80000000, "__WCLONE")),
-    "close_range_flags": Flags(_bits(2, "CLOSE_RANGE_UNSHARE", 4, "CLOSE_RANGE_CLOEXEC")),
-    "getrandom_flags": Flags(_bits(1, "GRND_NONBLOCK", 2, "GRND_RANDOM", 4, "GRND_INSECURE")),
-    "sock_type": Flags(_bits(0o4000, "SOCK_NONBLOCK", 0o2000000, "SOCK_CLOEXEC"),
+    "fd_cloexec": Flags(_names("FD_CLOEXEC")),
+    "wait_options": Flags(_names("WNOHANG", "WUNTRACED", "WCONTINUED", "__WNOTHREAD", "__WALL", "__WCLONE")),
+    "close_range_flags": Flags(_names("CLOSE_RANGE_UNSHARE", "CLOSE_RANGE_CLOEXEC")),
+    "getrandom_flags": Flags(_names("GRND_NONBLOCK", "GRND_RANDOM", "GRND_INSECURE")),
+    "sock_type": Flags(_names("SOCK_NONBLOCK", "SOCK_CLOEXEC"),
                        field=(0xF, {1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM",
                                     5: "SOCK_SEQPACKET", 6: "SOCK_DCCP", 10: "SOCK_PACKET"})),
-    "inotify_mask": Flags(_bits(
-        1, "IN_ACCESS", 2, "IN_MODIFY", 4, "IN_ATTRIB", 8, "IN_CLOSE_WRITE", 0x10, "IN_CLOSE_NOWRITE",
-        0x20, "IN_OPEN", 0x40, "IN_MOVED_FROM", 0x80, "IN_MOVED_TO", 0x100, "IN_CREATE", 0x200, "IN_DELETE",
-        0x400, "IN_DELETE_SELF", 0x800, "IN_MOVE_SELF", 0x1000000, "IN_ONLYDIR", 0x2000000, "IN_DONT_FOLLOW",
-        0x4000000, "IN_EXCL_UNLINK", 0x10000000, "IN_MASK_CREATE", 0x20000000, "IN_MASK_ADD",
-        0x40000000, "IN_ISDIR", 0x80000000, "IN_ONESHOT")),
+    "inotify_mask": Flags(_names("IN_ACCESS", "IN_MODIFY", "IN_ATTRIB", "IN_CLOSE_WRITE", "IN_CLOSE_NOWRITE", "IN_OPEN",
+    "IN_MOVED_FROM", "IN_MOVED_TO", "IN_CREATE", "IN_DELETE", "IN_DELETE_SELF", "IN_MOVE_SELF",
+    "IN_ONLYDIR", "IN_DONT_FOLLOW", "IN_EXCL_UNLINK", "IN_MASK_CREATE", "IN_MASK_ADD",
+    "IN_ISDIR", "IN_ONESHOT")),
 }
 
 S_IFMT = 0o170000
