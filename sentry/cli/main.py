@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from sentry.sandbox.config import PLATFORMS
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 
 
@@ -85,7 +86,7 @@ def build_parser(plugins: bool = True) -> Parser:
     r.add_argument("--summary", action="store_true", help="print a count of intercepted syscalls at exit")
     r.add_argument("--no-fastpath", dest="fastpath", action="store_false",
                    help="answer every emulated syscall in Python (for debugging and benchmarks)")
-    r.add_argument("--platform", default="seccomp", choices=["seccomp", "ptrace"],
+    r.add_argument("--platform", default="seccomp", choices=PLATFORMS,
                    help="seccomp (default): seccomp user-notify.  ptrace: the fallback where user-notify is "
                         "missing or taken; slower, and a multi-threaded tracee can change a pointer "
                         "argument after the sentry read it, so confinement there rests on the kernel "

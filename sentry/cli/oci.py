@@ -16,6 +16,7 @@ import json
 import os
 import sys
 
+from sentry.sandbox.config import PLATFORMS
 from sentry.errors import SandboxError
 
 VERSION = "1.1.5-pysandbox"
@@ -39,7 +40,7 @@ def build_parser() -> Parser:
     p.add_argument("--rootless", default=None, help=argparse.SUPPRESS)
     p.add_argument("--criu", default=None, help=argparse.SUPPRESS)
     p.add_argument("--platform", default=os.environ.get("PYSANDBOX_PLATFORM", "seccomp"),
-                   choices=["seccomp", "ptrace"], help="the sentry's platform (default seccomp)")
+                   choices=PLATFORMS, help="the sentry's platform (default seccomp)")
     p.add_argument("--version", "-v", action="store_true")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
 

@@ -1,7 +1,11 @@
-"""The interface every platform gives to syscall handlers.
+"""The platform interface: what a platform gives the sentry, and what it
+gives syscall handlers.
 
-Handlers see only a Task (one intercepted syscall of one thread), never the
-platform behind it, so the same handler serves seccomp_notify and ptrace.
+A Platform (one per intercepting mechanism, registered by name: "seccomp",
+"ptrace") says how the filter intercepts a call, how the workload must be
+started for it, and serves the sandbox until it ends.  Handlers see only a
+Task (one intercepted syscall of one thread), never the platform behind it,
+so the same handler serves both platforms.
 
 A handler is `def handler(t: Task) -> int | Reply`:
 - return an int >= 0: the syscall succeeds with that value;
@@ -14,7 +18,7 @@ A handler is `def handler(t: Task) -> int | Reply`:
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, ClassVar, Protocol
 
 
 class Reply:
@@ -81,3 +85,58 @@ class Task(Protocol):
     def inject_fd(self, fd: int, cloexec: bool) -> Reply:
         """Install our fd in the tracee and complete the syscall with the
         new fd number.  Returns ANSWERED."""
+
+
+class Platform:
+    """One way of intercepting a sandbox's syscalls.  Subclasses register
+    themselves by name (register()) and are chosen with get(name).
+
+    Class attributes (what the rest of the sentry needs to know):
+    - name: what --platform and the OCI/CRI configs call it;
+    - intercept: the filter action for emulated and observed rows
+      (native.A_NOTIFY or A_TRACE; see sentry/syscalls/filter.py);
+    - seize_before_filter: the workload stops before loading the filter
+      and waits for the sentry to seize it (csrc/spawn.c, the "S" message);
+    - has_listener: the workload sends a listener fd once the filter is
+      loaded (the "L" message carries one).
+    """
+    name: ClassVar[str]
+    intercept: ClassVar[int]
+    seize_before_filter: ClassVar[bool] = False
+    has_listener: ClassVar[bool] = False
+
+    def seize(self, pid: int) -> None:
+        """Take the workload (stopped before its filter) as a tracee.
+        Only called when seize_before_filter."""
+        raise NotImplementedError
+
+    def serve(self, sandbox, init_pid: int, listener: int | None, dispatcher) -> None:
+        """Serve the sandbox's intercepted calls until no task of it is left.
+
+        Preconditions: the sentry stands in the sandbox's view with the
+        workload's identity (sentry/sandbox/lifecycle.py); `dispatcher`
+        (platform/dispatch.py) maps notifications to handlers.  Returns when
+        the sandbox is gone; raises OSError if the mechanism itself fails
+        (the caller then kills the sandbox)."""
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Platform]] = {}
+
+
+def register(cls: type[Platform]) -> type[Platform]:
+    """Class decorator: make cls available as get(cls.name)."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def get(name: str) -> Platform:
+    """A new instance of the platform called name; KeyError if none is."""
+    return _REGISTRY[name]()
+
+
+TaskFactory = Callable[[int, int, int, tuple], Task]

@@ -5,6 +5,8 @@ Facts about ptrace this module relies on (more in csrc/ptrace.c):
 - The filter is the same table compiled with SECCOMP_RET_TRACE instead of
   USER_NOTIF for emulated and observed rows, so passthrough calls never
   stop; each emulated call costs one ptrace stop (PTRACE_EVENT_SECCOMP).
+- RET_TRACE with no tracer fails the call, so the workload stops before it
+  loads the filter and waits to be seized (seize_before_filter).
 - Only the thread that seized a tracee may ptrace it.  Work that may block
   (a FIFO open) runs on a worker while its tracee stays in its ptrace-stop;
   the worker leaves the result in a queue, and the loop, which polls
@@ -21,20 +23,26 @@ Facts about ptrace this module relies on (more in csrc/ptrace.c):
 from __future__ import annotations
 
 import errno
+import os
+import queue
 import threading
 
-from sentry.vfs import hostproc
-from sentry.errors import SysError, TaskGone
 from sentry import native
+from sentry.errors import SysError, TaskGone
 from sentry.native import check
-from sentry.platform import seccomp_notify
+from sentry.platform.base import InstallFd, Platform, register
+from sentry.platform.dispatch import Workers, reraise
 from sentry.platform.seccomp_notify import NotifyTask
+from sentry.vfs import hostproc
 
 
 class PtraceTask(NotifyTask):
     """One seccomp stop, seen through the platform interface."""
-    __slots__ = ()
-    sentry = None      # the struct sb_sentry * being served (one per process)
+    __slots__ = ("_sentry",)
+
+    def __init__(self, sentry: native.Sentry, id, pid, nr, args):
+        super().__init__(-1, id, pid, nr, args)
+        self._sentry = sentry
 
     def write(self, addr: int, data: bytes) -> None:
         n = native.mem_write(self.pid, addr, data)
@@ -47,7 +55,7 @@ class PtraceTask(NotifyTask):
         return True          # held in a ptrace-stop: it can only die
 
     def inject_fd(self, fd: int, cloexec: bool) -> int:
-        r = native.ptrace_inject_fd(PtraceTask.sentry, self.pid, fd, cloexec)
+        r = native.ptrace_inject_fd(self._sentry, self.pid, fd, cloexec)
         if r == -errno.ESRCH:
             raise TaskGone()
         if r < 0:
@@ -66,52 +74,84 @@ def _signal_pending(tid: int) -> bool:
         return False
 
 
-def seize(pid: int) -> None:
-    native.ptrace_seize(pid)
+class FinishOnTracer:
+    """The Deferral of this platform.  A worker runs the blocking part and
+    queues (task, value, error); the tracer thread, woken by the C loop
+    (sentry.completed > 0), finishes every queued task that still waits in
+    its stop.  `outstanding` makes the C loop poll instead of block."""
+
+    def __init__(self, dispatcher, sentry: native.Sentry):
+        self.dispatcher = dispatcher
+        self.sentry = sentry
+        self.lock = threading.Lock()
+        self.waiting: dict[int, object] = {}      # id(task) -> task, held in its stop
+        self.completions: queue.SimpleQueue = queue.SimpleQueue()
+        self.workers = Workers()
+
+    def start(self, t, work) -> None:
+        with self.lock:
+            self.sentry.outstanding += 1
+            self.waiting[id(t)] = t
+        self.workers.submit(self._run, t, work)
+
+    def _run(self, t, work) -> None:
+        work = work or (lambda: self.dispatcher.run_handler(t))
+        try:
+            value, error = work(), None
+        except BaseException as e:      # raised again on the tracer thread
+            value, error = None, e
+        self.completions.put((t, value, error))
+        with self.lock:
+            self.sentry.completed += 1
+
+    def _release(self, t) -> bool:
+        with self.lock:
+            if self.waiting.pop(id(t), None) is None:
+                return False
+            self.sentry.outstanding -= 1
+            return True
+
+    def finish(self) -> None:
+        """On the tracer thread: complete what the workers finished, and
+        interrupt (EINTR) a waiting call whose thread got a signal, as the
+        kernel would; a late result for it is then dropped."""
+        with self.lock:
+            self.sentry.completed = 0      # everything queued so far is drained below
+        while not self.completions.empty():
+            t, value, error = self.completions.get()
+            if not self._release(t):
+                if type(value) is InstallFd:
+                    os.close(value.fd)     # interrupted meanwhile: never installed
+                continue
+            result = self.dispatcher.handle(t, work=lambda: reraise(value, error))
+            native.ptrace_complete(self.sentry, t.pid, result)
+        for t in list(self.waiting.values()):
+            if _signal_pending(t.pid) and self._release(t):
+                native.ptrace_complete(self.sentry, t.pid, -errno.EINTR)
 
 
-def serve(init_pid: int, sentry, dispatcher, kinds: dict[int, int]) -> None:
-    """Serve seccomp stops until no tracee is left and init has exited."""
-    seccomp_notify.install(dispatcher)
-    lock = threading.Lock()
-    waiting: dict[int, object] = {}      # id(task) -> task, held in its stop for a worker
+@register
+class Ptrace(Platform):
+    name = "ptrace"
+    intercept = native.A_TRACE
+    seize_before_filter = True
 
-    def completed():
-        with lock:
-            sentry.completed += 1
-    dispatcher.on_complete = completed
-    defer = dispatcher._defer
+    def seize(self, pid: int) -> None:
+        native.ptrace_seize(pid)
 
-    def outstanding(t, work=None):
-        with lock:
-            sentry.outstanding += 1
-            waiting[id(t)] = t
-        return defer(t, work)
-    dispatcher._defer = outstanding
-    PtraceTask.sentry = sentry
-    sentry.listener = -1
-    sentry.procfd = hostproc.fd()
-    for nr, kind in kinds.items():
-        sentry.set_kind(nr, kind)
-    while True:
-        rc, _status = native.ptrace_serve(sentry, init_pid)
-        if rc == native.STOP_EINTR:
-            with lock:
-                sentry.completed = 0      # everything queued so far is drained below
-            for t, result in dispatcher.finish_deferred(wanted=lambda t: id(t) in waiting):
-                with lock:
-                    waiting.pop(id(t), None)
-                    sentry.outstanding -= 1
-                native.ptrace_complete(sentry, t.pid, result)
-            for t in list(waiting.values()):
-                if _signal_pending(t.pid):
-                    # A signal interrupts a blocking call, as in the kernel:
-                    # EINTR now; the worker's late result is dropped.
-                    with lock:
-                        waiting.pop(id(t), None)
-                        sentry.outstanding -= 1
-                    native.ptrace_complete(sentry, t.pid, -errno.EINTR)
-            continue
-        if rc in (native.STOP_GONE, native.STOP_REQUEST):
-            return
-        check(rc, "ptrace loop")
+    def serve(self, sandbox, init_pid: int, listener: int | None, dispatcher) -> None:
+        """Serve seccomp stops until no tracee is left and init has exited."""
+        sentry = sandbox.sentry
+        deferral = FinishOnTracer(dispatcher, sentry)
+        dispatcher.bind(lambda id, pid, nr, args: PtraceTask(sentry, id, pid, nr, args), deferral)
+        native.set_dispatch(dispatcher)
+        sentry.listener = -1
+        sentry.procfd = hostproc.fd()
+        while True:
+            rc, _status = native.ptrace_serve(sentry, init_pid)
+            if rc == native.STOP_EINTR:
+                deferral.finish()
+                continue
+            if rc in (native.STOP_GONE, native.STOP_REQUEST):
+                return
+            check(rc, "ptrace loop")

@@ -9,7 +9,13 @@ Facts about seccomp user notification this module relies on:
   CONTINUE re-reads pointer arguments, so it is only used where a
   kernel-enforced boundary confines the call (observe rows), never after a
   decision taken on tracee memory.
-- SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP keeps the ping-pong on one CPU.
+- A notification's id stays valid until it is answered or its thread dies;
+  SECCOMP_IOCTL_NOTIF_ID_VALID tells which, so a recycled tid is never
+  written to (Task.write checks it first).
+- SEND and ADDFD may come from any thread of the supervisor: a call
+  finished on a worker is answered by the worker itself.
+- SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (6.6) keeps the ping-pong on one CPU;
+  an older kernel refuses the flag (EINVAL) and we go on without it.
 - RECV is interrupted by signals (EINTR): the C loop returns to Python then,
   so Python signal handlers run between notifications.
 - The loop runs in the sentry's only busy thread; cffi releases the GIL in C
@@ -17,21 +23,20 @@ Facts about seccomp user notification this module relies on:
   hand-over.
 
 Hot path: C receives, looks sb_sentry.kind[nr] up, and either answers in C
-or calls `sb_py_dispatch` below, which calls the table's handler.
+or calls the Dispatcher (platform/dispatch.py), which calls the table's
+handler.
 """
 from __future__ import annotations
 
 import errno
-import os
-import queue
-import threading
-import traceback
 
-from sentry.vfs import hostproc
-from sentry.errors import SysError, TaskGone
 from sentry import native
+from sentry.errors import SysError, TaskGone
 from sentry.native import check, mem_read, mem_read_cstr
-from sentry.platform.base import ANSWERED, CONTINUE, Defer, InstallFd
+from sentry.platform.base import ANSWERED, Platform, register
+from sentry.platform.dispatch import Workers
+from sentry.vfs import hostproc
+
 
 class NotifyTask:
     """One notification, seen through the platform interface."""
@@ -64,169 +69,52 @@ class NotifyTask:
         return native.id_valid(self._fd, self.id)
 
     def inject_fd(self, fd: int, cloexec: bool) -> object:
-        check(native.addfd_send(self._fd, self.id, fd, cloexec), "addfd")
+        r = native.addfd_send(self._fd, self.id, fd, cloexec)
+        if r == -errno.ENOENT:
+            raise TaskGone()          # the tracee died, or its call was interrupted
+        if r < 0:
+            raise SysError(-r)        # EMFILE: the tracee's fd table is full
         return ANSWERED
 
 
-class Workers:
-    """Threads for handlers that may block.  Daemon threads: one stuck in a
-    FIFO open whose tracee was killed must not keep the sentry from
-    exiting.  They sleep on a queue, so they never compete for the GIL."""
+class AnswerFromWorker:
+    """The Deferral of this platform: the worker replies by itself."""
 
-    def __init__(self, size: int):
-        self.size = size
-        self.queue = queue.SimpleQueue()
-        self.threads = []
+    def __init__(self, dispatcher, listener: int):
+        self.dispatcher = dispatcher
+        self.listener = listener
+        self.workers = Workers()
 
-    def submit(self, fn, *args) -> None:
-        if len(self.threads) < self.size:
-            th = threading.Thread(target=self._run, name="sentry-blocking", daemon=True)
-            th.start()
-            self.threads.append(th)
-        self.queue.put((fn, args))
+    def start(self, t, work) -> None:
+        self.workers.submit(self._answer, t, work)
 
-    def _run(self) -> None:
+    def _answer(self, t, work) -> None:
+        work = work or (lambda: self.dispatcher.run_handler(t))
+        native.respond(self.listener, t.id, self.dispatcher.handle(t, work))
+
+
+@register
+class SeccompNotify(Platform):
+    name = "seccomp"
+    intercept = native.A_NOTIFY
+    has_listener = True
+
+    def serve(self, sandbox, init_pid: int, listener: int | None, dispatcher) -> None:
+        """Serve notifications until no task uses the filter any more."""
+        assert listener is not None
+        dispatcher.bind(lambda id, pid, nr, args: NotifyTask(listener, id, pid, nr, args),
+                        AnswerFromWorker(dispatcher, listener))
+        native.set_dispatch(dispatcher)
+        sentry = sandbox.sentry
+        sentry.listener = listener
+        sentry.procfd = hostproc.fd()
+        err = native.set_sync_wakeup(listener)
+        if err < 0 and err != -errno.EINVAL:
+            check(err, "SECCOMP_IOCTL_NOTIF_SET_FLAGS")
         while True:
-            fn, args = self.queue.get()
-            fn(*args)
-
-
-class Dispatcher:
-    """Turns a notification into a handler call and the handler's result
-    into an encoded reply (see csrc/sb.h).  handlers[nr] is the table's
-    handler (None: observe only); numbers in `blocking` have handlers that
-    may sleep, so they run on a worker thread and answer later while the
-    loop goes on serving the sandbox's other threads."""
-
-    def __init__(self, handlers, on_fatal, tracer=None, blocking=frozenset(),
-                 task_class=NotifyTask, completions=None):
-        self.handlers = handlers
-        self.tracer = tracer
-        self.on_fatal = on_fatal
-        self.blocking = blocking
-        self.task_class = task_class
-        # None: a worker answers by itself (seccomp_notify: SEND and ADDFD
-        # work from any thread).  Else (ptrace: only the tracer thread may
-        # touch a tracee) a worker only does the blocking part and leaves
-        # (task, value, error) here for the tracer thread to finish.
-        self.completions = completions
-        self.on_complete = lambda: None
-        self.workers = None
-        self.fd = -1
-
-    def __call__(self, id, pid, nr, args) -> int:
-        t = self.task_class(self.fd, id, pid, nr, args)
-        if nr in self.blocking:
-            return self._defer(t)
-        return self.handle(t)
-
-    def _defer(self, t: NotifyTask, work=None) -> int:
-        if self.workers is None:
-            self.workers = Workers(8)
-        self.workers.submit(self._answer_later, t, work)
-        return native.PY_DEFERRED
-
-    def _answer_later(self, t: NotifyTask, work) -> None:
-        if self.completions is None:
-            native.respond(self.fd, t.id, self.handle(t, work))
-            return
-        work = work or (lambda: self.handlers[t.nr](t))
-        try:
-            value, error = work(), None
-        except BaseException as e:      # re-raised on the tracer thread, in handle()
-            value, error = None, e
-        self.completions.put((t, value, error))
-        self.on_complete()
-
-    def finish_deferred(self, wanted) -> list[tuple[NotifyTask, int]]:
-        """ptrace: (task, encoded result) for every completed deferral whose
-        task is still wanted(t); the others' results are dropped (a file
-        they opened is closed, never installed)."""
-        done = []
-        while not self.completions.empty():
-            t, value, error = self.completions.get()
-            if not wanted(t):
-                if type(value) is InstallFd:
-                    os.close(value.fd)
-                continue
-            done.append((t, self.handle(t, work=lambda: _reraise(value, error))))
-        return done
-
-    def handle(self, t: NotifyTask, work=None) -> int:
-        """Run the handler (or, on a worker, the deferred work) and encode
-        its result."""
-        handler = self.handlers[t.nr] if 0 <= t.nr < len(self.handlers) else None
-        if self.tracer is not None and work is None:
-            self.tracer.enter(t)
-        try:
-            if work is not None:
-                result = work()
-            else:
-                result = CONTINUE if handler is None else handler(t)
-            if type(result) is Defer:
-                return self._defer(t, result.work)
-            if type(result) is InstallFd:       # deferred work hands back a file
-                install = result
-                try:
-                    result = t.inject_fd(install.fd, install.cloexec)
-                finally:
-                    os.close(install.fd)
-        except SysError as e:
-            result = e
-        except TaskGone:
-            return native.PY_DROPPED
-        except OSError as e:
-            result = SysError(e.errno or errno.EIO)
-        except BaseException:     # a sentry bug: loud, and the sandbox stops
-            self.on_fatal(f"internal error in the handler for syscall {t.nr}:\n{traceback.format_exc()}")
-            return native.PY_STOP
-        if self.tracer is not None:
-            self.tracer.exit(t, result)
-        return encode(result)
-
-
-def _reraise(value, error):
-    if error is not None:
-        raise error
-    return value
-
-
-def encode(result) -> int:
-    """The one place where a handler's result becomes a reply."""
-    if type(result) is int and result >= 0:
-        return result
-    if isinstance(result, SysError):
-        return -result.errno
-    if result is CONTINUE:
-        return native.PY_CONTINUE
-    if result is ANSWERED:
-        return native.PY_DEFERRED
-    raise TypeError(f"handler returned {result!r}")   # a bug: fail loudly
-
-
-def install(dispatcher: Dispatcher) -> None:
-    """Make `dispatcher` the one the C loop's Python callback calls."""
-    native.set_dispatch(dispatcher)
-
-
-def serve(listener_fd: int, sentry, dispatcher: Dispatcher, kinds: dict[int, int]) -> None:
-    """Serve notifications until no task uses the filter any more.
-
-    `sentry` is the struct sb_sentry the C loop uses; kinds maps syscall
-    numbers to C fast-path kinds (all others go to Python)."""
-    install(dispatcher)
-    dispatcher.fd = listener_fd
-    sentry.listener = listener_fd
-    sentry.procfd = hostproc.fd()
-    for nr, kind in kinds.items():
-        sentry.set_kind(nr, kind)
-    err = native.set_sync_wakeup(listener_fd)
-    if err < 0 and err != -errno.EINVAL:
-        check(err, "SECCOMP_IOCTL_NOTIF_SET_FLAGS")
-    while True:
-        rc = native.serve_notify(sentry)
-        if rc == native.STOP_EINTR:
-            continue          # Python has run its signal handlers by now
-        if rc in (native.STOP_GONE, native.STOP_REQUEST):
-            return
-        check(rc, "seccomp notify loop")
+            rc = native.serve_notify(sentry)
+            if rc == native.STOP_EINTR:
+                continue          # Python has run its signal handlers by now
+            if rc in (native.STOP_GONE, native.STOP_REQUEST):
+                return
+            check(rc, "seccomp notify loop")

@@ -9,11 +9,12 @@ import os
 from dataclasses import dataclass, field
 
 from sentry.sandbox import caps
+from sentry import platform as platforms
 from sentry.errors import SandboxError
 from sentry.sandbox.mounts import Bind
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-PLATFORMS = ("seccomp", "ptrace")
+PLATFORMS = platforms.names()          # "seccomp" (the default), "ptrace"
 
 
 @dataclass

@@ -38,10 +38,10 @@ def send_fd(sock: socket.socket, tag: bytes, fd: int) -> None:
     sock.sendmsg([tag], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
 
 
-def main(cfg, sock: socket.socket, status_fd: int, filt) -> None:
+def main(cfg, sock: socket.socket, status_fd: int, filt, plat) -> None:
     """Never returns."""
     try:
-        _start(cfg, sock, status_fd, filt)
+        _start(cfg, sock, status_fd, filt, plat)
     except SandboxError as e:
         _fail(sock, str(e))
     except OSError as e:
@@ -59,7 +59,7 @@ def _fail(sock, message: str) -> None:
     os._exit(EXIT_SANDBOX_ERROR)
 
 
-def _start(cfg, sock, status_fd, filt) -> None:
+def _start(cfg, sock, status_fd, filt, plat) -> None:
     native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _hide_command_line()
     # The sentry may have died before the line above: its end of the socket
@@ -117,7 +117,7 @@ def _start(cfg, sock, status_fd, filt) -> None:
             for name, m in (("uid_map", cfg.uid_map), ("gid_map", cfg.gid_map))}
     native.init_run(
         argv=cfg.argv, env=cfg.env, cwd=cfg.cwd, sock=sock.fileno(), status_fd=status_fd, tty=tty,
-        filter=filt, caps=cfg.cap_mask, uid=cfg.uid, gid=cfg.gid, ptrace=cfg.platform == "ptrace",
+        filter=filt, caps=cfg.cap_mask, uid=cfg.uid, gid=cfg.gid, ptrace=plat.seize_before_filter,
         user_filter=cfg.seccomp_profile, groups=cfg.groups, uid_map=maps["uid_map"], gid_map=maps["gid_map"],
         host_uid=host_id(cfg.uid_map, cfg.uid), host_gid=host_id(cfg.gid_map, cfg.gid), userns_fd=userns)
 

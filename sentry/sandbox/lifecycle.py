@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import array
 import os
-import queue
 import signal
 import socket
 import sys
@@ -38,7 +37,8 @@ from sentry.sandbox.config import host_id
 from sentry.syscalls import filter as seccomp_filter
 from sentry.errors import SandboxError
 from sentry.handlers import current
-from sentry.platform import ptrace, seccomp_notify
+from sentry import platform as platforms
+from sentry.platform.dispatch import Dispatcher
 from sentry.sandbox.state import Sandbox
 from sentry.syscalls.strace import Tracer, print_summary
 from sentry.sandbox.tty import Relay
@@ -116,7 +116,8 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     # Built here, before the sentry leaves the host's mount namespace: the
     # tracer loads python-ptrace's prototypes, from host paths.
     tracer = Tracer(sb) if cfg.strace else None
-    filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", platform=cfg.platform)
+    plat = platforms.get(cfg.platform)
+    filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", intercept=plat.intercept)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     status_r, status_w = os.pipe()
     sys.stdout.flush()
@@ -126,7 +127,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         ours.close()
         os.close(status_r)
         from sentry.sandbox import init
-        init.main(cfg, theirs, status_w, filt)   # never returns
+        init.main(cfg, theirs, status_w, filt, plat)   # never returns
     theirs.close()
     os.close(status_w)
     filt.close()
@@ -145,15 +146,13 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     relay = None
     became = False
     try:
-        listener, master = _receive(ours, pid, life)
+        listener, master = _receive(ours, pid, life, plat)
         if master is not None:
             relay = Relay(master)
         handlers, blocking, kinds = handlers_and_kinds(sb)
-        ptraced = cfg.platform == "ptrace"
-        dispatcher = seccomp_notify.Dispatcher(
-            handlers, on_fatal=lambda msg: _fatal(pid, msg), tracer=tracer, blocking=blocking,
-            task_class=ptrace.PtraceTask if ptraced else seccomp_notify.NotifyTask,
-            completions=queue.SimpleQueue() if ptraced else None)
+        for nr, kind in kinds.items():
+            sb.sentry.set_kind(nr, kind)
+        dispatcher = Dispatcher(handlers, on_fatal=lambda msg: _fatal(pid, msg), tracer=tracer, blocking=blocking)
         # The workload keeps capabilities only as uid 0 (csrc/spawn.c); so must we.
         effective = cfg.cap_mask if cfg.uid == 0 else 0
         if cfg.uid_map:
@@ -167,11 +166,11 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         native.become(host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid), effective)
         became = True
         os.umask(0)           # handlers apply the tracee's umask themselves
-        if ptraced:
-            ptrace.serve(pid, sb.sentry, dispatcher, kinds)
-        else:
-            seccomp_notify.serve(listener, sb.sentry, dispatcher, kinds)
-            os.close(listener)
+        try:
+            plat.serve(sb, pid, listener, dispatcher)
+        finally:
+            if listener is not None:
+                os.close(listener)
     except BaseException:
         _kill(pid)
         raise
@@ -241,7 +240,7 @@ def _join_view(sock: socket.socket, init_pid: int) -> None:
     sock.send(b"G")
 
 
-def _receive(sock: socket.socket, init_pid: int, life: Lifecycle):
+def _receive(sock: socket.socket, init_pid: int, life: Lifecycle, plat):
     """Wait for the listener fd (and the pty master, with -t), or an error."""
     master = None
     while True:
@@ -257,15 +256,15 @@ def _receive(sock: socket.socket, init_pid: int, life: Lifecycle):
         if msg == b"R":
             life.ready(init_pid)
             _join_view(sock, init_pid)
-        elif msg == b"S":              # ptrace: seize the workload before it loads the filter
+        elif msg == b"S" and plat.seize_before_filter:   # seize the workload before it loads the filter
             (workload,) = hostproc.read(f"{init_pid}/task/{init_pid}/children").split()
-            ptrace.seize(int(workload))
+            plat.seize(int(workload))
             sock.send(b"A")
-        elif msg == b"L" and not fds:  # ptrace: the filter is loaded
+        elif msg == b"L" and not fds and not plat.has_listener:   # the filter is loaded
             return None, master
         elif msg[:1] == b"T" and fds:
             master = None if life.console(fds[0]) else fds[0]
-        elif msg[:1] == b"L" and fds:
+        elif msg[:1] == b"L" and fds and plat.has_listener:
             return fds[0], master
         else:
             raise SandboxError(f"unexpected message from the sandbox init: {msg[:20]!r}")

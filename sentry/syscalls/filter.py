@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 
 from sentry import native
-from sentry.native import A_ALLOW, A_ERRNO, A_KILL, A_NOTIFY, A_TRACE, FilterCtx
+from sentry.native import A_ALLOW, A_ERRNO, A_KILL, A_NOTIFY, FilterCtx
 from sentry.syscalls.model import Action, Row
 
 # Before the sentry is serving, the workload must still be able to make
@@ -23,8 +23,8 @@ NEEDED_BEFORE_SERVING = frozenset({"sendmsg"})
 
 
 def filter_action(row: Row, trace_all: bool, intercept: int) -> tuple[int, int]:
-    """(libseccomp action, errno) for one row; `intercept` is NOTIFY
-    (seccomp_notify platform) or TRACE (ptrace platform)."""
+    """(libseccomp action, errno) for one row; `intercept` is the
+    platform's (NOTIFY for seccomp_notify, TRACE for ptrace)."""
     if row.action is Action.DENY:
         return A_ERRNO, row.errno
     if row.action is Action.KILL:
@@ -34,9 +34,10 @@ def filter_action(row: Row, trace_all: bool, intercept: int) -> tuple[int, int]:
     return intercept, 0
 
 
-def build(rows, trace_all: bool = False, platform: str = "seccomp") -> FilterCtx:
+def build(rows, trace_all: bool = False, intercept: int = A_NOTIFY) -> FilterCtx:
+    """The table as a filter; `intercept` is the platform's action for
+    emulated and observed rows (Platform.intercept)."""
     f = native.filter_new(errno.ENOSYS)
-    intercept = A_TRACE if platform == "ptrace" else A_NOTIFY
     try:
         for row in rows:
             action, err = filter_action(row, trace_all, intercept)

@@ -1,0 +1,141 @@
+"""From a notification to a handler, and from the handler's result to a reply.
+
+The C loop (csrc/notify.c, csrc/ptrace.c) calls the Dispatcher for every
+intercepted call it does not answer itself.  The Dispatcher builds the
+platform's Task, runs the table's handler and encodes its result (the one
+place that turns a handler's answer into a reply; see csrc/sb.h for the
+encoding).  Handlers that may block (a FIFO open) run on a worker thread
+instead, so the loop goes on serving the sandbox's other threads; how their
+answer reaches the tracee is the platform's Deferral:
+- seccomp_notify: SEND and ADDFD work from any thread, so the worker answers;
+- ptrace: only the tracer thread may touch a tracee, so the worker only does
+  the blocking part and the tracer thread finishes it.
+
+Errors (sentry/errors.py): SysError is the tracee's answer; TaskGone means
+there is nobody left to answer.  Anything else escaping a handler is a
+sentry bug and fails loudly (see Dispatcher.handle).
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import traceback
+from typing import Callable, Protocol
+
+from sentry import native
+from sentry.errors import SysError, TaskGone
+from sentry.platform.base import ANSWERED, CONTINUE, Defer, InstallFd, Task, TaskFactory
+
+
+class Workers:
+    """Threads for handlers that may block.  Daemon threads: one stuck in a
+    FIFO open whose tracee was killed must not keep the sentry from
+    exiting.  They sleep on a queue, so they never compete for the GIL."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, fn, *args) -> None:
+        if len(self.threads) < self.size:
+            th = threading.Thread(target=self._run, name="sentry-blocking", daemon=True)
+            th.start()
+            self.threads.append(th)
+        self.queue.put((fn, args))
+
+    def _run(self) -> None:
+        while True:
+            fn, args = self.queue.get()
+            fn(*args)
+
+
+class Deferral(Protocol):
+    """How a platform finishes a call whose handler runs on a worker."""
+
+    def start(self, t: Task, work: Callable | None) -> None:
+        """Called on the loop thread: run work() (None: the table's
+        handler) off the loop, then get its result to the tracee."""
+
+
+class Dispatcher:
+    """handlers[nr] is the table's handler (None: observe only, CONTINUE);
+    numbers in `blocking` always run on a worker.  A platform binds it
+    (bind()) before serving: how to make a Task, and its Deferral."""
+
+    def __init__(self, handlers: list, on_fatal: Callable[[str], None], tracer=None,
+                 blocking: frozenset = frozenset()):
+        self.handlers = handlers
+        self.on_fatal = on_fatal
+        self.tracer = tracer
+        self.blocking = blocking
+        self.make_task: TaskFactory | None = None
+        self.deferral: Deferral | None = None
+
+    def bind(self, make_task: TaskFactory, deferral: Deferral) -> None:
+        self.make_task = make_task
+        self.deferral = deferral
+
+    def __call__(self, id, pid, nr, args) -> int:
+        t = self.make_task(id, pid, nr, args)
+        if nr in self.blocking:
+            return self.defer(t, None)
+        return self.handle(t)
+
+    def defer(self, t: Task, work: Callable | None) -> int:
+        self.deferral.start(t, work)
+        return native.PY_DEFERRED
+
+    def run_handler(self, t: Task):
+        handler = self.handlers[t.nr] if 0 <= t.nr < len(self.handlers) else None
+        return CONTINUE if handler is None else handler(t)
+
+    def handle(self, t: Task, work: Callable | None = None) -> int:
+        """Run the handler (or, finishing a deferral, `work`) and encode its
+        result."""
+        if self.tracer is not None and work is None:
+            self.tracer.enter(t)
+        try:
+            result = work() if work is not None else self.run_handler(t)
+            if type(result) is Defer:
+                return self.defer(t, result.work)
+            if type(result) is InstallFd:       # deferred work hands back a file
+                install = result
+                try:
+                    result = t.inject_fd(install.fd, install.cloexec)
+                finally:
+                    os.close(install.fd)
+        except SysError as e:
+            result = e
+        except TaskGone:
+            return native.PY_DROPPED
+        except OSError as e:
+            result = SysError(e.errno or 5)    # EIO; see below
+        except BaseException:     # a sentry bug: loud, and the sandbox stops
+            self.on_fatal(f"internal error in the handler for syscall {t.nr}:\n{traceback.format_exc()}")
+            return native.PY_STOP
+        if self.tracer is not None:
+            self.tracer.exit(t, result)
+        return encode(result)
+
+
+def encode(result) -> int:
+    """The one place where a handler's result becomes a reply."""
+    if type(result) is int and result >= 0:
+        return result
+    if isinstance(result, SysError):
+        return -result.errno
+    if result is CONTINUE:
+        return native.PY_CONTINUE
+    if result is ANSWERED:
+        return native.PY_DEFERRED
+    raise TypeError(f"handler returned {result!r}")   # a bug: fail loudly
+
+
+def reraise(value, error):
+    """What finishing a deferral on another thread runs: the worker's
+    result, or its exception raised again here."""
+    if error is not None:
+        raise error
+    return value
