@@ -56,14 +56,17 @@ static int lookup_base(struct sb_sentry *s, int tid, int dirfd, const char *path
     return fd;
 }
 
-/* Read the path argument; 0, or a negated errno to reply with. */
-static int read_path(struct seccomp_notif *req, uint64_t addr, char *buf)
+/* Read the path argument into s->path (which Python reuses if we fall back:
+ * the tracee's memory is read once); 0, or a negated errno to reply with. */
+static int read_path(struct sb_sentry *s, struct seccomp_notif *req, uint64_t addr)
 {
     if (addr == 0)
         return -EFAULT;
-    long n = sb_mem_read_cstr((int)req->pid, addr, buf, 4096);
+    long n = sb_mem_read_cstr((int)req->pid, addr, s->path, sizeof s->path);
     if (n < 0)
         return (int)n;            /* -EFAULT or -ENAMETOOLONG */
+    s->path_addr = addr;
+    s->path_len = n;
     return n == 0 ? -ENOENT : 0;
 }
 
@@ -76,12 +79,12 @@ static int reply_err(struct seccomp_notif_resp *resp, int err)
 static int do_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
                    int dirfd, uint64_t path_addr, int flags)
 {
-    if ((flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE)
-        return SB_FALLBACK;
-    char path[4096];
-    int err = read_path(req, path_addr, path);
+    char *path = s->path;
+    int err = read_path(s, req, path_addr);
     if (err)
         return reply_err(resp, err);
+    if ((flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE)
+        return SB_FALLBACK;           /* the tracee's umask: Python */
     if (!sb_id_valid(s->fd, req->id))
         return SB_DROPPED;
     int base = lookup_base(s, (int)req->pid, dirfd, path);
@@ -137,8 +140,8 @@ int sb_fast_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_
 static int do_stat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
                    int dirfd, uint64_t path_addr, int flags, unsigned mask, uint64_t buf_addr, int kind)
 {
-    char path[4096];
-    int err = read_path(req, path_addr, path);
+    char *path = s->path;
+    int err = read_path(s, req, path_addr);
     if (err)
         return err == -ENOENT && (flags & AT_EMPTY_PATH) ? SB_FALLBACK : reply_err(resp, err);
     if (!sb_id_valid(s->fd, req->id))

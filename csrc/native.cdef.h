@@ -44,14 +44,7 @@ struct utsname {
 #define SB_STOP_GONE 2
 #define SB_STOP_REQUEST 3
 #define SB_K_PYTHON 0
-#define SB_K_CONTINUE 1
-#define SB_K_UNAME 2
-#define SB_K_OPENAT 3
-#define SB_K_OPEN 4
-#define SB_K_NEWFSTATAT 5
-#define SB_K_STAT 6
-#define SB_K_LSTAT 7
-#define SB_K_STATX 8
+int sb_fast_kind(const char *name);
 
 struct sb_sentry {
     int fd;
@@ -65,6 +58,9 @@ struct sb_sentry {
     uint64_t fast;
     uint64_t slow;
     struct utsname uts;
+    uint64_t path_addr;
+    long path_len;
+    char path[4096];
 };
 
 /* notify.c */
@@ -86,7 +82,8 @@ int sb_respond_result(int fd, uint64_t id, int64_t result);
 #define SB_PY_DROPPED ...
 #define SB_PY_STOP ...
 extern "Python+C" int64_t sb_py_dispatch(uint64_t id, uint32_t pid, int nr, uint64_t a0, uint64_t a1,
-                                         uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+                                         uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+                                         uint64_t path_addr, const char *path, long path_len);
 
 /* filter.c */
 #define SB_A_ALLOW 0

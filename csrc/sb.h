@@ -53,17 +53,10 @@
 #define SB_PY_DROPPED  (-0x100000002LL)   /* the tracee is gone */
 #define SB_PY_STOP     (-0x100000003LL)   /* fail the call with ENOSYS and stop the loop */
 
-/* Fast-path kinds in sb_sentry.kind[]; 0 means "call Python". */
+/* sb_sentry.kind[nr]: 0 calls Python; k > 0 calls the C fast path
+ * sb_fast_paths[k - 1] (notify.c), chosen by name from the syscall table
+ * (Row.fast) through sb_fast_kind(). */
 #define SB_K_PYTHON   0
-#define SB_K_CONTINUE 1
-#define SB_K_UNAME    2
-#define SB_K_OPENAT   3
-#define SB_K_OPEN     4
-#define SB_K_NEWFSTATAT 5
-#define SB_K_STAT     6
-#define SB_K_LSTAT    7
-#define SB_K_STATX    8
-#define SB_K_COUNT    9
 
 struct sb_sentry {
     int fd;                       /* the seccomp listener */
@@ -77,6 +70,12 @@ struct sb_sentry {
     uint64_t fast;                /* answered in C */
     uint64_t slow;                /* answered by Python */
     struct utsname uts;           /* what uname(2) returns in the sandbox */
+    /* A path a fast path read before falling back to Python, which then
+     * uses this copy instead of reading tracee memory again: path_len >= 0
+     * when path[] holds the string read at path_addr. */
+    uint64_t path_addr;
+    long path_len;
+    char path[4096];
 };
 
 struct sb_spawn {
@@ -123,9 +122,12 @@ int sb_encode_result(int64_t r, struct seccomp_notif_resp *resp);
  * Scalars, not the struct: converting ints is cheaper for Python than
  * walking cdata fields.  Returns a result as encoded above. */
 int64_t sb_py_dispatch(uint64_t id, uint32_t pid, int nr, uint64_t a0, uint64_t a1,
-                       uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+                       uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+                       uint64_t path_addr, const char *path, long path_len);
 
-/* fastpath.c, fsfast.c */
+/* fastpath.c, fsfast.c: the C fast paths, registered by name in notify.c */
+typedef int (*sb_fast_fn)(struct sb_sentry *, struct seccomp_notif *, struct seccomp_notif_resp *);
+int sb_fast_kind(const char *name);
 int sb_fast_uname(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
 int sb_fast_openat(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
 int sb_fast_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);

@@ -86,11 +86,17 @@ STOP_EINTR, STOP_GONE, STOP_REQUEST = lib.SB_STOP_EINTR, lib.SB_STOP_GONE, lib.S
 # What the Python dispatch returns besides a result >= 0 or a negated errno.
 PY_CONTINUE, PY_DEFERRED = lib.SB_PY_CONTINUE, lib.SB_PY_DEFERRED
 PY_DROPPED, PY_STOP = lib.SB_PY_DROPPED, lib.SB_PY_STOP
-# sb_sentry.kind[nr]: 0 calls Python; these are answered in C.
-K_PYTHON, K_CONTINUE = lib.SB_K_PYTHON, lib.SB_K_CONTINUE
-FAST_KINDS = {"uname": lib.SB_K_UNAME, "openat": lib.SB_K_OPENAT, "open": lib.SB_K_OPEN,
-              "newfstatat": lib.SB_K_NEWFSTATAT, "stat": lib.SB_K_STAT, "lstat": lib.SB_K_LSTAT,
-              "statx": lib.SB_K_STATX}
+# sb_sentry.kind[nr]: K_PYTHON calls Python; fast_kind(name) a C fast path.
+K_PYTHON = lib.SB_K_PYTHON
+
+
+def fast_kind(name: str) -> int:
+    """The kind of the C fast path called name (a syscall table row's
+    `fast`, or "continue"); ValueError if csrc/notify.c has none."""
+    kind = lib.sb_fast_kind(name.encode())
+    if kind < 0:
+        raise ValueError(f"no C fast path called {name!r} (csrc/notify.c fast_paths)")
+    return kind
 UTS_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")
 UTS_LEN = 64                                   # __NEW_UTS_LEN; each field has room for a NUL
 
@@ -136,8 +142,10 @@ _dispatch: Callable | None = None
 
 
 def set_dispatch(fn: Callable) -> None:
-    """fn(id, pid, nr, args) -> encoded result: what the C loop calls for
-    every notification it does not answer itself."""
+    """fn(id, pid, nr, args, prefetched) -> encoded result: what the C loop
+    calls for every notification it does not answer itself.  prefetched is
+    None, or (addr, bytes): a path a C fast path already read from the
+    tracee before falling back (read once; see Task.read_cstr)."""
     global _dispatch
     _dispatch = fn
 
@@ -149,8 +157,9 @@ def _dispatch_failed(exc_type, exc, tb):
 
 
 @ffi.def_extern(onerror=_dispatch_failed)
-def sb_py_dispatch(id, pid, nr, a0, a1, a2, a3, a4, a5):
-    return _dispatch(id, pid, nr, (a0, a1, a2, a3, a4, a5))
+def sb_py_dispatch(id, pid, nr, a0, a1, a2, a3, a4, a5, path_addr, path, path_len):
+    prefetched = None if path_len < 0 else (path_addr, ffi.unpack(path, path_len))
+    return _dispatch(id, pid, nr, (a0, a1, a2, a3, a4, a5), prefetched)
 
 
 def serve_notify(sentry: Sentry) -> int:

@@ -72,7 +72,9 @@ class Task(Protocol):
         """Tracee memory.  Raises OSError(EFAULT) if not all readable."""
 
     def read_cstr(self, addr: int, max_len: int = 4096) -> bytes:
-        """A NUL-terminated string.  EFAULT, or ENAMETOOLONG past max_len."""
+        """A NUL-terminated string.  EFAULT, or ENAMETOOLONG past max_len.
+        If the C fast path already read the string at addr (it fell back to
+        Python), that copy is returned: memory is read once."""
 
     def write(self, addr: int, data: bytes) -> None:
         """Write tracee memory, honouring page protections.  EFAULT if not

@@ -77,8 +77,10 @@ class Dispatcher:
         self.make_task = make_task
         self.deferral = deferral
 
-    def __call__(self, id, pid, nr, args) -> int:
+    def __call__(self, id, pid, nr, args, prefetched=None) -> int:
         t = self.make_task(id, pid, nr, args)
+        if prefetched is not None:
+            t.prefetched = prefetched
         if nr in self.blocking:
             return self.defer(t, None)
         return self.handle(t)

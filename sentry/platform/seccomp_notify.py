@@ -39,8 +39,11 @@ from sentry.vfs import hostproc
 
 
 class NotifyTask:
-    """One notification, seen through the platform interface."""
-    __slots__ = ("id", "pid", "nr", "args", "_fd")
+    """One notification, seen through the platform interface.  prefetched
+    is (addr, bytes) when a C fast path already read a path at addr before
+    handing the call to Python: read_cstr(addr) returns that copy, so the
+    handler acts on exactly what C read, and memory is read once."""
+    __slots__ = ("id", "pid", "nr", "args", "_fd", "prefetched")
 
     def __init__(self, fd, id, pid, nr, args):
         self._fd = fd
@@ -48,6 +51,7 @@ class NotifyTask:
         self.pid = pid
         self.nr = nr
         self.args = args
+        self.prefetched = None
 
     def arg(self, i: int) -> int:
         return self.args[i]
@@ -56,6 +60,9 @@ class NotifyTask:
         return mem_read(self.pid, addr, size)
 
     def read_cstr(self, addr: int, max_len: int = 4096) -> bytes:
+        p = self.prefetched
+        if p is not None and p[0] == addr and len(p[1]) < max_len:
+            return p[1]
         return mem_read_cstr(self.pid, addr, max_len)
 
     def write(self, addr: int, data: bytes) -> None:

@@ -61,9 +61,9 @@ def handlers_and_kinds(sb: Sandbox, rows=None):
                 blocking.add(row.nr)
             if sb.strace is None:
                 if row.fast and sb.fastpath:
-                    kinds[row.nr] = native.FAST_KINDS[row.fast]
+                    kinds[row.nr] = native.fast_kind(row.fast)
                 elif row.action is Action.OBSERVE and row.handler is None:
-                    kinds[row.nr] = native.K_CONTINUE
+                    kinds[row.nr] = native.fast_kind("continue")
     return handlers, frozenset(blocking), kinds
 
 

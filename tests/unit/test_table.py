@@ -154,3 +154,14 @@ def test_validate_rejects_malformed_tables():
     bad_emulate = dataclasses.replace(table.BY_NAME["uname"], handler=None)
     with pytest.raises(ValueError, match="EMULATE without handler"):
         table.validate([bad_emulate if r.nr == 63 else r for r in good])
+
+
+def test_every_fast_path_the_table_names_exists_in_c():
+    """Row.fast names a C fast path (csrc/notify.c fast_paths); the kind
+    comes from that name, so a typo fails here, not in a sandbox."""
+    from sentry import native
+    names = {row.fast for row in table.ROWS if row.fast} | {"continue"}
+    kinds = {name: native.fast_kind(name) for name in names}
+    assert len(set(kinds.values())) == len(kinds) and min(kinds.values()) > native.K_PYTHON
+    with pytest.raises(ValueError):
+        native.fast_kind("no-such-fast-path")
