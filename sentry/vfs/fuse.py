@@ -29,12 +29,13 @@ Kernel facts relied upon (fs/fuse/{dev,inode,file,dir,control}.c):
   the connection refusing everything with ECONNREFUSED.
 - Writing a reply for a unique the kernel no longer waits for (the
   connection was aborted, the request ended) fails ENOENT: dropped here.
-- INTERRUPT (unique | 1) is sent when a waiting caller gets a signal.  A
-  request that reached the server is still waited for (killably) until it is
-  answered; we answer each request before reading the next, so the target
-  has been answered already.  INTERRUPT gets no reply: ENOSYS would turn
-  interrupts off for good, EAGAIN asks for a resend.  FORGET and
-  BATCH_FORGET never get a reply.
+- INTERRUPT (unique | 1) is queued when a caller waiting for a request the
+  server has read gets a signal; the caller goes on waiting (killably) for
+  the reply, and the reply withdraws the INTERRUPT if it is still queued.
+  We answer each request before reading the next, so we never read one in
+  practice (the tests check this); were one read, its target has been
+  answered.  INTERRUPT gets no reply: ENOSYS would turn interrupts off for
+  good, EAGAIN asks for a resend.  FORGET, BATCH_FORGET get no reply.
 - FOPEN_DIRECT_IO: reads bypass the page cache and go to the server
   whatever i_size says (through the cache a size of 0 reads as empty, as it
   would for any non-procfs file).  One read(2) is split into READ requests

@@ -1,145 +1,23 @@
-"""sentry/vfs/fuse.py on the real kernel FUSE: each test runs in a forked
-child with its own mount namespace (/ made private), mounts the filesystem
-on a temporary directory and serves it on a thread; readers are that
-process's threads and real subprocesses.  Every wait is bounded."""
+"""sentry/vfs/fuse.py on the real kernel FUSE: reading, attributes, the
+directory, writes, bind mounts over other files.  Each test runs in a
+forked child with its own mount namespace (/ made private), mounts the
+filesystem on a temporary directory and serves it on a thread; readers are
+that process's threads and real subprocesses.  Every wait is bounded."""
 from __future__ import annotations
 
 import errno
-import functools
 import hashlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-import traceback
-from contextlib import contextmanager
 
 import pytest
 
-from sentry import native
 from sentry.vfs import fuse, procfs, procfuse
-
-CLONE_NEWNS = 0x00020000
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-MNT_DETACH = 2
-CONNECTIONS = "/sys/fs/fuse/connections"
-MiB = 1 << 20
-
-
-def in_mount_ns(timeout=60):
-    """Run the test body in a forked child that has its own mount namespace:
-    its mounts never reach the host and vanish with it, even if its own
-    cleanup fails.  The child's failure (a traceback) fails the test."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with tempfile.TemporaryFile() as report:
-                pid = os.fork()
-                if pid == 0:
-                    code = 1
-                    try:
-                        native.unshare(CLONE_NEWNS)
-                        native.mount(None, "/", None, MS_REC | MS_PRIVATE)
-                        fn(*args, **kwargs)
-                        code = 0
-                    except BaseException:
-                        report.write(traceback.format_exc().encode(errors="replace"))
-                        report.flush()
-                    finally:
-                        os._exit(code)
-                deadline = time.monotonic() + timeout
-                while True:
-                    done, status = os.waitpid(pid, os.WNOHANG)
-                    if done:
-                        break
-                    if time.monotonic() > deadline:
-                        os.kill(pid, signal.SIGKILL)
-                        os.waitpid(pid, 0)
-                        pytest.fail(f"the test's child did not finish in {timeout}s")
-                    time.sleep(0.02)
-                report.seek(0)
-                text = report.read().decode()
-            if status != 0:
-                pytest.fail(text or f"child exited with status {status:#x}")
-        return wrapper
-    return wrap
-
-
-@contextmanager
-def served(files, *, readonly=True, max_read=0, request_timeout=0):
-    """The filesystem mounted on a fresh directory under /tmp (any uid can
-    reach it) and served on a thread; unmounted, and the server checked to
-    have returned, at the end."""
-    mnt = tempfile.mkdtemp(prefix="fuse-", dir="/tmp")
-    os.chmod(mnt, 0o755)
-    fd = fuse.open_device()
-    fuse.mount(mnt, fd, readonly=readonly, max_read=max_read)
-    server = fuse.FuseServer(fd, files, request_timeout=request_timeout)
-    thread = threading.Thread(target=server.serve, name="fuse-serve", daemon=True)
-    thread.start()
-    try:
-        yield mnt, server
-    finally:
-        try:
-            native.umount(mnt, MNT_DETACH)
-        except OSError as e:
-            if e.errno != errno.EINVAL:       # the test unmounted it already
-                raise
-        thread.join(10)
-        os.rmdir(mnt)
-    assert not thread.is_alive(), "the server did not return after the unmount"
-    assert server.dev_fd == -1
-
-
-@contextmanager
-def tmpfs_with(name, content):
-    d = tempfile.mkdtemp(prefix="tmpfs-", dir="/tmp")
-    native.mount("tmpfs", d, "tmpfs", 0, "size=1m")
-    try:
-        with open(os.path.join(d, name), "wb") as f:
-            f.write(content)
-        yield os.path.join(d, name)
-    finally:
-        native.umount(d, MNT_DETACH)
-        os.rmdir(d)
-
-
-@contextmanager
-def bound(src, target):
-    native.mount(src, target, None, MS_BIND)
-    try:
-        yield target
-    finally:
-        native.umount(target, MNT_DETACH)
-
-
-def read_fd(fd, size=1 << 16):
-    out = b""
-    while chunk := os.read(fd, size):
-        out += chunk
-    return out
-
-
-def expect_errno(code, fn, *args):
-    with pytest.raises(OSError) as e:
-        fn(*args)
-    assert e.value.errno == code, f"{fn.__name__}{args}: {e.value}"
-
-
-def wait_for(cond, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def pid_echo(pid):
-    return b"reader %d\n" % pid
+from tests.fuse_helpers import (MiB, bound, expect_errno, in_mount_ns, pid_echo, read_fd, served,
+                                tmpfs_with, wait_for)
 
 
 # --- reading ------------------------------------------------------------------
@@ -317,6 +195,19 @@ def test_readdir_lists_the_names_and_unknown_names_are_enoent():
 
 
 @in_mount_ns()
+def test_concurrent_readers_each_get_their_own_content():
+    with served({"who": pid_echo}, max_read=4096) as (mnt, server):
+        loop = f"for i in $(seq 30); do cat {mnt}/who; done"
+        procs = [subprocess.Popen(["sh", "-c", loop], stdout=subprocess.PIPE) for _ in range(6)]
+        for p in procs:
+            out = p.communicate(timeout=30)[0].decode().splitlines()
+            assert len(out) == 30 and p.returncode == 0
+            # Each cat is a child of that shell: a pid of its own, never another's.
+            assert len(set(out)) == 30 and all(line.startswith("reader ") for line in out)
+        assert wait_for(lambda: server.open_handles() == 0)
+
+
+@in_mount_ns()
 def test_a_failing_callback_gives_eio_and_the_server_goes_on():
     def broken(pid):
         raise RuntimeError("no cgroup")
@@ -446,151 +337,3 @@ def test_a_bind_mount_over_proc_meminfo_in_a_new_pid_namespace():
         assert out["after"] == "True"
         # The server saw host pids: the child's pid 1 was one of them.
         assert readers and all(pid > 1 for pid in readers)
-
-
-# --- the connection's end -------------------------------------------------------------
-
-def _fds():
-    return set(os.listdir("/proc/self/fd"))
-
-
-@in_mount_ns()
-def test_the_server_returns_cleanly_when_the_mount_goes():
-    fds, threads = _fds(), threading.active_count()
-    mnt = tempfile.mkdtemp(prefix="fuse-", dir="/tmp")
-    try:
-        fd = fuse.open_device()
-        fuse.mount(mnt, fd)
-        server = fuse.FuseServer(fd, {"a": pid_echo})
-        t = threading.Thread(target=server.serve)
-        t.start()
-        keep = os.open(f"{mnt}/a", os.O_RDONLY)
-        native.umount(mnt, MNT_DETACH)
-        # Detached, but an open file keeps the connection: still served.
-        assert read_fd(keep) == b"reader %d\n" % os.getpid()
-        time.sleep(0.2)
-        assert t.is_alive()
-        os.close(keep)
-        t.join(10)
-        assert not t.is_alive() and server.ended == "disconnected"
-        expect_errno(errno.EBADF, os.fstat, fd)
-    finally:
-        os.rmdir(mnt)
-    assert _fds() == fds and threading.active_count() == threads
-
-
-@in_mount_ns()
-def test_lookups_wait_for_init_which_mount_does_not():
-    mnt = tempfile.mkdtemp(prefix="fuse-", dir="/tmp")
-    fd = fuse.open_device()
-    t0 = time.monotonic()
-    fuse.mount(mnt, fd)                      # nobody answers INIT yet
-    assert time.monotonic() - t0 < 1
-    server = fuse.FuseServer(fd, {"a": pid_echo})
-    got = []
-    t = threading.Thread(target=lambda: got.append(os.stat(f"{mnt}/a").st_mode))
-    t.start()
-    time.sleep(0.3)
-    assert t.is_alive() and not got          # the lookup waits for INIT
-    assert server.handle_one()               # INIT
-    assert server.kernel_proto[0] == 7 and server.proto == (7, min(server.kernel_proto[1], 43))
-    assert server.flags & fuse.FUSE_ABORT_ERROR
-    while t.is_alive():
-        assert server.handle_one()           # LOOKUP
-        t.join(0.05)
-    assert got == [0o100444]
-    native.umount(mnt, MNT_DETACH)
-    assert not server.handle_one() and server.ended == "disconnected"
-    server.close()
-    os.rmdir(mnt)
-
-
-def _stall():
-    gate = threading.Event()
-
-    def slow(pid):
-        gate.wait(60)
-        return b"late\n"
-    return gate, slow
-
-
-@in_mount_ns()
-def test_readers_of_a_stalled_server_fail_when_the_connection_is_aborted():
-    gate, slow = _stall()
-    native.mount("fusectl", CONNECTIONS, "fusectl")
-    try:
-        with served({"slow": slow, "fast": pid_echo}) as (mnt, server):
-            keep = os.open(f"{mnt}/fast", os.O_RDONLY)
-            cat = subprocess.Popen(["cat", f"{mnt}/slow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            time.sleep(0.3)
-            assert cat.poll() is None                        # waiting for the server
-            n = fuse.connection_id(mnt)
-            assert open(f"{CONNECTIONS}/{n}/waiting").read().strip() == "1"
-            with open(f"{CONNECTIONS}/{n}/abort", "w") as f:
-                f.write("1")
-            out, err = cat.communicate(timeout=10)
-            assert cat.returncode == 1 and os.strerror(errno.ECONNABORTED).encode() in err
-            expect_errno(errno.ENOTCONN, os.read, keep, 10)  # already open
-            expect_errno(errno.ENOTCONN, os.open, f"{mnt}/fast", os.O_RDONLY)
-            expect_errno(errno.ENOTCONN, os.listdir, mnt)
-            os.close(keep)
-            gate.set()                           # its late reply is dropped (ENOENT)
-            assert wait_for(lambda: server.ended == "aborted", 10)
-    finally:
-        gate.set()
-        native.umount(CONNECTIONS, MNT_DETACH)
-
-
-SERVER = r"""
-import sys, time
-from sentry.vfs import fuse
-def slow(pid):
-    time.sleep(600)
-fuse.FuseServer(int(sys.argv[1]), {"slow": slow, "fast": lambda pid: b"fast\n"}).serve()
-"""
-
-
-@in_mount_ns()
-def test_readers_fail_when_the_server_process_dies():
-    mnt = tempfile.mkdtemp(prefix="fuse-", dir="/tmp")
-    fd = fuse.open_device()
-    fuse.mount(mnt, fd)
-    srv = subprocess.Popen([sys.executable, "-c", SERVER, str(fd)], pass_fds=[fd])
-    os.close(fd)                                 # the server process holds the only copy
-    try:
-        assert open(f"{mnt}/fast").read() == "fast\n"
-        keep = os.open(f"{mnt}/fast", os.O_RDONLY)
-        cat = subprocess.Popen(["cat", f"{mnt}/slow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(0.3)
-        assert cat.poll() is None
-        srv.kill()
-        srv.wait(10)
-        out, err = cat.communicate(timeout=10)
-        assert cat.returncode == 1 and os.strerror(errno.ECONNABORTED).encode() in err
-        expect_errno(errno.ENOTCONN, os.read, keep, 10)
-        expect_errno(errno.ENOTCONN, os.open, f"{mnt}/fast", os.O_RDONLY)
-        expect_errno(errno.ENOTCONN, os.open, f"{mnt}/other", os.O_RDONLY)
-        os.close(keep)
-    finally:
-        srv.kill()
-        srv.wait(10)
-        native.umount(mnt, MNT_DETACH)
-        os.rmdir(mnt)
-
-
-@in_mount_ns(timeout=90)
-def test_the_kernels_request_timeout_ends_a_stalled_connection():
-    gate, slow = _stall()
-    try:
-        with served({"slow": slow}, request_timeout=1) as (mnt, server):
-            assert server.flags & fuse.FUSE_REQUEST_TIMEOUT
-            t0 = time.monotonic()
-            cat = subprocess.run(["cat", f"{mnt}/slow"], capture_output=True, timeout=60)
-            waited = time.monotonic() - t0
-            assert cat.returncode == 1 and os.strerror(errno.ECONNABORTED).encode() in cat.stderr
-            # The kernel checks every 15 s (FUSE_TIMEOUT_TIMER_FREQ).
-            assert 1 <= waited < 35, waited
-            gate.set()
-            assert wait_for(lambda: server.ended == "disconnected", 10)
-    finally:
-        gate.set()
