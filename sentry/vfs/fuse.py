@@ -68,8 +68,9 @@ How it fails closed, and what readers see if the server dies:
   flight end with ECONNABORTED and every later request on the mount or a
   bind of it (open, read of an already open fd, readdir, lookup of a name
   not cached) with ENOTCONN; stat of a cached entry still answers from the
-  cache (TTL).  The procfs file underneath is never exposed.  serve() closes the fd when it
-  returns for any reason, an exception included, with the same effect.
+  cache (TTL).  The procfs file underneath is never exposed.  serve()
+  closes the fd when it returns for any reason, an exception included,
+  with the same effect.
 - A server that is alive but stops answering leaves readers blocked
   (killable only) until the connection is aborted: request_timeout makes
   the kernel do that.  The serving thread must never touch the mount

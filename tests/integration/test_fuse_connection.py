@@ -190,3 +190,22 @@ def test_the_kernels_request_timeout_ends_a_stalled_connection():
             assert wait_for(lambda: server.ended == "disconnected", 10)
     finally:
         gate.set()
+
+
+@in_mount_ns()
+def test_a_refused_init_leaves_the_mount_refusing_everything():
+    """What the server does when the kernel's protocol is too old: answer
+    INIT with an error.  The mount then fails closed."""
+    mnt = tempfile.mkdtemp(prefix="fuse-", dir="/tmp")
+    fd = fuse.open_device()
+    try:
+        fuse.mount(mnt, fd)
+        h = fuse.IN_HEADER.unpack(os.read(fd, fuse.READ_BUFFER))
+        assert h.opcode == fuse.INIT
+        os.write(fd, fuse.OUT_HEADER.pack(len=fuse.OUT_HEADER.size, error=-errno.EPROTO, unique=h.unique))
+        expect_errno(errno.ECONNREFUSED, os.stat, f"{mnt}/a")
+        expect_errno(errno.ECONNREFUSED, os.listdir, mnt)
+    finally:
+        native.umount(mnt, MNT_DETACH)
+        os.close(fd)
+        os.rmdir(mnt)
