@@ -33,7 +33,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from cri_client import CRI, Server, busybox_archive  # noqa: E402
 
-
 STEPS = ("RunPodSandbox", "CreateContainer", "StartContainer", "ExecSync", "StopContainer",
          "RemoveContainer", "StopPodSandbox", "RemovePodSandbox")
 PAUSE_IMAGE = "pysandbox-bench/pause:1"

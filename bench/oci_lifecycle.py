@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from sentry import native
 from sentry.abi.linux import PR_SET_CHILD_SUBREAPER
 

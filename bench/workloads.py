@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     for label, cmd in WORKLOADS:
         times = {name: [] for name, _ in rs}
         outputs = {}
-        for name, make in rs:
+        for _name, make in rs:
             timed(make(cmd))                     # warm the page cache
         for rnd in range(args.rounds):
             for name, make in rs:

@@ -165,7 +165,8 @@ class Containers:
             except RuntimeFailure as e:
                 noise = stdio.failed()
                 if noise.strip():
-                    log.debug("create output", extra={"container": cid, "output": noise[-2000:].decode(errors="replace")})
+                    log.debug("create output",
+                              extra={"container": cid, "output": noise[-2000:].decode(errors="replace")})
                 raise RuntimeFailure(f"creating container {cfg.metadata.name}: {e}") from None
             rec.relay_pid = stdio.open_gate()
             if rec.relay_pid:

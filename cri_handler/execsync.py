@@ -57,7 +57,7 @@ def exec_sync(oci, rec: ContainerRecord, cmd, timeout: int):
             _killpg(p)
             out.finish(DRAIN_AFTER_KILL_S)
             err.finish(DRAIN_AFTER_KILL_S)
-            raise DeadlineExceeded(f"timeout {timeout}s exceeded running {list(cmd)} in container {rec.id}")
+            raise DeadlineExceeded(f"timeout {timeout}s exceeded running {list(cmd)} in container {rec.id}") from None
         out.finish(DRAIN_S)
         err.finish(DRAIN_S)
     finally:

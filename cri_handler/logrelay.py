@@ -50,8 +50,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import signal
+import socket
 import subprocess
 import sys
 import threading

@@ -33,7 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sentry.oci.container import rfc3339_nano as format_timestamp   # Go's RFC3339Nano
+from sentry.oci.container import rfc3339_nano as format_timestamp  # Go's RFC3339Nano
 
 log = logging.getLogger(__name__)
 

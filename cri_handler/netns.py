@@ -52,8 +52,8 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_SHARED, NS_FLAG
 from sentry import native
+from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_SHARED, NS_FLAG
 
 NS_GET_NSTYPE = 0xB703          # _IO(0xb7, 0x3)
 NS_KINDS = {kind: NS_FLAG[kind] for kind in ("net", "ipc", "uts")}

@@ -58,8 +58,8 @@ import stat
 from cri_handler import podinit
 from cri_handler.errors import InvalidArgument, Unimplemented
 from cri_handler.v1 import api_pb2
-from sentry.sandbox import caps
 from sentry.errors import SandboxError
+from sentry.sandbox import caps
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

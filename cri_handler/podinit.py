@@ -115,6 +115,7 @@ def cgroup_leaves(cgroup_parent: str) -> list[str]:
 def start(cgroup_parent: str) -> tuple[int, int]:
     """Start a pod init; (host pid, /proc start time)."""
     import subprocess
+
     from sentry.oci.container import start_time
     procs = []
     for leaf in cgroup_leaves(cgroup_parent):
@@ -127,7 +128,7 @@ def start(cgroup_parent: str) -> tuple[int, int]:
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, close_fds=True,
                        start_new_session=True, cwd="/", timeout=30)
     if p.returncode != 0 or not p.stdout.strip().isdigit():
-        raise OSError(f"the pod init did not start: {p.stderr.strip() or 'exit %d' % p.returncode}")
+        raise OSError(f"the pod init did not start: {p.stderr.strip() or f'exit {p.returncode}'}")
     pid = int(p.stdout.strip())
     started = start_time(pid)
     if not started:

@@ -21,9 +21,9 @@ import errno
 import logging
 import os
 
-from sentry.abi.linux import MNT_DETACH
 from cri_handler.errors import RuntimeFailure, Unimplemented
 from sentry import native
+from sentry.abi.linux import MNT_DETACH
 
 log = logging.getLogger(__name__)
 

@@ -53,7 +53,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        t = datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
+        t = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
         out = {"time": t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "level": record.levelname.lower(),
                "logger": record.name, "msg": record.getMessage()}
         for k, v in record.__dict__.items():

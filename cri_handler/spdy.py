@@ -257,7 +257,7 @@ class Stream:
     """One stream of a Connection. read() belongs to one consumer thread;
     write/close/reset may come from any thread."""
 
-    def __init__(self, conn: "Connection", stream_id: int, headers: dict[str, list[str]], local: bool):
+    def __init__(self, conn: Connection, stream_id: int, headers: dict[str, list[str]], local: bool):
         self.conn, self.id, self.headers = conn, stream_id, headers
         self._chunks: deque[bytes] = deque()
         self._size = 0

@@ -64,8 +64,17 @@ import time
 from urllib.parse import urlsplit
 
 from cri_handler import spdy
-from cri_handler.streaming import (CLOSE_SIGNAL, DRAIN_TIMEOUT, RESIZE, STATUS, STDERR, STDIN,
-                                   STDOUT, check_query, serve_session)
+from cri_handler.streaming import (
+    CLOSE_SIGNAL,
+    DRAIN_TIMEOUT,
+    RESIZE,
+    STATUS,
+    STDERR,
+    STDIN,
+    STDOUT,
+    check_query,
+    serve_session,
+)
 from cri_handler.websocket import HandshakeError as _HandshakeError
 
 log = logging.getLogger(__name__)

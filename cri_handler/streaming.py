@@ -43,10 +43,21 @@ from typing import BinaryIO, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from cri_handler.portforward import serve_portforward
-from cri_handler.websocket import (CLOSE_GOING_AWAY, EXEC_PROTOCOLS, PORTFORWARD_PROTOCOLS,
-                                   ChannelConn, ResizeDecoder, TerminalSize, WebSocket,
-                                   accept_key, negotiate, status_exit, status_internal,
-                                   status_success, valid_key)
+from cri_handler.websocket import (
+    CLOSE_GOING_AWAY,
+    EXEC_PROTOCOLS,
+    PORTFORWARD_PROTOCOLS,
+    ChannelConn,
+    ResizeDecoder,
+    TerminalSize,
+    WebSocket,
+    accept_key,
+    negotiate,
+    status_exit,
+    status_internal,
+    status_success,
+    valid_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +323,7 @@ def check_query(kind: str, req, query: str) -> list[int] | None:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"            # a 101 answer needs 1.1
     default_request_version = "HTTP/1.1"     # so even a garbled request line gets a status line
-    server: "_HTTPServer"
+    server: _HTTPServer
 
     def do_GET(self):
         try:
@@ -423,7 +434,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True     # StreamServer.stop() ends and joins the sessions itself
-    owner: "StreamServer"
+    owner: StreamServer
 
     def handle_error(self, request, client_address):
         log.exception("streaming connection from %s failed", client_address)

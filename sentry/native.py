@@ -17,7 +17,7 @@ import errno as _errno
 import os
 import sys
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 from sentry._native import ffi, lib
 from sentry.abi.linux import O_CLOEXEC

@@ -87,7 +87,7 @@ class CRI:
                 return
             except grpc.RpcError:
                 if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"the CRI server exited with status {proc.returncode}")
+                    raise RuntimeError(f"the CRI server exited with status {proc.returncode}") from None
                 if time.monotonic() > end:
                     raise
                 time.sleep(0.1)

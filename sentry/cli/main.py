@@ -6,8 +6,8 @@ import argparse
 import os
 import sys
 
-from sentry.sandbox.config import PLATFORMS
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
+from sentry.sandbox.config import PLATFORMS
 
 
 class Parser(argparse.ArgumentParser):

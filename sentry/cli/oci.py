@@ -16,8 +16,8 @@ import json
 import os
 import sys
 
-from sentry.sandbox.config import PLATFORMS
 from sentry.errors import SandboxError
+from sentry.sandbox.config import PLATFORMS
 
 VERSION = "1.1.5-pysandbox"
 SPEC_VERSION = "1.0.2"
@@ -245,8 +245,8 @@ def _exec(root: str, args) -> int:
 
 
 def _ps(root: str, args) -> int:
-    from sentry.sandbox.cgroups import Cgroup
     from sentry.oci import container as ct
+    from sentry.sandbox.cgroups import Cgroup
     d = ct.Dir(root, args.id)
     st = d.load()
     pids = []
@@ -291,8 +291,8 @@ def _list(root: str, args) -> int:
 
 
 def _update(root: str, args) -> int:
-    from sentry.sandbox.cgroups import parse_memory
     from sentry.oci import container as ct
+    from sentry.sandbox.cgroups import parse_memory
     res = {}
     if args.resources:
         try:

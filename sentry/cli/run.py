@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import os
 
+from sentry.errors import SandboxError
 from sentry.sandbox import cgroups
 from sentry.sandbox.config import RunConfig, normalise, parse_bind
-from sentry.errors import SandboxError
 
 
 def _user(spec: str | None) -> tuple[int, int]:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import errno
 
+from sentry import native
 from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SandboxError, SysError
 from sentry.handlers import current
 from sentry.handlers.common import at, path_arg, strings_read
-from sentry import native
 from sentry.platform.base import Task
 from sentry.sandbox.config import host_id
 from sentry.vfs import hostproc

@@ -27,6 +27,7 @@ from sentry.platform.base import Task
 from sentry.vfs import hostproc
 from sentry.vfs.resolve import base, may_cross_self, read_path, retry_through_self, walk
 
+
 def strings_read(t: Task) -> None:
     """After reading tracee memory, before acting on it (see platform/base.py)."""
     if not t.valid():

@@ -22,13 +22,20 @@ import errno
 import os
 import stat as st
 
-from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_FOLLOW, RENAME_EXCHANGE, RENAME_NOREPLACE, RENAME_WHITEOUT
+from sentry import native
+from sentry.abi.linux import (
+    AT_EMPTY_PATH,
+    AT_FDCWD,
+    AT_REMOVEDIR,
+    AT_SYMLINK_FOLLOW,
+    RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+    RENAME_WHITEOUT,
+)
 from sentry.errors import SysError
 from sentry.handlers.common import path_arg, strings_read, two, umask
-from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs.resolve import int32, read_path, retry_through_self
-
 
 # -- mkdir, mknod -----------------------------------------------------------
 

@@ -23,11 +23,24 @@ import errno
 import os
 import stat as st
 
-from sentry.abi.linux import AT_FDCWD, O_ACCMODE, O_CLOEXEC, O_CREAT, O_NOCTTY, O_NONBLOCK, O_PATH, O_TMPFILE, O_TRUNC, O_WRONLY, PROC_SUPER_MAGIC, SYSFS_MAGIC
+from sentry import native
+from sentry.abi.linux import (
+    AT_FDCWD,
+    O_ACCMODE,
+    O_CLOEXEC,
+    O_CREAT,
+    O_NOCTTY,
+    O_NONBLOCK,
+    O_PATH,
+    O_TMPFILE,
+    O_TRUNC,
+    O_WRONLY,
+    PROC_SUPER_MAGIC,
+    SYSFS_MAGIC,
+)
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.handlers.common import umask
-from sentry import native
 from sentry.platform.base import Defer, InstallFd, Task
 from sentry.vfs import hostproc, procfs
 from sentry.vfs.resolve import int32, read_path, retry_through_self

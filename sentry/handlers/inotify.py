@@ -16,14 +16,21 @@ from __future__ import annotations
 import errno
 import os
 
-from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW, IN_ALL_BITS, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, PIDFD_THREAD
+from sentry import native
+from sentry.abi.linux import (
+    AT_FDCWD,
+    AT_SYMLINK_NOFOLLOW,
+    IN_ALL_BITS,
+    IN_DONT_FOLLOW,
+    IN_MASK_ADD,
+    IN_MASK_CREATE,
+    PIDFD_THREAD,
+)
 from sentry.errors import SysError
 from sentry.handlers.common import at, check, strings_read
-from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
 from sentry.vfs.resolve import int32, read_path
-
 
 # -- inotify_add_watch ------------------------------------------------------
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 import errno
 import os
 
+from sentry import native
 from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.handlers.common import at, strings_read
-from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs.resolve import SelfLink, base, int32, read_path, retry_through_self
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import struct
 
-from sentry.vfs import procfs
 from sentry.handlers import current
 from sentry.platform.base import Task
+from sentry.vfs import procfs
 
 SYSINFO = struct.Struct("<q3Q6QHH4xQQI4x")
 assert SYSINFO.size == 112

@@ -12,14 +12,13 @@ from __future__ import annotations
 import errno
 import os
 
+from sentry import native
 from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, UTIME_OMIT
 from sentry.errors import SysError
 from sentry.handlers.common import at, strings_read
-from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
 from sentry.vfs.resolve import int32, read_path
-
 
 # -- utimensat, utimes, utime -----------------------------------------------
 

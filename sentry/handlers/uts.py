@@ -15,12 +15,11 @@ from __future__ import annotations
 import errno
 
 from sentry.abi.linux import CAP_SYS_ADMIN
-from sentry.vfs import hostproc
 from sentry.errors import SysError, TaskGone
 from sentry.handlers import current
 from sentry.platform.base import Task
 from sentry.sandbox.state import UTS_LEN
-
+from sentry.vfs import hostproc
 
 
 def uname(t: Task) -> int:

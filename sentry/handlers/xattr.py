@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import errno
 
-from sentry.abi.linux import AT_FDCWD, AT_SYMLINK_NOFOLLOW, XATTR_CREATE, XATTR_LIST_MAX, XATTR_NAME_MAX, XATTR_REPLACE, XATTR_SIZE_MAX
+from sentry import native
+from sentry.abi.linux import (
+    AT_FDCWD,
+    AT_SYMLINK_NOFOLLOW,
+    XATTR_CREATE,
+    XATTR_LIST_MAX,
+    XATTR_NAME_MAX,
+    XATTR_REPLACE,
+    XATTR_SIZE_MAX,
+)
 from sentry.errors import SysError
 from sentry.handlers.common import at, strings_read
-from sentry import native
 from sentry.platform.base import Task
 from sentry.vfs.resolve import int32, read_path
-
 
 # -- extended attributes ----------------------------------------------------
 

@@ -115,7 +115,7 @@ def _import_oci(store: Store, arc: _Archive, progress) -> list[str]:
         _check_manifest(arc, manifest, digest)
         cfg_digest = _blob(store, arc, manifest["config"], "config")
         config = store.read_json(cfg_digest)
-        blobs = [_blob(store, arc, l, f"layer {i + 1}") for i, l in enumerate(manifest["layers"])]
+        blobs = [_blob(store, arc, layer, f"layer {i + 1}") for i, layer in enumerate(manifest["layers"])]
         _unpack_layers(store, blobs, config, progress)
         ref = name or digest
         store.tag(ref, digest)
@@ -229,7 +229,7 @@ def _import_docker(store: Store, arc: _Archive, progress) -> list[str]:
             media = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gz else "")
             layers.append({"mediaType": media, "digest": digest, "size": size})
         # Layers are checked against the config's diff_ids while unpacked.
-        _unpack_layers(store, [l["digest"] for l in layers], config, progress)
+        _unpack_layers(store, [layer["digest"] for layer in layers], config, progress)
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": {"mediaType": OCI_CONFIG, "digest": cfg_digest, "size": cfg_size},
                     "layers": layers}

@@ -242,7 +242,7 @@ class Store:
             try:
                 manifest = self.read_json(digest)
                 keep_blobs.add(parse_digest(manifest["config"]["digest"]))
-                keep_blobs.update(parse_digest(l["digest"]) for l in manifest.get("layers", []))
+                keep_blobs.update(parse_digest(layer["digest"]) for layer in manifest.get("layers", []))
                 config = self.read_json(manifest["config"]["digest"])
                 keep_layers.update(parse_digest(d) for d in config.get("rootfs", {}).get("diff_ids", []))
             except (SandboxError, KeyError, TypeError):
@@ -255,7 +255,7 @@ class Store:
                 _rmtree(os.path.join(self.layers, name))
 
     def size(self, manifest: dict) -> int:
-        return manifest["config"].get("size", 0) + sum(l.get("size", 0) for l in manifest.get("layers", []))
+        return manifest["config"].get("size", 0) + sum(layer.get("size", 0) for layer in manifest.get("layers", []))
 
 
 def _rmtree(path: str) -> None:

@@ -6,8 +6,8 @@ engine can check before it asks.
 """
 from __future__ import annotations
 
-from sentry.sandbox.caps import DEFAULT, NAMES
 from sentry.oci.seccomp import ACTIONS, OPS
+from sentry.sandbox.caps import DEFAULT, NAMES
 
 SPEC_VERSION = "1.0.2"
 

@@ -25,13 +25,12 @@ import socket
 import sys
 import traceback
 
-from sentry.abi.linux import CLONE_NEWUTS
 from sentry import native
+from sentry.abi.linux import CLONE_NEWUTS
 from sentry.errors import SandboxError
 from sentry.oci import spec as ocispec
 from sentry.oci.container import Dir, State, now, run_hooks, start_time, write_json
 from sentry.sandbox.lifecycle import Lifecycle
-
 
 
 class OciLife(Lifecycle):

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import errno as errnos
 
-from sentry.errors import SandboxError
 from sentry import native
+from sentry.errors import SandboxError
 from sentry.native import FilterCtx
 
 ACTIONS = {

@@ -35,9 +35,9 @@ import os
 from dataclasses import dataclass, field
 
 from sentry.abi.linux import RLIMIT
+from sentry.errors import SandboxError
 from sentry.sandbox import caps
 from sentry.sandbox.config import DEFAULT_PATH, RunConfig, Tmpfs, _sandbox_path
-from sentry.errors import SandboxError
 from sentry.sandbox.mounts import Bind, Device
 
 OURS = {"/proc": {"proc"}, "/dev": {"tmpfs"}, "/dev/pts": {"devpts"}, "/dev/shm": {"tmpfs", "shm", "bind"},

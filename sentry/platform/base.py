@@ -18,7 +18,8 @@ A handler is `def handler(t: Task) -> int | Reply`:
 """
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Protocol
+from collections.abc import Callable
+from typing import ClassVar, Protocol
 
 
 class Reply:

@@ -21,7 +21,8 @@ import os
 import queue
 import threading
 import traceback
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from sentry import native
 from sentry.errors import SysError, TaskGone

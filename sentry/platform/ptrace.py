@@ -123,7 +123,7 @@ class FinishOnTracer:
                 if type(value) is InstallFd:
                     os.close(value.fd)     # interrupted meanwhile: never installed
                 continue
-            result = self.dispatcher.handle(t, work=lambda: reraise(value, error))
+            result = self.dispatcher.handle(t, work=lambda v=value, e=error: reraise(v, e))
             native.ptrace_complete(self.sentry, t.pid, result)
         for t in list(self.waiting.values()):
             if _signal_pending(t.pid) and self._release(t):

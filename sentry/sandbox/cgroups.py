@@ -118,7 +118,7 @@ class Cgroup:
         return tuple(d.path for d in self._dirs)
 
     @classmethod
-    def create(cls, name: str, limits: Limits) -> "Cgroup":
+    def create(cls, name: str, limits: Limits) -> Cgroup:
         """name: pysandbox/<leaf> (a sentry's own group), or an absolute OCI
         cgroupsPath /a/b/leaf (its parents are made and kept; the OCI
         runtime also gets the freezer, for pause/resume)."""
@@ -140,7 +140,7 @@ class Cgroup:
         return cg
 
     @classmethod
-    def attach(cls, name: str) -> "Cgroup":
+    def attach(cls, name: str) -> Cgroup:
         """The existing group `name` (as given to create), e.g. for another
         process's `update`, `pause` or `ps`.  Raises SandboxError if absent."""
         parent, leaf = _check_name(name)
@@ -351,7 +351,7 @@ class Cgroup:
     def _dir(self, controller: str) -> _Dir:
         return self._live_dirs(controller)[0]     # create() made sure there is one
 
-    def __enter__(self) -> "Cgroup":
+    def __enter__(self) -> Cgroup:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from sentry.sandbox import caps
 from sentry import platform as platforms
 from sentry.errors import SandboxError
+from sentry.sandbox import caps
 from sentry.sandbox.mounts import Bind
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -95,7 +95,7 @@ def parse_tmpfs(spec: str) -> Tmpfs:
     if opt:
         if not opt.startswith("size="):
             raise SandboxError(f"--tmpfs {spec!r}: expected DST or DST:size=N")
-        from sentry.sandbox.cgroups import parse_memory   # the same size syntax as --memory
+        from sentry.sandbox.cgroups import parse_memory  # the same size syntax as --memory
         try:
             size = parse_memory(opt[5:])
         except SandboxError:
@@ -133,7 +133,7 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
         for layer in cfg.layers:
             if not os.path.isdir(layer):
                 raise SandboxError(f"image layer {layer}: not a directory (import the image again)")
-        cfg.layers = [os.path.realpath(l) for l in cfg.layers]
+        cfg.layers = [os.path.realpath(layer) for layer in cfg.layers]
     for b in cfg.binds:
         if not os.path.exists(b.src):
             raise SandboxError(f"--bind source {b.src} does not exist")

@@ -23,15 +23,22 @@ import select
 import signal
 import socket
 import traceback
-
 from resource import setrlimit
 
-from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, NS_FLAG, PR_SET_DUMPABLE, PR_SET_PDEATHSIG, RLIMITS
-from sentry.sandbox import mounts, net
 from sentry import native
-from sentry.sandbox.config import host_id
+from sentry.abi.linux import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWUTS,
+    NS_FLAG,
+    PR_SET_DUMPABLE,
+    PR_SET_PDEATHSIG,
+    RLIMITS,
+)
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
-
+from sentry.sandbox import mounts, net
+from sentry.sandbox.config import host_id
 
 
 def send_fd(sock: socket.socket, tag: bytes, fd: int) -> None:
@@ -159,7 +166,7 @@ def _join_container(init_pid: int) -> None:
     try:
         for name, _ in order:
             fds.append(os.open(f"/proc/{init_pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC))
-        for fd, (name, flag) in zip(fds, order):
+        for fd, (_name, flag) in zip(fds, order):
             native.setns(fd, flag)
     except OSError as e:
         raise SandboxError(f"cannot join the container's namespaces: {e.strerror}") from None

@@ -29,21 +29,21 @@ import signal
 import socket
 import sys
 
-from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, WALL
-from sentry.sandbox import caps, cgroups, mounts
-from sentry.vfs import hostproc, procfs  # noqa: F401 - procfs: imported before leaving the host (see the header)
 from sentry import native
-from sentry.sandbox.config import host_id
-from sentry.syscalls import filter as seccomp_filter
+from sentry import platform as platforms
+from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, WALL
 from sentry.errors import SandboxError
 from sentry.handlers import current
-from sentry import platform as platforms
 from sentry.platform.dispatch import Dispatcher
+from sentry.sandbox import caps, cgroups, mounts
+from sentry.sandbox.config import host_id
 from sentry.sandbox.state import Sandbox
-from sentry.syscalls.strace import Tracer, print_summary
 from sentry.sandbox.tty import Relay
+from sentry.syscalls import filter as seccomp_filter
 from sentry.syscalls import table
 from sentry.syscalls.model import Action
+from sentry.syscalls.strace import Tracer, print_summary
+from sentry.vfs import hostproc, procfs  # noqa: F401 - procfs: imported before leaving the host (see the header)
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 

@@ -25,10 +25,21 @@ import os
 import stat
 from dataclasses import dataclass
 
-from sentry.abi.linux import MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS
 from sentry import native
+from sentry.abi.linux import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    RESOLVE_IN_ROOT,
+    RESOLVE_NO_MAGICLINKS,
+)
 from sentry.errors import SandboxError
-
 
 STAGING = "/tmp"                 # in our private mount ns only
 DEFAULT_ROOT = STAGING + "/root"
@@ -136,7 +147,7 @@ def _mount_overlay(cfg, root: str, held: dict[str, int]) -> None:
         os.mkdir(work)
     # The host paths may be under the staging /tmp: use the held fds.
     lowers = cfg.layers or [cfg.rootfs]
-    lower = ":".join(_ovl(f"/proc/self/fd/{held[l]}") for l in lowers)
+    lower = ":".join(_ovl(f"/proc/self/fd/{held[layer]}") for layer in lowers)
     opts = f"lowerdir={lower},upperdir={_ovl(upper)},workdir={_ovl(work)}"
     what = "--image" if cfg.layers else f"--rootfs {cfg.rootfs}"
     try:

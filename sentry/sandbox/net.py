@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import socket
 import struct
+
 from sentry.abi.linux import IFF_UP, SIOCGIFFLAGS, SIOCSIFFLAGS
 
 _IFREQ = "16sH14x"          # struct ifreq: name, then the ifr_flags member of the union

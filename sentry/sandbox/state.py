@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from sentry.vfs import hostproc
-from sentry.errors import SandboxError
 from sentry import native
+from sentry.errors import SandboxError
+from sentry.vfs import hostproc
 
 UTS_LEN = native.UTS_LEN
 

@@ -7,8 +7,8 @@ docs/syscalls.md are all derived from it, so they cannot drift apart.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 
 class Action(enum.Enum):
@@ -41,8 +41,8 @@ class Row:
     action: Action
     note: str = ""
     errno: int = 0                       # for DENY
-    handler: Optional[Callable] = None   # for EMULATE (and optional for OBSERVE)
-    fast: Optional[str] = None           # name of a C fast-path handler, if any
+    handler: Callable | None = None   # for EMULATE (and optional for OBSERVE)
+    fast: str | None = None           # name of a C fast-path handler, if any
     blocking: bool = False               # handler may sleep: run it off the notify loop
     arg_rules: tuple = field(default_factory=tuple)  # ArgRule..., checked before the action
 
@@ -56,7 +56,7 @@ def E(nr, name, handler, note="", fast=None, blocking=False, arg_rules=()):
                arg_rules=tuple(arg_rules))
 
 
-def O(nr, name, note="", handler=None):
+def O(nr, name, note="", handler=None):  # noqa: E743 - one letter per action, as the table reads (P E O D)
     return Row(nr, name, Action.OBSERVE, note, handler=handler)
 
 

@@ -49,9 +49,9 @@ from __future__ import annotations
 import sys
 import threading
 
-from sentry.vfs import hostproc
 from sentry.syscalls import table
 from sentry.syscalls.strace_format import Call, format_entry, format_exit, prototypes
+from sentry.vfs import hostproc
 
 
 class Tracer:

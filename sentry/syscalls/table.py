@@ -29,7 +29,7 @@ import errno
 
 from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH
 from sentry.handlers import attrs, dirs, fileopen, inotify, stat, sysinfo, times, uts, xattr
-from sentry.syscalls.model import Action, ArgRule, Row, D, E, O, P
+from sentry.syscalls.model import Action, ArgRule, D, E, O, P, Row
 
 # Namespace flags (include/uapi/linux/sched.h).  Creating namespaces inside
 # the sandbox is refused in BPF: the flag word is a register, so no TOCTOU.

@@ -84,8 +84,8 @@ import re
 import struct
 import time
 from collections import Counter, namedtuple
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from sentry import native
 

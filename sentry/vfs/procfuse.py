@@ -15,7 +15,7 @@ Kernel facts relied upon:
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sentry.vfs import procfs
 from sentry.vfs.fuse import FileFn

@@ -23,8 +23,8 @@ import errno
 import os
 
 from sentry.abi.linux import AT_FDCWD, PATH_MAX
-from sentry.vfs import hostproc
 from sentry.errors import SysError
+from sentry.vfs import hostproc
 
 MAX_SYMLINKS = 40
 

@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import pytest
+
 from conftest import only_seccomp
 
 PROGRAM = r"""
@@ -21,7 +22,8 @@ PROGRAM = r"""
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
-static double ms(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
+static double ms(void)
+{ struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
 static void *slow(void *a) { struct sysinfo si; sysinfo(&si); return a; }
 int main(void) {
     pthread_t th; pthread_create(&th, 0, slow, 0);
@@ -47,7 +49,8 @@ SENTRY = textwrap.dedent("""
     blocking = sys.argv[2] == "blocking"
     table.ROWS = tuple(dataclasses.replace(r, handler=slow_sysinfo, blocking=blocking)
                        if r.name == "sysinfo" else r for r in table.ROWS)
-    cfg = normalise(RunConfig(argv=["/mnt/blocking_prog"], binds=[parse_bind(sys.argv[1] + ":/mnt:ro")], fastpath=False))
+    cfg = normalise(RunConfig(argv=["/mnt/blocking_prog"], binds=[parse_bind(sys.argv[1] + ":/mnt:ro")],
+                              fastpath=False))
     sys.exit(sandbox.run(cfg))
 """)
 

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from sentry.sandbox.cgroups import Cgroup, Limits, parse_cpus, parse_memory, parse_pids, unique_name
 from sentry.errors import SandboxError
+from sentry.sandbox.cgroups import Cgroup, Limits, parse_cpus, parse_memory, parse_pids, unique_name
 
 MiB = 1 << 20
 
@@ -253,6 +253,7 @@ def test_groups_of_killed_sentries_are_removed_next_time(tmp_path):
     sandbox that creates one removes it."""
     import subprocess
     import time
+
     from conftest import RUN
     p = subprocess.Popen([*RUN, "--memory", "64M", "--", "sleep", "30"])
     time.sleep(1.5)

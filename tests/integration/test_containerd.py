@@ -452,6 +452,7 @@ def test_ctr_task_under_shim_exec_and_kill(containerd):
 @pytest.fixture(scope="module")
 def cri(containerd):
     import grpc
+
     from cri_handler.v1 import api_pb2, api_pb2_grpc
     channel = grpc.insecure_channel(f"unix://{containerd.sock}")
     rt = api_pb2_grpc.RuntimeServiceStub(channel)
@@ -470,6 +471,7 @@ def cri(containerd):
 
 def _remove_pods(cd: Containerd) -> None:
     import grpc
+
     from cri_handler.v1 import api_pb2, api_pb2_grpc
     with grpc.insecure_channel(f"unix://{cd.sock}") as channel:
         rt = api_pb2_grpc.RuntimeServiceStub(channel)

@@ -189,7 +189,7 @@ def test_portforward_round_trip(server, echo_port):
     payload = bytes(range(256)) * 1200                     # 300 KiB
     for i, (_, data) in enumerate(pairs):
         data.write(payload[i:])
-    for i, (err, data) in enumerate(pairs):
+    for i, (_err, data) in enumerate(pairs):
         got = b""
         while len(got) < len(payload) - i:
             got += data.read(timeout=10)

@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from conftest import PLATFORM
-from cri_client import IMAGE, Server, busybox_archive
+from cri_client import Server, busybox_archive
 from cri_handler.logs import parse_record
 from cri_handler.v1 import api_pb2
 from cri_handler.websocket import OP_TEXT, connect

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUSYBOX, PYSANDBOX, run_sandbox, RUN
+from conftest import BUSYBOX, RUN, run_sandbox
 
 HELLO = "hello from the rootfs"
 

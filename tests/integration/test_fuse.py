@@ -16,9 +16,7 @@ import threading
 import pytest
 
 from sentry.vfs import fuse, procfs, procfuse
-from tests.fuse_helpers import (MiB, bound, expect_errno, in_mount_ns, pid_echo, read_fd, served,
-                                tmpfs_with, wait_for)
-
+from tests.fuse_helpers import MiB, bound, expect_errno, in_mount_ns, pid_echo, read_fd, served, tmpfs_with, wait_for
 
 # --- reading ------------------------------------------------------------------
 

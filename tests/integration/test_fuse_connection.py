@@ -15,9 +15,17 @@ import time
 
 from sentry import native
 from sentry.vfs import fuse
-from tests.fuse_helpers import (CONNECTIONS, MNT_DETACH, expect_errno, in_mount_ns, pid_echo,
-                                read_fd, served, stall, wait_for)
-
+from tests.fuse_helpers import (
+    CONNECTIONS,
+    MNT_DETACH,
+    expect_errno,
+    in_mount_ns,
+    pid_echo,
+    read_fd,
+    served,
+    stall,
+    wait_for,
+)
 
 READ_WITH_SIGNAL = r"""
 import signal, sys

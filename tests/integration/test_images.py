@@ -131,8 +131,8 @@ def test_ls_and_inspect(store):
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split() == ["REF", "DIGEST", "SIZE", "CREATED"]
-    assert any(l.startswith("test/oci:1 ") and "2024-01-02 03:04:05" in l for l in lines)
-    assert any(l.startswith("test/docker:latest ") for l in lines)
+    assert any(x.startswith("test/oci:1 ") and "2024-01-02 03:04:05" in x for x in lines)
+    assert any(x.startswith("test/docker:latest ") for x in lines)
     r = run_sandbox("images", "--root", store, "inspect", "test/oci:1")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["config"]["User"] == "app"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import PYSANDBOX, RUN
+from conftest import RUN
 
 
 def cgroup_dirs() -> set[str]:

@@ -9,7 +9,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -222,8 +221,8 @@ def test_hooks_get_the_state(bundle, root, tmp_path):
     wait_status(root, "h1", "stopped")
     assert oci(root, "delete", "h1").returncode == 0
     lines = log.read_text().splitlines()
-    assert [l.split()[0] for l in lines] == ["createRuntime", "poststart", "poststop"]
-    assert all(json.loads(l.split(" ", 1)[1])["id"] == "h1" for l in lines)
+    assert [x.split()[0] for x in lines] == ["createRuntime", "poststart", "poststop"]
+    assert all(json.loads(x.split(" ", 1)[1])["id"] == "h1" for x in lines)
 
 
 def test_seccomp_profile_only_narrows(bundle, root):
@@ -247,7 +246,8 @@ def test_seccomp_profile_only_narrows(bundle, root):
     ({"mounts": [{"destination": "rel", "type": "tmpfs"}]}, "mounts[0].destination"),
     ({"linux__namespaces": [{"type": "user"}]}, "linux.uidMappings: a user namespace needs at least one mapping"),
     ({"linux__uidMappings": [{"containerID": 0, "hostID": 0, "size": 1}]}, "given without a user namespace"),
-    ({"linux__namespaces": [{"type": "pid", "path": "/proc/self/ns/pid"}, {"type": "uts"}]}, "is the host's pid namespace: refused"),
+    ({"linux__namespaces": [{"type": "pid", "path": "/proc/self/ns/pid"}, {"type": "uts"}]},
+     "is the host's pid namespace: refused"),
     ({"linux__sysctl": {"kernel.panic": "1"}}, "linux.sysctl.kernel.panic"),
     ({"linux__seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}, "SCMP_ACT_NOTIFY is not supported"),
     ({"linux__cgroupsPath": "system.slice:x:y"}, "linux.cgroupsPath"),

@@ -82,8 +82,8 @@ class Image:
             "schemaVersion": 2, "mediaType": self.media_type,
             "config": {"mediaType": OCI_CONFIG if oci else DOCKER_CONFIG,
                        "digest": _sha(self.config), "size": len(self.config)},
-            "layers": [{"mediaType": LAYER_TYPES[oci, i not in plain], "digest": _sha(l), "size": len(l)}
-                       for i, l in enumerate(self.layers)]}, indent=3).encode()
+            "layers": [{"mediaType": LAYER_TYPES[oci, i not in plain], "digest": _sha(layer), "size": len(layer)}
+                       for i, layer in enumerate(self.layers)]}, indent=3).encode()
         self.digest = _sha(self.manifest)
 
     def descriptor(self, arch: str) -> dict:
@@ -124,7 +124,7 @@ def _start_registry(tmp, storage, name: str, **extra) -> tuple[subprocess.Popen,
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"{name} registry did not start: {(tmp / f'{name}.log').read_text()}")
+                raise RuntimeError(f"{name} registry did not start: {(tmp / f'{name}.log').read_text()}") from None
             time.sleep(0.05)
 
 
@@ -354,8 +354,8 @@ def test_pull_http_then_run(env, tmp_path):
     img = env.images["busybox"]
     assert r.stdout.startswith(f"pulled {ref}: {img.digest} 1 layer, ") and " MB in " in r.stdout
     lines = r.stderr.splitlines()          # not a tty: one plain line per blob
-    assert any(l.startswith(f"config {_sha(img.config)[7:19]} ") and l.endswith(" done") for l in lines), lines
-    assert any(l.startswith(f"layer 1/1 {_sha(img.layers[0])[7:19]} ") and l.endswith(" done") for l in lines)
+    assert any(x.startswith(f"config {_sha(img.config)[7:19]} ") and x.endswith(" done") for x in lines), lines
+    assert any(x.startswith(f"layer 1/1 {_sha(img.layers[0])[7:19]} ") and x.endswith(" done") for x in lines)
     r = run_sandbox("run", "--root", str(store), "--image", ref, "--", "/bin/busybox", "echo", "hello", "registry")
     assert (r.returncode, r.stdout) == (0, "hello registry\n"), r.stderr
     r = run_sandbox("run", "--root", str(store), "--image", ref)          # the image's Cmd
@@ -520,7 +520,8 @@ def test_errors(env, tmp_path, case):
     ref, cfg, flags, words = {
         "unreachable": (f"127.0.0.1:{_free_port()}/test/busybox:v1", good, (), ["connection refused"]),
         "unknown-repo": (f"127.0.0.1:{port}/test/nope:v1", good, (), ["test/nope:v1 not found", "MANIFEST_UNKNOWN"]),
-        "unknown-tag": (f"127.0.0.1:{port}/test/busybox:nope", good, (), ["test/busybox:nope not found", "MANIFEST_UNKNOWN"]),
+        "unknown-tag": (f"127.0.0.1:{port}/test/busybox:nope", good, (),
+                        ["test/busybox:nope not found", "MANIFEST_UNKNOWN"]),
         "upper-case": ("Example.com/Busybox:1", good, (), ["'Busybox'", "lower-case"]),
         "bad-tag": ("busybox:-x", good, (), ["bad tag"]),
         "bad-digest": ("busybox@sha256:1234", good, (), ["digest must be sha256"]),

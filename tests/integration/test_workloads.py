@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import PYSANDBOX, run_sandbox, RUN
+from conftest import RUN, run_sandbox
 
 SYSINFO_C = r"""
 #include <stdio.h>

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYSANDBOX, run_sandbox, RUN
+from conftest import RUN, run_sandbox
 
 HELLO = "hello from the rootfs"
 

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from conftest import PYSANDBOX, run_sandbox, RUN
+from conftest import RUN, run_sandbox
 
 SECRET = "PYSANDBOX_SECRET"
 SECRET_VALUE = "hunter2-7f3a9c"

@@ -23,9 +23,9 @@ from cri_handler.network import PodNetworkStatus
 from cri_handler.ociruntime import OciState, signal_from_cri
 from cri_handler.store import ContainerRecord, MetadataStore, PodRecord
 from cri_handler.v1 import api_pb2
-from sentry.sandbox import caps
 from sentry.errors import SandboxError
 from sentry.images.store import Image
+from sentry.sandbox import caps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cri_client import CRI, IMAGE, busybox_archive  # noqa: E402

@@ -281,7 +281,7 @@ def test_stat_other_lines():
     assert "procs_blocked 0" in lines
     for keep in ("btime 1718611403", "ctxt 178832019", "processes 512448"):
         assert keep in lines
-    assert [l.split()[0] for l in lines] == ["cpu", "cpu0", "intr", "ctxt", "btime",
+    assert [x.split()[0] for x in lines] == ["cpu", "cpu0", "intr", "ctxt", "btime",
                                              "processes", "procs_running", "procs_blocked",
                                              "softirq"]
     assert out.endswith("\n")

@@ -233,7 +233,8 @@ def test_value_tables():
     assert line("prlimit64", 0, 3, 0, 0x10, result=CONTINUE) == "prlimit64(0, RLIMIT_STACK, NULL, 0x10) = ? <host>"
     assert line("kill", 1, 15, result=CONTINUE) == "kill(1, SIGTERM) = ? <host>"
     assert line("futex", 0x10, 0x81, 1, result=CONTINUE).startswith("futex(0x10, FUTEX_WAKE_PRIVATE, 1,")
-    assert line("socket", 1, 0o2000005, 0, result=CONTINUE) == "socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0) = ? <host>"
+    assert line("socket", 1, 0o2000005, 0, result=CONTINUE) == \
+        "socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC, 0) = ? <host>"
 
 
 def test_buffers_filled_by_the_call_are_read_at_exit():
