@@ -25,6 +25,8 @@
 #include <utime.h>
 #include <linux/seccomp.h>
 
+#include "protocol.h"
+
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
 #endif

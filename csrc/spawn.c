@@ -46,7 +46,7 @@
 static void report(int sock, const char *what, int err)
 {
     char msg[512];
-    int n = snprintf(msg, sizeof msg, "E%s: %s", what, strerror(err));
+    int n = snprintf(msg, sizeof msg, "%c%s: %s", SB_MSG_ERROR, what, strerror(err));
     if (n > 0)
         send(sock, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1, MSG_NOSIGNAL);
 }
@@ -147,7 +147,8 @@ static void enter_userns(const struct sb_spawn *sp, int to_init, int from_init)
         report(sp->sock, "creating the user namespace", errno);
         _exit(125);
     }
-    if (write(to_init, "U", 1) != 1 || read(from_init, &ok, 1) != 1 || ok != 'M') {
+    char tag = SB_MSG_USERNS;
+    if (write(to_init, &tag, 1) != 1 || read(from_init, &ok, 1) != 1 || ok != SB_MSG_MAPPED) {
         report(sp->sock, "writing the uid/gid maps", EPROTO);
         _exit(125);
     }
@@ -231,8 +232,8 @@ static void workload(const struct sb_spawn *sp)
          * inherited init's non-dumpable flag, which would refuse the seize;
          * execve resets it anyway. */
         prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-        char ack = 0;
-        if (send(sp->sock, "S", 1, MSG_NOSIGNAL) != 1 || recv(sp->sock, &ack, 1, 0) != 1 || ack != 'A')
+        char ack = 0, seize = SB_MSG_SEIZE;
+        if (send(sp->sock, &seize, 1, MSG_NOSIGNAL) != 1 || recv(sp->sock, &ack, 1, 0) != 1 || ack != SB_MSG_SEIZED)
             _exit(125);
     }
     err = -seccomp_load(sp->filter);
@@ -242,11 +243,11 @@ static void workload(const struct sb_spawn *sp)
     }
     /* From here on every syscall goes through the filter. */
     if (sp->ptrace) {
-        if (send_fd(sp->sock, 'L', -1) < 0)
+        if (send_fd(sp->sock, SB_MSG_LISTENER, -1) < 0)
             _exit(125);
     } else {
         int lfd = seccomp_notify_fd(sp->filter);
-        if (lfd < 0 || send_fd(sp->sock, 'L', lfd) < 0)
+        if (lfd < 0 || send_fd(sp->sock, SB_MSG_LISTENER, lfd) < 0)
             _exit(125);
         close(lfd);
     }
@@ -292,10 +293,11 @@ int sb_init_run(const struct sb_spawn *sp)
         char u = 0;
         close(g_userns_pipes[1]);
         close(g_userns_pipes[2]);
-        if (read(g_userns_pipes[0], &u, 1) == 1 && u == 'U') {
+        if (read(g_userns_pipes[0], &u, 1) == 1 && u == SB_MSG_USERNS) {
             write_map(pid, "uid_map", sp->uid_map);
             write_map(pid, "gid_map", sp->gid_map);
-            (void)!write(g_userns_pipes[3], "M", 1);
+            char mapped = SB_MSG_MAPPED;
+            (void)!write(g_userns_pipes[3], &mapped, 1);
         }
         close(g_userns_pipes[0]);
         close(g_userns_pipes[3]);

@@ -97,6 +97,9 @@ def fast_kind(name: str) -> int:
     if kind < 0:
         raise ValueError(f"no C fast path called {name!r} (csrc/notify.c fast_paths)")
     return kind
+# csrc/protocol.h: the start-up protocol's tags (sentry/sandbox/protocol.py)
+MESSAGE_TAGS = {name: getattr(lib, f"SB_MSG_{name}")
+                for name in ("READY", "GO", "TTY", "SEIZE", "SEIZED", "LISTENER", "ERROR", "USERNS", "MAPPED")}
 UTS_FIELDS = ("sysname", "nodename", "release", "version", "machine", "domainname")
 UTS_LEN = 64                                   # __NEW_UTS_LEN; each field has room for a NUL
 

@@ -30,6 +30,7 @@ from sentry.abi.linux import CLONE_NEWUTS
 from sentry.errors import SandboxError
 from sentry.oci import spec as ocispec
 from sentry.oci.container import Dir, State, now, run_hooks, start_time, write_json
+from sentry.sandbox import protocol
 from sentry.sandbox.lifecycle import Lifecycle
 
 
@@ -51,7 +52,7 @@ class OciLife(Lifecycle):
             _oom_score_adj(init_pid, self.spec.oom_score_adj)
         write_json(self.dir_fd, "state.json", st.__dict__)
         run_hooks(st.hooks.get("createRuntime", []), st.oci("created"), "createRuntime")
-        self._report(b"ok")
+        self._report(protocol.REPORT_OK)
         if self.fifo >= 0:
             while True:           # wait for `start` (or to be killed)
                 try:
@@ -76,7 +77,7 @@ class OciLife(Lifecycle):
 
     def fail(self, message: str) -> None:
         if not self.reported and self.report is not None:
-            self._report(b"E" + message.encode(errors="replace")[:60000])
+            self._report(protocol.error(message))
             return
         sys.stderr.write(f"pysandbox: {message}\n")
         if self.reported and hasattr(self, "dir_fd"):
@@ -218,11 +219,10 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None, console_socke
         os.close(w)
         if console is not None:
             console.close()
-        msg = _read_all(r)
-        if msg != b"ok":
+        err = protocol.parse_report(_read_all(r))
+        if err is not None:
             _reap(pid)
-            raise SandboxError(msg[1:].decode(errors="replace") if msg[:1] == b"E"
-                               else "the sentry exited before the container was created")
+            raise SandboxError(err or "the sentry exited before the container was created")
         write_pid_file(pid_file, pid)
         return pid
     except BaseException:
@@ -267,7 +267,7 @@ def _close_inherited_fds() -> None:
 
 
 def _read_all(fd: int) -> bytes:
-    """b"ok" as soon as it comes (the sandbox's init may still hold the
+    """protocol.REPORT_OK as soon as it comes (the sandbox's init may still hold the
     pipe's write end), else everything up to EOF: an error."""
     chunks = []
     while True:
@@ -275,7 +275,7 @@ def _read_all(fd: int) -> bytes:
             b = os.read(fd, 65536)
         except InterruptedError:
             continue
-        if not b or (not chunks and b == b"ok"):
+        if not b or (not chunks and b == protocol.REPORT_OK):
             chunks.append(b)
             break
         chunks.append(b)
@@ -368,11 +368,10 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
         os.close(r)
         _sentry(lambda life: run_sandbox(cfg, life), _ExecLife(w, console))
     os.close(w)
-    msg = _read_all(r)
-    if msg != b"ok":
+    err = protocol.parse_report(_read_all(r))
+    if err is not None:
         _reap(pid)
-        raise SandboxError(msg[1:].decode(errors="replace") if msg[:1] == b"E"
-                           else "the exec sentry exited before the process started")
+        raise SandboxError(err or "the exec sentry exited before the process started")
     write_pid_file(pid_file, pid)
     return 0
 
@@ -383,7 +382,7 @@ class _ExecLife(OciLife):
         self.fifo = -1
 
     def ready(self, init_pid: int) -> None:
-        self._report(b"ok")
+        self._report(protocol.REPORT_OK)
 
     def exited(self, status: int, oom: bool) -> None:
         pass

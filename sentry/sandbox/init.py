@@ -10,13 +10,13 @@ when a pid namespace's init dies the kernel kills everything in it.  The
 process is made non-dumpable, so the workload (same uid, fewer capabilities)
 cannot ptrace it or open its /proc/1/mem.
 
-Messages to the sentry go over a SOCK_SEQPACKET socket: b"R" (the root view
-is built), b"T"+fd (pty master), b"L"+fd (the seccomp listener, sent by the
-workload itself), b"E"+text (an error; the sandbox did not start).
+Messages to and from the sentry follow the start-up protocol
+(csrc/protocol.h, sentry/sandbox/protocol.py): READY when the root view is
+built, then GO from the sentry; TTY + fd (the pty master); ERROR + text if
+the sandbox did not start.  The workload sends LISTENER itself.
 """
 from __future__ import annotations
 
-import array
 import math
 import os
 import select
@@ -37,12 +37,9 @@ from sentry.abi.linux import (
     RLIMITS,
 )
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
-from sentry.sandbox import mounts, net
+from sentry.sandbox import mounts, net, protocol
 from sentry.sandbox.config import host_id
-
-
-def send_fd(sock: socket.socket, tag: bytes, fd: int) -> None:
-    sock.sendmsg([tag], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+from sentry.sandbox.protocol import Msg
 
 
 def main(cfg, sock: socket.socket, status_fd: int, filt, plat) -> None:
@@ -60,7 +57,7 @@ def main(cfg, sock: socket.socket, status_fd: int, filt, plat) -> None:
 
 def _fail(sock, message: str) -> None:
     try:
-        sock.send(b"E" + message.encode(errors="replace")[:60000])
+        sock.send(protocol.error(message))
     except OSError:
         pass
     os._exit(EXIT_SANDBOX_ERROR)
@@ -93,12 +90,12 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
     native.prctl(PR_SET_DUMPABLE, 0)
     tty = -1
     if cfg.tty:
-        # Before "R": an OCI engine gets the console during `create`.
+        # Before READY: an OCI engine gets the console during `create`.
         master, tty = os.openpty()        # from the sandbox's own devpts
-        send_fd(sock, b"T", master)
+        protocol.send(sock, Msg.TTY, fd=master)
         os.close(master)
-    sock.send(b"R")               # the view is built: the sentry joins it
-    if sock.recv(16) != b"G":     # ... and has put us in its cgroup
+    protocol.send(sock, Msg.READY)        # the view is built: the sentry joins it
+    if not protocol.expect(sock, Msg.GO):  # ... and has put us in its cgroup
         raise SandboxError("the sentry did not confirm the sandbox view")
 
     if cfg.cpus:

@@ -23,7 +23,6 @@ shell reports it; 125 for an error of the sandbox itself.
 """
 from __future__ import annotations
 
-import array
 import os
 import signal
 import socket
@@ -35,8 +34,9 @@ from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWP
 from sentry.errors import SandboxError
 from sentry.handlers import current
 from sentry.platform.dispatch import Dispatcher
-from sentry.sandbox import caps, cgroups, mounts
+from sentry.sandbox import caps, cgroups, mounts, protocol
 from sentry.sandbox.config import host_id
+from sentry.sandbox.protocol import Msg
 from sentry.sandbox.state import Sandbox
 from sentry.sandbox.tty import Relay
 from sentry.syscalls import filter as seccomp_filter
@@ -237,37 +237,39 @@ def _join_view(sock: socket.socket, init_pid: int) -> None:
         finally:
             os.close(ns)
     os.chdir("/")
-    sock.send(b"G")
+    protocol.send(sock, Msg.GO)
 
 
 def _receive(sock: socket.socket, init_pid: int, life: Lifecycle, plat):
-    """Wait for the listener fd (and the pty master, with -t), or an error."""
+    """Follow the start-up protocol (csrc/protocol.h) until the filter is
+    loaded: (listener fd or None, pty master or None).  Raises SandboxError
+    if the sandbox did not start."""
     master = None
     while True:
-        msg, anc, _flags, _addr = sock.recvmsg(65536, socket.CMSG_SPACE(4))
-        fds = array.array("i")
-        for level, kind, data in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(data[: len(data) - len(data) % 4])
-        if not msg:
+        m = protocol.recv(sock)
+        want_fds = 1 if m.kind is Msg.TTY or m.kind is Msg.LISTENER and plat.has_listener else 0
+        if len(m.fds) != want_fds:
+            for fd in m.fds:
+                os.close(fd)
+            if m.kind is not None and m.kind is not Msg.ERROR:
+                raise SandboxError(f"start-up message {m.kind.name} with {len(m.fds)} fds from the sandbox init")
+        if m.kind is None:
             raise SandboxError("the sandbox exited before its workload started")
-        if msg[:1] == b"E":
-            raise SandboxError(msg[1:].decode(errors="replace"))
-        if msg == b"R":
+        if m.kind is Msg.ERROR:
+            raise SandboxError(m.text())
+        if m.kind is Msg.READY:
             life.ready(init_pid)
             _join_view(sock, init_pid)
-        elif msg == b"S" and plat.seize_before_filter:   # seize the workload before it loads the filter
+        elif m.kind is Msg.SEIZE and plat.seize_before_filter:   # before the workload loads its filter
             (workload,) = hostproc.read(f"{init_pid}/task/{init_pid}/children").split()
             plat.seize(int(workload))
-            sock.send(b"A")
-        elif msg == b"L" and not fds and not plat.has_listener:   # the filter is loaded
-            return None, master
-        elif msg[:1] == b"T" and fds:
-            master = None if life.console(fds[0]) else fds[0]
-        elif msg[:1] == b"L" and fds and plat.has_listener:
-            return fds[0], master
+            protocol.send(sock, Msg.SEIZED)
+        elif m.kind is Msg.TTY:
+            master = None if life.console(m.fds[0]) else m.fds[0]
+        elif m.kind is Msg.LISTENER:                             # the filter is loaded
+            return (m.fds[0] if plat.has_listener else None), master
         else:
-            raise SandboxError(f"unexpected message from the sandbox init: {msg[:20]!r}")
+            raise SandboxError(f"unexpected start-up message {m.kind.name} from the sandbox init")
 
 
 def _fatal(pid: int, message: str) -> None:
