@@ -105,7 +105,7 @@ def truncate(t: Task) -> int:
 
 def _fsize_limit(tid: int) -> int | None:
     """The tracee's soft RLIMIT_FSIZE, None if unlimited."""
-    for line in hostproc.read(f"{tid}/limits").decode().splitlines():
+    for line in hostproc.tracee_file(tid, "limits").decode().splitlines():
         if line.startswith("Max file size"):
             soft = line[len("Max file size"):].split()[0]
             return None if soft == "unlimited" else int(soft)

@@ -26,7 +26,7 @@ from sentry.abi.linux import (
     IN_MASK_CREATE,
     PIDFD_THREAD,
 )
-from sentry.errors import SysError
+from sentry.errors import SysError, TaskGone
 from sentry.handlers.common import at, check, strings_read
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
@@ -57,6 +57,8 @@ def _their_fd(t, fd) -> int:
         raise SysError(errno.EBADF)
     try:
         pidfd = os.pidfd_open(t.pid, PIDFD_THREAD)     # this thread's fd table
+    except ProcessLookupError:
+        raise TaskGone() from None
     except OSError as e:
         if e.errno != errno.EINVAL:                     # before 6.9: the thread group's
             raise

@@ -25,7 +25,7 @@ from sentry.errors import SysError
 from sentry.handlers import current
 from sentry.handlers.common import at, strings_read
 from sentry.platform.base import Task
-from sentry.vfs.resolve import SelfLink, base, int32, read_path, retry_through_self
+from sentry.vfs.resolve import SelfLink, as_tracee, base, int32, read_path, retry_through_self
 
 
 def stat(t: Task) -> int:
@@ -119,7 +119,7 @@ def _readlink(t, dirfd, addr, buf_addr, size):
     if not path:
         b = base(t, dirfd, b"")
         try:
-            target = os.readlink(b"", dir_fd=b.fd) if b.fd != AT_FDCWD else None
+            target = as_tracee(lambda: os.readlink(b"", dir_fd=b.fd)) if b.fd != AT_FDCWD else None
         finally:
             b.close()
         if target is None:

@@ -82,7 +82,7 @@ def _not_o_path(t, fd):
     try:
         info = hostproc.read(f"{t.pid}/fdinfo/{fd}").decode()
     except FileNotFoundError:
-        raise SysError(errno.EBADF) from None
+        raise SysError(errno.EBADF) from None          # (or the thread is gone: nobody reads it)
     for line in info.splitlines():
         if line.startswith("flags:") and int(line.split()[1], 8) & os.O_PATH:
             raise SysError(errno.EBADF)

@@ -37,7 +37,7 @@ def _xattr_name(t, addr) -> bytes:
         raise SysError(errno.EFAULT)
     try:
         name = t.read_cstr(addr, XATTR_NAME_MAX + 1)
-    except OSError as e:
+    except SysError as e:
         if e.errno == errno.ENAMETOOLONG:
             raise SysError(errno.ERANGE) from None
         raise

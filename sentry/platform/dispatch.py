@@ -12,13 +12,18 @@ answer reaches the tracee is the platform's Deferral:
   the blocking part and the tracer thread finishes it.
 
 Errors (sentry/errors.py): SysError is the tracee's answer; TaskGone means
-there is nobody left to answer.  Anything else escaping a handler is a
-sentry bug and fails loudly (see Dispatcher.handle).
+there is nobody left to answer.  Handlers turn the failures of host calls
+they make for the tracee into SysError themselves (vfs.resolve.as_tracee,
+Task.read), so an OSError reaching the dispatcher is the sentry's own
+failure: the tracee gets EIO and a line says which call and why.  Any
+other exception is a sentry bug: it is reported and the sandbox stops.
 """
 from __future__ import annotations
 
+import errno
 import os
 import queue
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -90,6 +95,10 @@ class Dispatcher:
         self.deferral.start(t, work)
         return native.PY_DEFERRED
 
+    def _name(self, t: Task) -> str:
+        handler = self.handlers[t.nr] if 0 <= t.nr < len(self.handlers) else None
+        return f"syscall {t.nr} ({getattr(handler, '__name__', '?')})"
+
     def run_handler(self, t: Task):
         handler = self.handlers[t.nr] if 0 <= t.nr < len(self.handlers) else None
         return CONTINUE if handler is None else handler(t)
@@ -114,9 +123,13 @@ class Dispatcher:
         except TaskGone:
             return native.PY_DROPPED
         except OSError as e:
-            result = SysError(e.errno or 5)    # EIO; see below
+            # A host call the handler did not expect to fail: the sentry's
+            # failure, not an answer.  The tracee gets EIO and we say so.
+            sys.stderr.write(f"pysandbox: {self._name(t)}: the sentry failed ({e}); the call gets EIO\n"
+                             f"{traceback.format_exc()}")
+            result = SysError(errno.EIO)
         except BaseException:     # a sentry bug: loud, and the sandbox stops
-            self.on_fatal(f"internal error in the handler for syscall {t.nr}:\n{traceback.format_exc()}")
+            self.on_fatal(f"internal error in the handler for {self._name(t)}:\n{traceback.format_exc()}")
             return native.PY_STOP
         if self.tracer is not None:
             self.tracer.exit(t, result)

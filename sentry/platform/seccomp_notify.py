@@ -57,13 +57,19 @@ class NotifyTask:
         return self.args[i]
 
     def read(self, addr: int, size: int) -> bytes:
-        return mem_read(self.pid, addr, size)
+        try:
+            return mem_read(self.pid, addr, size)
+        except OSError as e:
+            raise SysError(e.errno) from None        # EFAULT
 
     def read_cstr(self, addr: int, max_len: int = 4096) -> bytes:
         p = self.prefetched
         if p is not None and p[0] == addr and len(p[1]) < max_len:
             return p[1]
-        return mem_read_cstr(self.pid, addr, max_len)
+        try:
+            return mem_read_cstr(self.pid, addr, max_len)
+        except OSError as e:
+            raise SysError(e.errno) from None        # EFAULT, ENAMETOOLONG
 
     def write(self, addr: int, data: bytes) -> None:
         n = native.mem_write_checked(self._fd, self.id, self.pid, addr, data)

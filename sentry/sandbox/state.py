@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from sentry import native
-from sentry.errors import SandboxError
+from sentry.errors import SandboxError, TaskGone
 from sentry.vfs import hostproc
 
 UTS_LEN = native.UTS_LEN
@@ -103,5 +103,5 @@ class Sandbox:
 def _vpid(pid: int) -> int:
     try:
         return int(hostproc.status_field(pid, "NSpid").split()[-1])
-    except (OSError, AttributeError, ValueError):
+    except (OSError, TaskGone, AttributeError, ValueError):
         return 1

@@ -49,6 +49,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from sentry.errors import TaskGone
 from sentry.syscalls import table
 from sentry.syscalls.strace_format import Call, format_entry, format_exit, prototypes
 from sentry.vfs import hostproc
@@ -102,7 +103,7 @@ class Tracer:
         if v is None:
             try:
                 v = int(hostproc.status_field(tid, "NSpid").split()[-1])
-            except (OSError, AttributeError, ValueError):
+            except (OSError, TaskGone, AttributeError, ValueError):
                 pass
             v = v or tid
             self.vpids[tid] = v

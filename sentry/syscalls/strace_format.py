@@ -268,7 +268,7 @@ def format_exit(t, call: Call, result) -> str:
             if value:
                 try:
                     call.args[pos] = LATE[kind](t, value, result)
-                except OSError:
+                except (OSError, SysError):
                     pass          # unreadable: the pointer stays
     return f"{call.name}({', '.join(call.args)}) = {format_result(result)}"
 
@@ -296,7 +296,7 @@ def decode(ctx: Ctx, kind: str, value: int, index: int) -> str | None:
     fn = DECODERS[kind]
     try:
         return fn(ctx, value, index)
-    except OSError:
+    except (OSError, SysError):
         return _ptr(value)
 
 
@@ -373,12 +373,12 @@ def cstring(t, addr: int, limit: int = STRSIZE) -> str:
         return "NULL"
     try:
         return quote(t.read_cstr(addr, limit + 1), limit)
-    except OSError as e:
+    except (OSError, SysError) as e:
         if e.errno != errno.ENAMETOOLONG:
             return _ptr(addr)
     try:
         return quote(t.read(addr, limit), limit, cut=True)
-    except OSError:
+    except (OSError, SysError):
         return _ptr(addr)
 
 
@@ -387,7 +387,7 @@ def buffer(t, addr: int, size: int, limit: int = STRSIZE) -> str:
         return "NULL"
     try:
         return quote(t.read(addr, min(size, limit)), limit, cut=size > limit)
-    except OSError:
+    except (OSError, SysError):
         return _ptr(addr)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 
+from sentry.errors import TaskGone
+
 _fd: int | None = None
 
 
@@ -45,10 +47,20 @@ def listdir(rel: str) -> list[str]:
         os.close(f)
 
 
+def tracee_file(tid: int, name: str) -> bytes:
+    """/proc/TID/NAME of a tracee (status, limits: files every live thread
+    has).  If it is missing, the thread is gone: TaskGone."""
+    try:
+        return read(f"{tid}/{name}")
+    except (FileNotFoundError, ProcessLookupError):
+        raise TaskGone() from None
+
+
 def status_field(tid: int, key: str) -> str | None:
-    """One field of /proc/TID/status, e.g. status_field(t, "Umask")."""
+    """One field of a tracee's /proc/TID/status, e.g. status_field(t, "Umask");
+    TaskGone if the thread is gone."""
     prefix = key.encode() + b":"
-    for line in read(f"{tid}/status").splitlines():
+    for line in tracee_file(tid, "status").splitlines():
         if line.startswith(prefix):
             return line[len(prefix):].strip().decode()
     return None

@@ -68,6 +68,17 @@ def base(t, dirfd: int, path: bytes) -> Base:
         if dirfd == AT_FDCWD:
             raise SysError(errno.ENOENT) from None
         raise SysError(errno.EBADF) from None
+    except OSError as e:
+        raise SysError(e.errno) from None
+
+
+def as_tracee(call, *args):
+    """A host call made on the tracee's behalf: its errno is the tracee's
+    answer (a SysError), not a failure of the sentry."""
+    try:
+        return call(*args)
+    except OSError as e:
+        raise SysError(e.errno or errno.EIO) from None
 
 
 def may_cross_self(path: bytes) -> bool:
@@ -77,7 +88,7 @@ def may_cross_self(path: bytes) -> bool:
 
 def vids(tid: int) -> tuple[int, int]:
     """(tgid, tid) as the sandbox's pid namespace numbers them."""
-    status = hostproc.read(f"{tid}/status").decode()
+    status = hostproc.tracee_file(tid, "status").decode()
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     return int(fields["NStgid"].split()[-1]), int(fields["NSpid"].split()[-1])
 
@@ -107,6 +118,8 @@ def walk(t, dirfd: int, path: bytes, follow_last: bool) -> bytes:
             start = os.readlink(where, dir_fd=hostproc.fd()).encode()
         except FileNotFoundError:
             raise SysError(errno.ENOENT if dirfd == AT_FDCWD else errno.EBADF) from None
+        except OSError as e:
+            raise SysError(e.errno) from None
     tgid, tid = vids(t.pid)
     todo = [c for c in path.split(b"/") if c][::-1]
     done: list[bytes] = [c for c in start.split(b"/") if c]
@@ -156,7 +169,9 @@ def retry_through_self(t, dirfd: int, path: bytes, op, follow_last: bool = True)
         return op(None if b.fd == AT_FDCWD else b.fd, path)
     except FileNotFoundError:
         if not may_cross_self(path):
-            raise
+            raise SysError(errno.ENOENT) from None
+    except OSError as e:
+        raise SysError(e.errno or errno.EIO) from None
     finally:
         b.close()
-    return op(None, walk(t, dirfd, path, follow_last))
+    return as_tracee(lambda: op(None, walk(t, dirfd, path, follow_last)))
