@@ -8,6 +8,7 @@
 #include "helpers.h"
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -246,4 +247,51 @@ TEST(openat2, einval_bad_size_and_flags) {
     EXPECT_ERRNO(syscall(SYS_openat2, AT_FDCWD, "/", &how, 8), EINVAL);
     how.resolve = 1ULL << 40;
     EXPECT_ERRNO(syscall(SYS_openat2, AT_FDCWD, "/", &how, sizeof how), EINVAL);
+}
+
+/* ---- all or nothing: a full fd table creates and truncates nothing ----- */
+
+/* Fill the fd table up to a low RLIMIT_NOFILE (the scratch dir is open). */
+static void fill_fd_table(void)
+{
+    struct rlimit rl = { 12, 12 };
+    EXPECT_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    for (int i = 0; i < 16 && dup(0) >= 0; i++)
+        ;
+    EXPECT_ERRNO(dup(0), EMFILE);
+}
+
+TEST(open, emfile_creates_nothing) {
+    scratch();
+    fill_fd_table();
+    EXPECT_ERRNO(syscall(SYS_open, P("new"), O_CREAT | O_WRONLY, 0644), EMFILE);
+    EXPECT_ERRNO(openat(AT_FDCWD, P("new2"), O_CREAT | O_EXCL | O_RDWR, 0644), EMFILE);
+    EXPECT_OK(close(3));
+    EXPECT_ERRNO(access(P("new"), F_OK), ENOENT);
+    EXPECT_ERRNO(access(P("new2"), F_OK), ENOENT);
+}
+
+TEST(open, emfile_truncates_nothing) {
+    scratch();
+    EXPECT_OK(mkfile(P("f"), "keep me"));
+    fill_fd_table();
+    EXPECT_ERRNO(openat(AT_FDCWD, P("f"), O_WRONLY | O_TRUNC), EMFILE);
+    EXPECT_ERRNO(syscall(SYS_open, P("f"), O_CREAT | O_WRONLY | O_TRUNC, 0644), EMFILE);
+    struct stat sb;
+    EXPECT_OK(stat(P("f"), &sb));
+    EXPECT_EQ(sb.st_size, 7);
+}
+
+TEST(open, trunc_after_the_fd_is_in_place) {
+    scratch();
+    EXPECT_OK(mkfile(P("f"), "old contents"));
+    int fd = openat(AT_FDCWD, P("f"), O_WRONLY | O_TRUNC);
+    EXPECT_TRUE(fd >= 0);
+    struct stat sb;
+    EXPECT_OK(fstat(fd, &sb));
+    EXPECT_EQ(sb.st_size, 0);
+    EXPECT_EQ(write(fd, "new", 3), 3);
+    EXPECT_OK(close(fd));
+    EXPECT_OK(stat(P("f"), &sb));
+    EXPECT_EQ(sb.st_size, 3);
 }

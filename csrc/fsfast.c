@@ -10,7 +10,11 @@
  * - The path is read once into our memory; ID_VALID is checked after the
  *   read and before acting; the result goes back as an fd (ADDFD|SEND) or
  *   as the kernel's own struct bytes.  Nothing is CONTINUEd.
- * Python takes over for: O_CREAT/O_TMPFILE (the tracee's umask), a FIFO
+ * Each call is made with the calling thread's current credentials
+ * (creds.c: sb_act_as).
+ * Python takes over for: O_CREAT/O_TMPFILE (the tracee's umask), O_TRUNC
+ * (a truncation must not happen unless the fd reaches the tracee), a
+ * tracee that chrooted (its own root starts an absolute path), a FIFO
  * opened blocking (found by a stat first; it must not block this loop), a
  * file on procfs or sysfs (maybe synthesized), and ENOENT on a path that
  * may cross /proc/self.
@@ -28,7 +32,7 @@
 
 #include "sb.h"
 
-#define FALLBACK (-1000000)       /* "let Python do it" inside this file */
+#define GO_ON (-1)                /* act_as(): carry on (no SB_* result is negative) */
 #define PROC_SUPER_MAGIC 0x9fa0
 #define SYSFS_MAGIC 0x62656572
 
@@ -50,9 +54,9 @@ static int lookup_base(struct sb_sentry *s, int tid, int dirfd, const char *path
         return -EBADF;
     else
         snprintf(name, sizeof name, "%d/fd/%d", tid, dirfd);
-    int fd = openat(s->procfd, name, O_PATH | O_CLOEXEC);
+    int fd = sb_proc_open(s->procfd, name, O_PATH);
     if (fd < 0)
-        return errno == ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : -errno;
+        return fd == -ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : fd;
     return fd;
 }
 
@@ -76,6 +80,19 @@ static int reply_err(struct seccomp_notif_resp *resp, int err)
     return SB_REPLY;
 }
 
+/* Take the calling thread's current credentials (creds.c).  GO_ON
+ * to go on; else what to return: dropped (the tracee is gone), Python (it
+ * chrooted: its root, not ours, starts an absolute path), or an error. */
+static int act_as(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    int r = sb_act_as(s, (int)req->pid);
+    if (r == 0)
+        return GO_ON;
+    if (r == 1)
+        return SB_FALLBACK;
+    return r == -ESRCH ? SB_DROPPED : reply_err(resp, r);
+}
+
 static int do_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
                    int dirfd, uint64_t path_addr, int flags)
 {
@@ -83,10 +100,13 @@ static int do_open(struct sb_sentry *s, struct seccomp_notif *req, struct seccom
     int err = read_path(s, req, path_addr);
     if (err)
         return reply_err(resp, err);
-    if ((flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE)
-        return SB_FALLBACK;           /* the tracee's umask: Python */
+    if ((flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE || (flags & O_TRUNC))
+        return SB_FALLBACK;           /* the tracee's umask; all or nothing: Python */
     if (!sb_id_valid(s->fd, req->id))
         return SB_DROPPED;
+    int act = act_as(s, req, resp);
+    if (act != GO_ON)
+        return act;
     int base = lookup_base(s, (int)req->pid, dirfd, path);
     if (base < 0 && base != AT_FDCWD)
         return reply_err(resp, base);
@@ -146,6 +166,9 @@ static int do_stat(struct sb_sentry *s, struct seccomp_notif *req, struct seccom
         return err == -ENOENT && (flags & AT_EMPTY_PATH) ? SB_FALLBACK : reply_err(resp, err);
     if (!sb_id_valid(s->fd, req->id))
         return SB_DROPPED;
+    int act = act_as(s, req, resp);
+    if (act != GO_ON)
+        return act;
     int base = lookup_base(s, (int)req->pid, dirfd, path);
     if (base < 0 && base != AT_FDCWD)
         return reply_err(resp, base);

@@ -30,6 +30,11 @@ struct timespec { time_t tv_sec; long tv_nsec; };
 struct timeval { time_t tv_sec; suseconds_t tv_usec; };
 struct utimbuf { time_t actime; time_t modtime; };
 
+struct sysinfo { long uptime; unsigned long totalram; unsigned long freeram; unsigned long sharedram;
+                 unsigned long bufferram; unsigned long totalswap; unsigned long freeswap;
+                 unsigned int mem_unit; ...; };
+int sysinfo(struct sysinfo *info);
+
 struct utsname {
     char sysname[65];
     char nodename[65];
@@ -71,6 +76,7 @@ struct sb_sentry {
     uint64_t path_addr;
     long path_len;
     char path[4096];
+    uint64_t cap_limit;
 };
 
 /* notify.c */
@@ -80,6 +86,7 @@ long sb_mem_write(int pid, uint64_t addr, const void *buf, size_t len);
 long sb_mem_read_cstr(int pid, uint64_t addr, char *buf, size_t max);
 int sb_id_valid(int fd, uint64_t id);
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
+int sb_addfd(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
 int sb_set_sync_wakeup(int fd);
 int sb_ptrace_seize(int pid);
 long sb_ptrace_inject_fd(struct sb_sentry *s, int pid, int fd, int cloexec);
@@ -113,6 +120,16 @@ void *sb_filter_new_profile(int default_action, int default_errno);
 int sb_filter_rule(void *ctx, int nr, int action, int err, unsigned n,
                    const unsigned *arg, const int *op, const uint64_t *a, const uint64_t *b);
 int sb_syscall_number(const char *name);
+
+/* creds.c */
+int sb_act_as(struct sb_sentry *s, int tid);
+void sb_act_reset(void);
+void sb_tctx_forget(int tid);
+void sb_tctx_forget_all(void);
+int sb_ptrace_cap(int on);
+int sb_proc_open(int procfd, const char *rel, int flags);
+long sb_proc_readlink(int procfd, const char *rel, char *buf, size_t size);
+int sb_enter_root(int rootfd);
 
 /* spawn.c */
 struct sb_spawn {

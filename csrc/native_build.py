@@ -8,7 +8,7 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ["notify.c", "fastpath.c", "fsfast.c", "filter.c", "spawn.c", "sysdeps.c", "ptrace.c"]
+SOURCES = ["notify.c", "fastpath.c", "fsfast.c", "filter.c", "spawn.c", "sysdeps.c", "ptrace.c", "creds.c"]
 
 ffibuilder = FFI()
 ffibuilder.cdef((HERE / "native.cdef.h").read_text())

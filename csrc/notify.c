@@ -22,10 +22,19 @@
 
 #include "sb.h"
 
+/* A tracee that changed its ids is no longer dumpable, and may have ids
+ * other than our real uid: then only CAP_SYS_PTRACE lets us at its memory
+ * (creds.c explains; it is raised for the access only). */
 long sb_mem_read(int pid, uint64_t addr, void *buf, size_t len)
 {
     struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
     ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (n < 0 && errno == EPERM && sb_ptrace_cap(1) == 0) {
+        n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        int err = errno;
+        sb_ptrace_cap(0);
+        errno = err;
+    }
     return n < 0 ? -errno : n;
 }
 
@@ -33,6 +42,12 @@ long sb_mem_write(int pid, uint64_t addr, const void *buf, size_t len)
 {
     struct iovec local = { (void *)buf, len }, remote = { (void *)(uintptr_t)addr, len };
     ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    if (n < 0 && errno == EPERM && sb_ptrace_cap(1) == 0) {
+        n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+        int err = errno;
+        sb_ptrace_cap(0);
+        errno = err;
+    }
     return n < 0 ? -errno : n;
 }
 
@@ -107,6 +122,18 @@ int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags)
     return r < 0 ? -errno : r;
 }
 
+/* Install srcfd in the tracee without answering its syscall (the caller
+ * then SENDs the number, after finishing what must happen in between).
+ * Returns the tracee's fd number or -errno. */
+int sb_addfd(int fd, uint64_t id, int srcfd, uint32_t newfd_flags)
+{
+    struct seccomp_notif_addfd a = {
+        .id = id, .flags = 0, .srcfd = (uint32_t)srcfd, .newfd = 0, .newfd_flags = newfd_flags,
+    };
+    int r = ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &a);
+    return r < 0 ? -errno : r;
+}
+
 int sb_set_sync_wakeup(int fd)
 {
     uint64_t flags = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
@@ -165,12 +192,32 @@ static int fast_continue(struct sb_sentry *s, struct seccomp_notif *req,
     return SB_REPLY;
 }
 
+/* Observed calls that change the caller's credentials (setuid & co.,
+ * capset, chroot): the kernel runs them; the cached creds of the thread
+ * are forgotten first (creds.c). */
+static int fast_creds_change(struct sb_sentry *s, struct seccomp_notif *req,
+                             struct seccomp_notif_resp *resp)
+{
+    sb_tctx_forget((int)req->pid);
+    return fast_continue(s, req, resp);
+}
+
+/* execve/execveat: an exec may change credentials (set-id files, file
+ * capabilities) and, from a non-leader thread, tids: forget every entry. */
+static int fast_exec(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+    sb_tctx_forget_all();
+    return fast_continue(s, req, resp);
+}
+
 /* Every C fast path, by the name a syscall table row gives in `fast`
  * (sentry/syscalls/table.py).  Adding one: write the function (fastpath.c,
  * fsfast.c), declare it in sb.h, add its line here, and name it in the
  * table's row.  "continue" is what an observed row without a handler gets. */
 static const struct { const char *name; sb_fast_fn fn; } fast_paths[] = {
     { "continue", fast_continue },
+    { "creds_change", fast_creds_change },
+    { "exec", fast_exec },
     { "uname", sb_fast_uname },
     { "openat", sb_fast_openat },
     { "open", sb_fast_open },

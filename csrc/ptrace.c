@@ -32,6 +32,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
@@ -96,6 +99,42 @@ static long inject(int pid, struct user_regs_struct *base, int *at_entry, long n
     }
 }
 
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+/* A copy of the tracee's fd: pidfd_getfd on a pidfd of its thread (any
+ * thread, not only the main one: PIDFD_THREAD, 6.9; before, the fd table is
+ * the thread group's, reached through its tgid).  pidfd_getfd needs ptrace
+ * access, which a tracee that changed its ids grants only to
+ * CAP_SYS_PTRACE (raised for the call: creds.c).  Returns an fd or -errno. */
+static int their_fd(struct sb_sentry *s, int tid, int fd)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+    if (pidfd < 0 && errno == EINVAL) {
+        char name[32], buf[4096];
+        snprintf(name, sizeof name, "%d/status", tid);
+        int f = openat(s->procfd, name, O_RDONLY | O_CLOEXEC);
+        ssize_t n = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
+        if (f >= 0)
+            close(f);
+        char *tg = n > 0 ? (buf[n] = 0, strstr(buf, "\nTgid:")) : NULL;
+        pidfd = tg ? (int)syscall(SYS_pidfd_open, atoi(tg + 6), 0) : -1;
+    }
+    if (pidfd < 0)
+        return errno == ESRCH ? -ESRCH : -errno;
+    int ours = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (ours < 0 && errno == EPERM && sb_ptrace_cap(1) == 0) {
+        ours = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+        int err = errno;
+        sb_ptrace_cap(0);
+        errno = err;
+    }
+    int err = errno;
+    close(pidfd);
+    return ours < 0 ? -err : ours;
+}
+
 /* Give the tracee `fd`; returns the fd number it got, or -errno. */
 long sb_ptrace_inject_fd(struct sb_sentry *s, int pid, int fd, int cloexec)
 {
@@ -118,13 +157,10 @@ long sb_ptrace_inject_fd(struct sb_sentry *s, int pid, int fd, int cloexec)
         goto restore;
     }
     sb_mem_read(pid, scratch, sv, sizeof sv);
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    int ours = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, sv[0], 0);
-    if (pidfd >= 0)
-        close(pidfd);
+    int ours = their_fd(s, pid, sv[0]);
     inject(pid, &saved, &at_entry, SYS_close, sv[0], 0, 0, 0, pending);
     if (ours < 0) {
-        result = -EMFILE;
+        result = ours;
         inject(pid, &saved, &at_entry, SYS_close, sv[1], 0, 0, 0, pending);
         goto restore;
     }

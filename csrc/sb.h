@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
@@ -78,6 +79,9 @@ struct sb_sentry {
     uint64_t path_addr;
     long path_len;
     char path[4096];
+    /* creds.c: what of a tracee's effective capabilities the sentry may
+     * take when acting as it (all, or less under a user namespace). */
+    uint64_t cap_limit;
 };
 
 struct sb_spawn {
@@ -109,6 +113,7 @@ long sb_mem_write_checked(int fd, uint64_t id, int pid, uint64_t addr, const voi
 int sb_respond_result(int fd, uint64_t id, int64_t result);
 int sb_id_valid(int fd, uint64_t id);
 int sb_addfd_send(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
+int sb_addfd(int fd, uint64_t id, int srcfd, uint32_t newfd_flags);
 int sb_set_sync_wakeup(int fd);
 int sb_dispatch_one(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp);
 int sb_install_fd(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp,
@@ -156,6 +161,16 @@ void *sb_filter_new_profile(int default_action, int default_errno);
 int sb_filter_rule(void *ctx, int nr, int action, int err, unsigned n,
                    const unsigned *arg, const int *op, const uint64_t *a, const uint64_t *b);
 int sb_syscall_number(const char *name);
+
+/* creds.c: acting as the calling thread */
+int sb_act_as(struct sb_sentry *s, int tid);
+void sb_act_reset(void);
+void sb_tctx_forget(int tid);
+void sb_tctx_forget_all(void);
+int sb_ptrace_cap(int on);
+int sb_proc_open(int procfd, const char *rel, int flags);
+long sb_proc_readlink(int procfd, const char *rel, char *buf, size_t size);
+int sb_enter_root(int rootfd);
 
 /* spawn.c */
 int sb_init_run(const struct sb_spawn *sp);

@@ -68,6 +68,12 @@ def addfd_send(listener: int, id: int, fd: int, cloexec: bool) -> int:
     return lib.sb_addfd_send(listener, id, fd, O_CLOEXEC if cloexec else 0)
 
 
+def addfd(listener: int, id: int, fd: int, cloexec: bool) -> int:
+    """Install fd in the tracee without completing its syscall (ADDFD):
+    the tracee's new fd number, or -errno; the caller replies later."""
+    return lib.sb_addfd(listener, id, fd, O_CLOEXEC if cloexec else 0)
+
+
 def respond(listener: int, id: int, result: int) -> int:
     """Send an encoded result (see DispatchResult) for a notification
     answered off the loop; 0 or -errno."""
@@ -112,11 +118,13 @@ class Sentry:
         self._c = ffi.new("struct sb_sentry *")
         self._c.fd = -1
         self._c.procfd = -1
+        self._c.cap_limit = (1 << 64) - 1
 
     listener = property(lambda self: self._c.fd, lambda self, v: setattr(self._c, "fd", v))
     procfd = property(lambda self: self._c.procfd, lambda self, v: setattr(self._c, "procfd", v))
     outstanding = property(lambda self: self._c.outstanding, lambda self, v: setattr(self._c, "outstanding", v))
     completed = property(lambda self: self._c.completed, lambda self, v: setattr(self._c, "completed", v))
+    cap_limit = property(lambda self: self._c.cap_limit, lambda self, v: setattr(self._c, "cap_limit", v))
     fast = property(lambda self: self._c.fast)
     slow = property(lambda self: self._c.slow)
 
@@ -168,6 +176,55 @@ def sb_py_dispatch(id, pid, nr, a0, a1, a2, a3, a4, a5, path_addr, path, path_le
 def serve_notify(sentry: Sentry) -> int:
     """Serve the listener until a signal, the end, or a stop: STOP_* or -errno."""
     return lib.sb_serve(sentry._c)
+
+
+# -- acting as the calling thread (csrc/creds.c) -----------------------------
+
+def act_as(sentry: Sentry, tid: int) -> bool:
+    """Make this thread act as tracee tid for file access (its current
+    fsuid, fsgid, groups, effective capabilities).  True if the tracee
+    chrooted.  TaskGone if it is gone."""
+    r = lib.sb_act_as(sentry._c, tid)
+    if r == -_errno.ESRCH:
+        from sentry.errors import TaskGone
+        raise TaskGone()
+    return bool(check(r, f"acting as thread {tid}"))
+
+
+def act_reset() -> None:
+    lib.sb_act_reset()
+
+
+def forget_creds(tid: int) -> None:
+    """Thread tid is changing its credentials or root (an observed call)."""
+    lib.sb_tctx_forget(tid)
+
+
+def forget_all_creds() -> None:
+    """An exec: credentials and tids may change."""
+    lib.sb_tctx_forget_all()
+
+
+def proc_open(procfd: int, rel: str, flags: int) -> int:
+    """openat(procfd, rel), with CAP_SYS_PTRACE if a tracee's entry needs it."""
+    fd = lib.sb_proc_open(procfd, rel.encode(), flags)
+    if fd < 0:
+        raise OSError(-fd, os.strerror(-fd), rel)
+    return fd
+
+
+def proc_readlink(procfd: int, rel: str) -> str:
+    buf = ffi.new("char[]", 4096)
+    n = lib.sb_proc_readlink(procfd, rel.encode(), buf, 4096)
+    if n < 0:
+        raise OSError(-n, os.strerror(-n), rel)
+    return os.fsdecode(ffi.buffer(buf, n)[:])
+
+
+def enter_root(rootfd: int) -> None:
+    """Make this thread's root and cwd the directory rootfd (the thread
+    has unshared CLONE_FS): to resolve as a chrooted tracee would."""
+    check(lib.sb_enter_root(rootfd), "chroot")
 
 
 def ptrace_seize(pid: int) -> None:
@@ -326,6 +383,16 @@ def openat2(dirfd: int, path: str | bytes, flags: int, resolve: int, mode: int =
     """openat2(2): an fd, or OSError naming the path."""
     p = os.fsencode(path)
     return check(lib.sb_openat2(dirfd, p, flags, mode, resolve), os.fsdecode(p))
+
+
+def host_sysinfo() -> dict[str, int]:
+    """The host's sysinfo(2), amounts in bytes (mem_unit applied)."""
+    si = ffi.new("struct sysinfo *")
+    check(-_errno.EFAULT if lib.sysinfo(si) < 0 else 0, "sysinfo")
+    unit = si.mem_unit or 1
+    return {"uptime": si.uptime, "totalram": si.totalram * unit, "freeram": si.freeram * unit,
+            "sharedram": si.sharedram * unit, "bufferram": si.bufferram * unit,
+            "totalswap": si.totalswap * unit, "freeswap": si.freeswap * unit}
 
 
 def hide_cmdline(name: str) -> None:

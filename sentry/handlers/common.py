@@ -25,7 +25,7 @@ from sentry.abi.linux import AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW
 from sentry.errors import SysError, TaskGone
 from sentry.platform.base import Task
 from sentry.vfs import hostproc
-from sentry.vfs.resolve import base, may_cross_self, read_path, retry_through_self, walk
+from sentry.vfs.resolve import base, in_tracee_root, may_cross_self, read_path, retry_through_self, walk
 
 
 def strings_read(t: Task) -> None:
@@ -69,6 +69,12 @@ def at(t, dirfd, path, flags, call) -> int:
 
 
 def two(t, olddirfd, old, newdirfd, new, call, follow_old=False) -> int:
+    if getattr(t, "chrooted", False):
+        return in_tracee_root(t, lambda: _two(t, olddirfd, old, newdirfd, new, call, follow_old))
+    return _two(t, olddirfd, old, newdirfd, new, call, follow_old)
+
+
+def _two(t, olddirfd, old, newdirfd, new, call, follow_old=False) -> int:
     """Run a raw C call(olddirfd, old, newdirfd, new) -> 0 | -errno as the
     tracee would.  An empty old path is the old dirfd itself (the caller
     allows that only with AT_EMPTY_PATH)."""

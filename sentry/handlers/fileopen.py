@@ -29,6 +29,7 @@ from sentry.abi.linux import (
     O_ACCMODE,
     O_CLOEXEC,
     O_CREAT,
+    O_EXCL,
     O_NOCTTY,
     O_NONBLOCK,
     O_PATH,
@@ -73,17 +74,65 @@ def _open(t: Task, dirfd: int, addr: int, flags: int, mode: int):
     ours = flags | O_CLOEXEC | O_NOCTTY
     if not flags & O_PATH:
         ours |= O_NONBLOCK   # a FIFO swapped in since the probe must not block us
-    fd = retry_through_self(t, dirfd, path, lambda d, p: os.open(p, ours, mode, dir_fd=d), follow_last=follow)
+    # All or nothing, as the kernel, which takes the fd number before it
+    # creates or truncates anything: a file we create is removed again if
+    # the fd cannot reach the tracee (EMFILE), and a truncation waits until
+    # the fd is in the tracee's table, before its call returns.
+    truncate_after = bool(flags & O_TRUNC) and flags & O_ACCMODE != os.O_RDONLY
+    if truncate_after:
+        ours &= ~O_TRUNC
+    if flags & O_CREAT and not flags & O_EXCL:
+        fd, created = _open_or_create(t, dirfd, path, ours, mode, follow)
+    else:
+        fd = retry_through_self(t, dirfd, path, lambda d, p: os.open(p, ours, mode, dir_fd=d), follow_last=follow)
+        created = bool(flags & O_CREAT)                 # with O_EXCL: created, if it worked
     try:
         if not flags & O_PATH:
             if not flags & O_NONBLOCK:
                 os.set_blocking(fd, True)
             if flags & O_ACCMODE == os.O_RDONLY and native.fstatfs_type(fd) in (PROC_SUPER_MAGIC, SYSFS_MAGIC):
                 fd = _maybe_synthesize(fd)
-        return t.inject_fd(fd, cloexec)
+        try:
+            if not truncate_after:
+                return t.inject_fd(fd, cloexec)
+            number = t.install_fd(fd, cloexec)           # in its table; its call not yet answered
+        except SysError:
+            if created:
+                _remove_created(t, dirfd, path, fd)
+            raise
+        if st.S_ISREG(os.fstat(fd).st_mode):           # O_TRUNC means nothing to FIFOs and ttys
+            os.ftruncate(fd, 0)
+        return number
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def _open_or_create(t, dirfd, path, ours, mode, follow) -> tuple[int, bool]:
+    """(fd, whether this open created the file) for O_CREAT without O_EXCL:
+    O_EXCL first; if the name exists (a file, a directory: EISDIR then, a
+    symlink: followed as the kernel would), the plain open, which did not
+    create it (or, after a race, may have: then we do not claim it)."""
+    def opener(extra):
+        return lambda d, p: os.open(p, ours | extra, mode, dir_fd=d)
+    try:
+        return retry_through_self(t, dirfd, path, opener(O_EXCL), follow_last=follow), True
+    except SysError as e:
+        if e.errno != errno.EEXIST:
+            raise
+    return retry_through_self(t, dirfd, path, opener(0), follow_last=follow), False
+
+
+def _remove_created(t, dirfd, path, fd) -> None:
+    """Unlink the file this call created, if the path still names it."""
+    ours = os.fstat(fd)
+    try:
+        now = retry_through_self(t, dirfd, path, lambda d, p: os.stat(p, dir_fd=d, follow_symlinks=False),
+                                 follow_last=False)
+        if (now.st_dev, now.st_ino) == (ours.st_dev, ours.st_ino):
+            retry_through_self(t, dirfd, path, lambda d, p: os.unlink(p, dir_fd=d), follow_last=False)
+    except SysError:
+        pass                      # already gone or replaced: nothing of ours to remove
 
 
 def _is_fifo(t, dirfd: int, path: bytes, follow: bool) -> bool:

@@ -87,7 +87,15 @@ class Task(Protocol):
 
     def inject_fd(self, fd: int, cloexec: bool) -> Reply:
         """Install our fd in the tracee and complete the syscall with the
-        new fd number.  Returns ANSWERED."""
+        new fd number.  Returns ANSWERED (or that number, where the
+        platform completes the call with the handler's result).  SysError
+        (EMFILE) if the tracee's fd table is full."""
+
+    def install_fd(self, fd: int, cloexec: bool) -> int:
+        """Install our fd in the tracee without completing the syscall:
+        the tracee's new fd number, which the handler then returns.  For
+        work that must happen after the fd is in place but before the
+        tracee runs again.  SysError (EMFILE) if its table is full."""
 
 
 class Platform:

@@ -78,10 +78,14 @@ class Dispatcher:
         self.blocking = blocking
         self.make_task: TaskFactory | None = None
         self.deferral: Deferral | None = None
+        self.sentry = None
 
-    def bind(self, make_task: TaskFactory, deferral: Deferral) -> None:
+    def bind(self, make_task: TaskFactory, deferral: Deferral, sentry=None) -> None:
+        """sentry: the native.Sentry whose tracees the handlers act for
+        (None: handlers run with the sentry's own credentials; tests)."""
         self.make_task = make_task
         self.deferral = deferral
+        self.sentry = sentry
 
     def __call__(self, id, pid, nr, args, prefetched=None) -> int:
         t = self.make_task(id, pid, nr, args)
@@ -109,6 +113,10 @@ class Dispatcher:
         if self.tracer is not None and work is None:
             self.tracer.enter(t)
         try:
+            if self.sentry is not None:
+                # Every call is made as the calling thread is now (csrc/creds.c),
+                # on whichever thread of ours runs it.
+                t.chrooted = native.act_as(self.sentry, t.pid)
             result = work() if work is not None else self.run_handler(t)
             if type(result) is Defer:
                 return self.defer(t, result.work)

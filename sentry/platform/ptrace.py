@@ -62,6 +62,8 @@ class PtraceTask(NotifyTask):
             raise SysError(-r)
         return r
 
+    install_fd = inject_fd       # the tracee stays in its stop until we reply
+
 
 def _signal_pending(tid: int) -> bool:
     """An unblocked signal waits for this thread (or its process)."""
@@ -143,7 +145,7 @@ class Ptrace(Platform):
         """Serve seccomp stops until no tracee is left and init has exited."""
         sentry = sandbox.sentry
         deferral = FinishOnTracer(dispatcher, sentry)
-        dispatcher.bind(lambda id, pid, nr, args: PtraceTask(sentry, id, pid, nr, args), deferral)
+        dispatcher.bind(lambda id, pid, nr, args: PtraceTask(sentry, id, pid, nr, args), deferral, sentry)
         native.set_dispatch(dispatcher)
         sentry.listener = -1
         sentry.procfd = hostproc.fd()

@@ -43,7 +43,7 @@ class NotifyTask:
     is (addr, bytes) when a C fast path already read a path at addr before
     handing the call to Python: read_cstr(addr) returns that copy, so the
     handler acts on exactly what C read, and memory is read once."""
-    __slots__ = ("id", "pid", "nr", "args", "_fd", "prefetched")
+    __slots__ = ("id", "pid", "nr", "args", "_fd", "prefetched", "chrooted")
 
     def __init__(self, fd, id, pid, nr, args):
         self._fd = fd
@@ -52,6 +52,7 @@ class NotifyTask:
         self.nr = nr
         self.args = args
         self.prefetched = None
+        self.chrooted = False          # it chrooted: resolve from its root (vfs.resolve)
 
     def arg(self, i: int) -> int:
         return self.args[i]
@@ -89,6 +90,14 @@ class NotifyTask:
             raise SysError(-r)        # EMFILE: the tracee's fd table is full
         return ANSWERED
 
+    def install_fd(self, fd: int, cloexec: bool) -> int:
+        r = native.addfd(self._fd, self.id, fd, cloexec)
+        if r == -errno.ENOENT:
+            raise TaskGone()
+        if r < 0:
+            raise SysError(-r)
+        return r
+
 
 class AnswerFromWorker:
     """The Deferral of this platform: the worker replies by itself."""
@@ -116,7 +125,7 @@ class SeccompNotify(Platform):
         """Serve notifications until no task uses the filter any more."""
         assert listener is not None
         dispatcher.bind(lambda id, pid, nr, args: NotifyTask(listener, id, pid, nr, args),
-                        AnswerFromWorker(dispatcher, listener))
+                        AnswerFromWorker(dispatcher, listener), sandbox.sentry)
         native.set_dispatch(dispatcher)
         sentry = sandbox.sentry
         sentry.listener = listener

@@ -111,6 +111,7 @@ class Cgroup:
         self.name = name
         self._dirs: list[_Dir] = []
         self._removed = False
+        self._counters: list[int] = []      # fds kept open by counter()
 
     @property
     def host_paths(self) -> tuple[str, ...]:
@@ -160,7 +161,13 @@ class Cgroup:
             raise SandboxError(f"cgroup {name}: {_describe(e)}") from None
         return cg
 
+    def _close_counters(self) -> None:
+        for fd in self._counters:
+            os.close(fd)
+        self._counters = []
+
     def _rmdirs_close_only(self) -> None:
+        self._close_counters()
         for d in self._dirs:
             os.close(d.fd)
             os.close(d.parent_fd)
@@ -281,6 +288,22 @@ class Cgroup:
     def pids_current(self) -> int:
         return int(_read(self._dir("pids"), "pids.current"))
 
+    def counter(self, what: str):
+        """A cheap repeated read of one number the kernel keeps: "memory"
+        (bytes charged) or "pids" (tasks, i.e. threads), as a function.  The
+        file stays open and is read with pread from offset 0, where cgroupfs
+        renders it afresh: no open or close per read.  None if the group
+        has no such controller."""
+        controller = "memory" if what == "memory" else "pids"
+        if not any(controller in d.controllers for d in self._dirs):
+            return None
+        name = "pids.current" if what == "pids" else (
+            "memory.current" if self.version == 2 else "memory.usage_in_bytes")
+        d = self._dir(controller)
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=d.fd)
+        self._counters.append(fd)
+        return lambda: int(os.pread(fd, 64, 0))
+
     def procs(self) -> list[int]:
         """Host pids in the group (the union over v1 hierarchies, in case an
         add() got only part of the way)."""
@@ -308,6 +331,7 @@ class Cgroup:
         removed is fine.  Raises SandboxError if a group could not be removed."""
         if self._removed:
             return
+        self._close_counters()
         deadline = time.monotonic() + REMOVE_WAIT_S
         while True:
             try:

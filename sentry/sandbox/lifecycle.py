@@ -153,16 +153,19 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         for nr, kind in kinds.items():
             sb.sentry.set_kind(nr, kind)
         dispatcher = Dispatcher(handlers, on_fatal=lambda msg: _fatal(pid, msg), tracer=tracer, blocking=blocking)
-        # The workload keeps capabilities only as uid 0 (csrc/spawn.c); so must we.
-        effective = cfg.cap_mask if cfg.uid == 0 else 0
+        # Each call is made with the calling thread's own credentials
+        # (csrc/creds.c); cap_limit bounds the capabilities taken from it.
+        # Under a user namespace its capabilities are its namespace's, ours
+        # would be the host's: keep only those about files, and only when
+        # the ids are mapped to themselves (then the kernel lets the
+        # workload use them on the same inodes, those with mapped owners,
+        # that ours reach in the sandbox's view, or fewer).  Else none.
+        limit = cfg.cap_mask
         if cfg.uid_map:
-            # Its capabilities are its user namespace's; ours would be the
-            # host's.  Keep only those about files, and only when the ids
-            # are mapped to themselves: then the kernel lets the workload
-            # use them on the same inodes (those with mapped owners) that
-            # ours reach in the sandbox's view, or fewer.  Else none.
             identity = all(a == b for a, b, _ in cfg.uid_map + cfg.gid_map)
-            effective &= caps.mask(caps.FILE_CAPS) if identity else 0
+            limit &= caps.mask(caps.FILE_CAPS) if identity else 0
+        sb.sentry.cap_limit = limit
+        effective = limit if cfg.uid == 0 else 0     # until the first call says otherwise
         native.become(host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid), effective)
         became = True
         os.umask(0)           # handlers apply the tracee's umask themselves
@@ -177,6 +180,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     finally:
         if became:
             native.unbecome()
+            native.act_reset()
         ours.close()
         _, wstatus = _waitpid(pid)
         if relay is not None:

@@ -32,6 +32,7 @@ class Sandbox:
     gid_map: list = field(default_factory=list)
     sentry: native.Sentry = field(default_factory=native.Sentry, repr=False)   # what the C loop serves with
     _uts: bytes | None = field(default=None, repr=False)
+    _info_cache: dict | None = field(default=None, repr=False)
 
     def __post_init__(self):
         for name, value in (("sysname", "Linux"), ("release", self.release),
@@ -69,6 +70,38 @@ class Sandbox:
             hostname=self.sentry.uts("nodename").decode(errors="replace"),
             mounts=self.mounts, release=self.release,
             version=self.sentry.uts("version").decode(errors="replace"))
+
+    def info(self) -> dict[str, int]:
+        """What sysinfo(2) shows (handlers/sysinfo.py), cheaply: see there."""
+        now = time.monotonic()
+        c = self._info_cache
+        if c is None:
+            c = self._info_cache = {"at": -1.0, "usage": None, "tasks": None, "limit": None, "threads": (-1.0, 0)}
+            if self.cgroup is not None:
+                c["usage"], c["tasks"] = self.cgroup.counter("memory"), self.cgroup.counter("pids")
+        if now - c["at"] > 1.0:                     # limits: read back at most once a second
+            c["at"] = now
+            c["limit"] = self.memory_limit or None
+            if self.cgroup is not None:
+                try:
+                    c["limit"] = self.cgroup.limits().memory
+                except (OSError, SandboxError):     # a removed group: keep the start value
+                    pass
+        host = native.host_sysinfo()
+        limit = c["limit"]
+        if c["tasks"] is not None:
+            procs = c["tasks"]()
+        else:                                       # no pids cgroup: count, at most once a second
+            at, n = c["threads"]
+            if now - at > 1.0:
+                c["threads"] = (now, self.threads())
+            procs = c["threads"][1]
+        if not limit or limit >= host["totalram"]:
+            return dict(host, procs=procs)
+        usage = c["usage"]() if c["usage"] is not None else 0
+        free = max(0, limit - usage)
+        return {"totalram": limit, "freeram": free, "sharedram": min(host["sharedram"], limit - free),
+                "bufferram": 0, "totalswap": 0, "freeswap": 0, "procs": procs}
 
     def memory_usage(self) -> int:
         return self.cgroup.memory_usage() if self.cgroup is not None else 0

@@ -56,8 +56,8 @@ def E(nr, name, handler, note="", fast=None, blocking=False, arg_rules=()):
                arg_rules=tuple(arg_rules))
 
 
-def O(nr, name, note="", handler=None):  # noqa: E743 - one letter per action, as the table reads (P E O D)
-    return Row(nr, name, Action.OBSERVE, note, handler=handler)
+def O(nr, name, note="", handler=None, fast=None):  # noqa: E743 - one letter per action, as the table reads (P E O D)
+    return Row(nr, name, Action.OBSERVE, note, handler=handler, fast=fast)
 
 
 def D(nr, name, errno, note=""):

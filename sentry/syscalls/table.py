@@ -28,7 +28,7 @@ from __future__ import annotations
 import errno
 
 from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH
-from sentry.handlers import attrs, dirs, fileopen, inotify, stat, sysinfo, times, uts, xattr
+from sentry.handlers import attrs, dirs, fileopen, identity, inotify, stat, sysinfo, times, uts, xattr
 from sentry.syscalls.model import Action, ArgRule, D, E, O, P, Row
 
 # Namespace flags (include/uapi/linux/sched.h).  Creating namespaces inside
@@ -84,7 +84,11 @@ KEYS = "kernel keyrings are not namespaced"
 URING = "io_uring: its operations bypass seccomp"
 HANDLE = "file handles bypass the mount namespace"
 XPROC = "cross-process memory access"
-EXEC = "path confined by the mount namespace; traced, then CONTINUE"
+EXEC = "the mount ns confines the path; identity re-read, then CONTINUE"
+# Calls that change the caller's identity or root: the kernel runs them, the
+# sentry forgets what it cached of the caller (sentry/handlers/identity.py).
+IDC = "identity: dropped caps confine it; the sentry re-reads it"
+CREDS = "creds_change"
 NI = "never implemented; ENOSYS as on Linux"
 GONE = "removed from Linux; ENOSYS as on Linux"
 LANDLOCK = "Landlock: can only restrict further"
@@ -151,7 +155,7 @@ ROWS: tuple[Row, ...] = (
       arg_rules=NO_NEW_NS_CLONE),
     P(57, "fork", PROC),
     P(58, "vfork", PROC),
-    O(59, "execve", EXEC),
+    O(59, "execve", EXEC, identity.exec_, fast="exec"),
     P(60, "exit", PROC),
     P(61, "wait4", PROC),
     P(62, "kill", KILL),
@@ -198,28 +202,28 @@ ROWS: tuple[Row, ...] = (
     P(102, "getuid", ID),
     D(103, "syslog", errno.EPERM, "the host kernel log"),
     P(104, "getgid", ID),
-    P(105, "setuid", ID),
-    P(106, "setgid", ID),
+    O(105, "setuid", IDC, identity.changed, fast=CREDS),
+    O(106, "setgid", IDC, identity.changed, fast=CREDS),
     P(107, "geteuid", ID),
     P(108, "getegid", ID),
     P(109, "setpgid", PIDNS),
     P(110, "getppid", PIDNS),
     P(111, "getpgrp", PIDNS),
     P(112, "setsid", PIDNS),
-    P(113, "setreuid", ID),
-    P(114, "setregid", ID),
+    O(113, "setreuid", IDC, identity.changed, fast=CREDS),
+    O(114, "setregid", IDC, identity.changed, fast=CREDS),
     P(115, "getgroups", ID),
-    P(116, "setgroups", ID),
-    P(117, "setresuid", ID),
+    O(116, "setgroups", IDC, identity.changed, fast=CREDS),
+    O(117, "setresuid", IDC, identity.changed, fast=CREDS),
     P(118, "getresuid", ID),
-    P(119, "setresgid", ID),
+    O(119, "setresgid", IDC, identity.changed, fast=CREDS),
     P(120, "getresgid", ID),
     P(121, "getpgid", PIDNS),
-    P(122, "setfsuid", ID),
-    P(123, "setfsgid", ID),
+    O(122, "setfsuid", IDC, identity.changed, fast=CREDS),
+    O(123, "setfsgid", IDC, identity.changed, fast=CREDS),
     P(124, "getsid", PIDNS),
     P(125, "capget", "capabilities: bounded when the sandbox starts"),
-    P(126, "capset", "capabilities: bounded when the sandbox starts"),
+    O(126, "capset", "capabilities bounded at start; the sentry re-reads them", identity.changed, fast=CREDS),
     P(127, "rt_sigpending", SIG),
     P(128, "rt_sigtimedwait", SIG),
     P(129, "rt_sigqueueinfo", KILL),
@@ -254,7 +258,7 @@ ROWS: tuple[Row, ...] = (
     P(158, "arch_prctl", "FS/GS base and CPU features"),
     D(159, "adjtimex", errno.EPERM, SETCLOCK),
     P(160, "setrlimit", RLIM),
-    P(161, "chroot", "confined by the sandbox mount namespace"),
+    O(161, "chroot", "the mount ns confines it; the sentry re-reads the root", identity.changed, fast=CREDS),
     P(162, "sync", "flushes filesystems"),
     D(163, "acct", errno.EPERM, "host process accounting"),
     D(164, "settimeofday", errno.EPERM, SETCLOCK),
@@ -419,7 +423,7 @@ ROWS: tuple[Row, ...] = (
     P(319, "memfd_create", "anonymous memory files"),
     D(320, "kexec_file_load", errno.EPERM, KEXEC),
     D(321, "bpf", errno.EPERM, "eBPF: a large kernel attack surface"),
-    O(322, "execveat", EXEC),
+    O(322, "execveat", EXEC, identity.exec_, fast="exec"),
     D(323, "userfaultfd", errno.EPERM, "stalls kernel page faults (exploit aid)"),
     P(324, "membarrier", "memory barriers"),
     P(325, "mlock2", MEM),

@@ -28,7 +28,15 @@ def fd() -> int:
 
 
 def open(rel: str, flags: int = os.O_RDONLY) -> int:  # noqa: A001 - mirrors os.open
-    return os.open(rel, flags | os.O_CLOEXEC, dir_fd=fd())
+    """A tracee's /proc entry; with CAP_SYS_PTRACE for the call if the
+    kernel wants ptrace access (the tracee changed its ids)."""
+    from sentry import native
+    return native.proc_open(fd(), rel, flags)
+
+
+def readlink(rel: str) -> str:
+    from sentry import native
+    return native.proc_readlink(fd(), rel)
 
 
 def read(rel: str) -> bytes:

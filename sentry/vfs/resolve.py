@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 
-from sentry.abi.linux import AT_FDCWD, PATH_MAX
+from sentry import native
+from sentry.abi.linux import AT_FDCWD, CLONE_FS, PATH_MAX
 from sentry.errors import SysError
 from sentry.vfs import hostproc
 
@@ -115,7 +117,7 @@ def walk(t, dirfd: int, path: bytes, follow_last: bool) -> bytes:
     else:
         where = f"{t.pid}/cwd" if dirfd == AT_FDCWD else f"{t.pid}/fd/{dirfd}"
         try:
-            start = os.readlink(where, dir_fd=hostproc.fd()).encode()
+            start = hostproc.readlink(where).encode()
         except FileNotFoundError:
             raise SysError(errno.ENOENT if dirfd == AT_FDCWD else errno.EBADF) from None
         except OSError as e:
@@ -161,9 +163,43 @@ def walk(t, dirfd: int, path: bytes, follow_last: bool) -> bytes:
     return b"/" + b"/".join(done)
 
 
+def in_tracee_root(t, fn):
+    """fn() on a thread of ours whose root and cwd are the tracee's root:
+    how a tracee that chrooted resolves its paths (absolute paths from its
+    root, `..` stopping there).  The thread gets its own fs struct
+    (unshare(CLONE_FS)) and the creating thread's credentials, which are
+    the tracee's (csrc/creds.c); it ends after the call."""
+    out: dict = {}
+
+    def run():
+        try:
+            native.unshare(CLONE_FS)
+            rootfd = hostproc.open(f"{t.pid}/root", os.O_PATH | os.O_DIRECTORY)
+            try:
+                native.enter_root(rootfd)
+            finally:
+                os.close(rootfd)
+            out["value"] = fn()
+        except BaseException as e:      # raised again on the calling thread
+            out["error"] = e
+    th = threading.Thread(target=run, name="sentry-chroot")
+    th.start()
+    th.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def retry_through_self(t, dirfd: int, path: bytes, op, follow_last: bool = True):
     """Run op(dirfd, path) as the tracee would; on ENOENT for a path that may
-    have crossed /proc/self, walk it again with self meaning the tracee."""
+    have crossed /proc/self, walk it again with self meaning the tracee.
+    A tracee that chrooted gets its own root (in_tracee_root)."""
+    if getattr(t, "chrooted", False):
+        return in_tracee_root(t, lambda: _retry_through_self(t, dirfd, path, op, follow_last))
+    return _retry_through_self(t, dirfd, path, op, follow_last)
+
+
+def _retry_through_self(t, dirfd: int, path: bytes, op, follow_last: bool):
     b = base(t, dirfd, path)
     try:
         return op(None if b.fd == AT_FDCWD else b.fd, path)
