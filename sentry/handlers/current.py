@@ -1,5 +1,11 @@
 """The sandbox the handlers serve.  A sentry process serves exactly one
-sandbox, so this is set once at start-up (sentry.sandbox.run)."""
+sandbox, so this is set once at start-up (sentry.sandbox.lifecycle.run),
+before any handler runs."""
 from __future__ import annotations
 
-sandbox = None  # sentry.state.Sandbox
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sentry.sandbox.state import Sandbox
+
+sandbox: Sandbox

@@ -62,7 +62,7 @@ def _their_fd(t, fd) -> int:
     except OSError as e:
         if e.errno != errno.EINVAL:                     # before 6.9: the thread group's
             raise
-        pidfd = os.pidfd_open(int(hostproc.status_field(t.pid, "Tgid")))
+        pidfd = os.pidfd_open(int(hostproc.status_field(t.pid, "Tgid") or t.pid))
     try:
         return check(native.pidfd_getfd(pidfd, fd))
     finally:

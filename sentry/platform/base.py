@@ -65,6 +65,8 @@ class Task(Protocol):
     """
     nr: int
     pid: int
+    prefetched: tuple[int, bytes] | None   # a path C already read: (addr, bytes)
+    chrooted: bool                         # it chrooted: resolve from its root
 
     def arg(self, i: int) -> int:
         """Argument register i (0..5), as an unsigned 64-bit int."""

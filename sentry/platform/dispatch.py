@@ -76,8 +76,8 @@ class Dispatcher:
         self.on_fatal = on_fatal
         self.tracer = tracer
         self.blocking = blocking
-        self.make_task: TaskFactory | None = None
-        self.deferral: Deferral | None = None
+        self.make_task: TaskFactory = _unbound
+        self.deferral: Deferral = _Unbound()
         self.sentry = None
 
     def bind(self, make_task: TaskFactory, deferral: Deferral, sentry=None) -> None:
@@ -142,6 +142,15 @@ class Dispatcher:
         if self.tracer is not None:
             self.tracer.exit(t, result)
         return encode(result)
+
+
+def _unbound(*_args):
+    raise RuntimeError("the dispatcher is not bound to a platform (Dispatcher.bind)")
+
+
+class _Unbound:
+    def start(self, t, work) -> None:
+        _unbound()
 
 
 def encode(result) -> int:

@@ -86,7 +86,7 @@ class FinishOnTracer:
         self.dispatcher = dispatcher
         self.sentry = sentry
         self.lock = threading.Lock()
-        self.waiting: dict[int, object] = {}      # id(task) -> task, held in its stop
+        self.waiting: dict[int, PtraceTask] = {}  # id(task) -> task, held in its stop
         self.completions: queue.SimpleQueue = queue.SimpleQueue()
         self.workers = Workers()
 

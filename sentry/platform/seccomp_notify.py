@@ -61,7 +61,7 @@ class NotifyTask:
         try:
             return mem_read(self.pid, addr, size)
         except OSError as e:
-            raise SysError(e.errno) from None        # EFAULT
+            raise SysError(e.errno or errno.EIO) from None        # EFAULT
 
     def read_cstr(self, addr: int, max_len: int = 4096) -> bytes:
         p = self.prefetched
@@ -70,7 +70,7 @@ class NotifyTask:
         try:
             return mem_read_cstr(self.pid, addr, max_len)
         except OSError as e:
-            raise SysError(e.errno) from None        # EFAULT, ENAMETOOLONG
+            raise SysError(e.errno or errno.EIO) from None        # EFAULT, ENAMETOOLONG
 
     def write(self, addr: int, data: bytes) -> None:
         n = native.mem_write_checked(self._fd, self.id, self.pid, addr, data)

@@ -387,7 +387,7 @@ def remove_orphans(parent: str) -> list[str]:
     leaves no chance to).  A group is named <sentry pid>-<hex>; one whose
     sentry pid is gone can only hold dead processes, and rmdir refuses a
     group that still has any, so nothing alive is touched."""
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(parent)
     except OSError:
@@ -543,7 +543,7 @@ def _io(d: _Dir, name: str, flags: int, use, what: str = ""):
         finally:
             os.close(fd)
     except OSError as e:
-        raise OSError(e.errno, e.strerror + what, f"{d.path}/{name}") from None
+        raise OSError(e.errno, (e.strerror or "") + what, f"{d.path}/{name}") from None
 
 
 def _describe(e: OSError) -> str:

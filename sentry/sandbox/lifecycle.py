@@ -27,6 +27,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 
 from sentry import native
 from sentry import platform as platforms
@@ -51,7 +52,7 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 def handlers_and_kinds(sb: Sandbox, rows=None):
     """The dense per-number handler list for Python, the numbers whose
     handlers may block, and the C fast-path kinds."""
-    handlers = [None] * native.MAX_NR
+    handlers: list[Callable | None] = [None] * native.MAX_NR
     kinds = {}
     blocking = set()
     for row in rows or table.ROWS:

@@ -21,8 +21,18 @@ from dataclasses import dataclass, field
 
 from sentry import native
 
-Msg = enum.IntEnum("Msg", native.MESSAGE_TAGS)
-Msg.__doc__ = "A start-up message's tag (csrc/protocol.h)."
+
+class Msg(enum.IntEnum):
+    """A start-up message's tag: the values are csrc/protocol.h's."""
+    READY = native.MESSAGE_TAGS["READY"]
+    GO = native.MESSAGE_TAGS["GO"]
+    TTY = native.MESSAGE_TAGS["TTY"]
+    SEIZE = native.MESSAGE_TAGS["SEIZE"]
+    SEIZED = native.MESSAGE_TAGS["SEIZED"]
+    LISTENER = native.MESSAGE_TAGS["LISTENER"]
+    ERROR = native.MESSAGE_TAGS["ERROR"]
+    USERNS = native.MESSAGE_TAGS["USERNS"]
+    MAPPED = native.MESSAGE_TAGS["MAPPED"]
 MAX_TEXT = 60000                  # an ERROR's text is cut here: one datagram
 REPORT_OK = b"ok"                 # a sentry's report to pysandbox-oci: the container exists
 

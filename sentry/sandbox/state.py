@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sentry import native
 from sentry.errors import SandboxError, TaskGone
 from sentry.vfs import hostproc
+
+if TYPE_CHECKING:
+    from sentry.sandbox.cgroups import Cgroup
 
 UTS_LEN = native.UTS_LEN
 
@@ -26,7 +30,7 @@ class Sandbox:
     init_pid: int = 0                  # host pid of the sandbox's pid 1
     memory_limit: int = 0              # bytes; 0 means none
     cpus: float | None = None          # cpu limit, None means none
-    cgroup: object = None              # sentry.cgroups.Cgroup, when limits are set
+    cgroup: Cgroup | None = None       # when limits are set
     mounts: list = field(default_factory=list)   # (source, mountpoint, fstype, options), as shown inside
     uid_map: list = field(default_factory=list)  # the workload's user namespace, if any (RunConfig)
     gid_map: list = field(default_factory=list)
@@ -135,6 +139,6 @@ class Sandbox:
 
 def _vpid(pid: int) -> int:
     try:
-        return int(hostproc.status_field(pid, "NSpid").split()[-1])
+        return int((hostproc.status_field(pid, "NSpid") or "").split()[-1])
     except (OSError, TaskGone, AttributeError, ValueError):
         return 1

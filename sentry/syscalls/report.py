@@ -26,7 +26,7 @@ def _records(conformance=None):
 
 
 def _per_syscall(run: dict) -> dict[str, dict[str, tuple[int, int]]]:
-    out = {}
+    out: dict[str, dict[str, tuple[int, int]]] = {}
     for env, cases in run.items():
         counts = out.setdefault(env, {})
         for case, result in cases.items():
@@ -66,7 +66,7 @@ def render(fmt: str) -> str:
 
 
 def summary_line(recs) -> str:
-    counts = {}
+    counts: dict[str, int] = {}
     for r in recs:
         counts[r["action"]] = counts.get(r["action"], 0) + 1
     return f"{len(recs)} syscalls: " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))

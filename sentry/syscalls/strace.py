@@ -102,7 +102,7 @@ class Tracer:
         v = self.vpids.get(tid)
         if v is None:
             try:
-                v = int(hostproc.status_field(tid, "NSpid").split()[-1])
+                v = int((hostproc.status_field(tid, "NSpid") or "").split()[-1])
             except (OSError, TaskGone, AttributeError, ValueError):
                 pass
             v = v or tid

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from sentry.abi import linux
 from sentry.abi.linux import AT_FDCWD, O_CREAT, O_TMPFILE, PATH_MAX
 from sentry.errors import SysError
-from sentry.platform.base import ANSWERED, CONTINUE
+from sentry.platform.base import ANSWERED, CONTINUE, Task
 
 STRSIZE = 64            # strace -s 64
 ENV_MAX = 4096          # stop counting envp entries here
@@ -248,7 +248,8 @@ def format_entry(t, name: str, params) -> Call:
         return Call(name, [hex(t.arg(i)) for i in range(6)], [])
     values = [t.arg(i) for i in range(len(params))]
     ctx = Ctx(t, name, params, values)
-    args, late = [], []
+    args: list[str] = []
+    late: list[tuple[int, str, int]] = []
     for i, ((ctype, pname), value) in enumerate(zip(params, values)):
         kind = kind_of(name, ctype, pname)
         if kind in AT_EXIT:
@@ -275,7 +276,7 @@ def format_exit(t, call: Call, result) -> str:
 
 @dataclass
 class Ctx:
-    t: object
+    t: Task
     call: str
     params: tuple
     values: list
@@ -394,7 +395,7 @@ def buffer(t, addr: int, size: int, limit: int = STRSIZE) -> str:
 def pointers(t, addr: int, limit: int):
     """The pointers of a NULL-terminated array, at most `limit` (and
     whether there were more)."""
-    out = []
+    out: list[int] = []
     while len(out) < limit:
         p = int.from_bytes(t.read(addr + 8 * len(out), 8), "little")
         if p == 0:
@@ -440,7 +441,7 @@ def _makedev(d: int) -> str:
 
 
 def fcntl_arg(ctx: Ctx, value: int, _i: int) -> str | None:
-    cmd = FCNTL_CMDS.get(ctx.value("cmd"))
+    cmd = FCNTL_CMDS.get(ctx.value("cmd") or 0)
     if cmd in ("F_GETFD", "F_GETFL", "F_GETOWN", "F_GETSIG", "F_GETLEASE", "F_GETPIPE_SZ", "F_GET_SEALS"):
         return None
     if cmd == "F_SETFD":

@@ -86,6 +86,7 @@ import time
 from collections import Counter, namedtuple
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sentry import native
 
@@ -107,6 +108,11 @@ S_IFDIR, S_IFREG = 0o040000, 0o100000
 DT_DIR, DT_REG = 4, 8
 
 
+
+def _record_type(name: str, fields: tuple[str, ...]) -> Any:
+    """A namedtuple class named after the C struct (made at import time)."""
+    return namedtuple(name, fields)
+
 class CStruct:
     """A struct of include/uapi/linux/fuse.h as a little-endian struct.Struct.
     `fields` is "name:code ..." in C order; a code ending in "x" is padding
@@ -126,7 +132,7 @@ class CStruct:
             self.offsets[n] = at
             at += struct.calcsize("<" + code)
         self.size = size
-        self.tuple = namedtuple(name, self.names)
+        self.tuple: Any = _record_type(name, self.names)
 
     def unpack(self, buf, offset: int = 0):
         """Fields from buf[offset:]; a short buffer (an older kernel's
@@ -290,7 +296,7 @@ class FuseServer:
             raise
         finally:
             self.close()
-        return self.ended
+        return self.ended or "disconnected"
 
     def handle_one(self) -> bool:
         """Read one request and answer it (unless it takes no reply).

@@ -24,6 +24,7 @@ def open_host_proc() -> None:
 
 def fd() -> int:
     open_host_proc()
+    assert _fd is not None
     return _fd
 
 

@@ -208,7 +208,7 @@ def _stat(view: View) -> bytes:
     host = view.read_host("stat").decode("latin-1")
     lines = host.split("\n")
     n = online_cpus(view.cpus, _host_cpu_count(host))
-    kept = []
+    kept: list[list[int]] = []
     for line in lines:
         m = _CPU_LINE.fullmatch(line)
         if m and len(kept) < n:

@@ -71,7 +71,7 @@ def base(t, dirfd: int, path: bytes) -> Base:
             raise SysError(errno.ENOENT) from None
         raise SysError(errno.EBADF) from None
     except OSError as e:
-        raise SysError(e.errno) from None
+        raise SysError(e.errno or errno.EIO) from None
 
 
 def as_tracee(call, *args):
@@ -121,7 +121,7 @@ def walk(t, dirfd: int, path: bytes, follow_last: bool) -> bytes:
         except FileNotFoundError:
             raise SysError(errno.ENOENT if dirfd == AT_FDCWD else errno.EBADF) from None
         except OSError as e:
-            raise SysError(e.errno) from None
+            raise SysError(e.errno or errno.EIO) from None
     tgid, tid = vids(t.pid)
     todo = [c for c in path.split(b"/") if c][::-1]
     done: list[bytes] = [c for c in start.split(b"/") if c]

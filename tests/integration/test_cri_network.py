@@ -24,7 +24,8 @@ import pytest
 from cri_handler.netns import NetworkError, create_pod_namespaces, remove_pod_namespaces, run_in_netns
 from cri_handler.network import CNIPluginError, PodNetworkManager, PortMapping
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, bridges, iptables)")
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, bridges, iptables)"),
+              pytest.mark.platform_independent]      # no sentry involved
 
 BRIDGE, CIDR = "pysbt0", "10.213.0.0/24"          # built-in mode, not the default pysb0
 CNI_BRIDGE, CNI_SUBNET = "pysbc0", "10.214.0.0/24"

@@ -28,6 +28,8 @@ from cri_handler.spdystream import HandshakeError, connect
 from cri_handler.streaming import StreamServer
 from tests.stream_backend import SUCCESS, LocalBackend, echo_port, server  # noqa: F401,F811 - fixtures used by name
 
+pytestmark = pytest.mark.platform_independent      # no sentry involved
+
 EXEC_STREAMS = ("error", "stdin", "stdout", "stderr")     # client-go's order
 
 

@@ -16,6 +16,8 @@ from cri_handler.streaming import StreamServer
 from cri_handler.websocket import OP_BINARY, OP_CONT, OP_PING, OP_TEXT, HandshakeError, connect
 from tests.stream_backend import SUCCESS, LocalBackend, echo_port, server  # noqa: F401,F811 - fixtures used by name
 
+pytestmark = pytest.mark.platform_independent      # no sentry involved
+
 
 def messages(ws):
     """Every (channel, payload) until the server closes; decodes base64 framing."""

@@ -18,6 +18,8 @@ import pytest
 from sentry.vfs import fuse, procfs, procfuse
 from tests.fuse_helpers import MiB, bound, expect_errno, in_mount_ns, pid_echo, read_fd, served, tmpfs_with, wait_for
 
+pytestmark = pytest.mark.platform_independent      # no sentry involved
+
 # --- reading ------------------------------------------------------------------
 
 @in_mount_ns()

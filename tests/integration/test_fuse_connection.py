@@ -13,6 +13,8 @@ import tempfile
 import threading
 import time
 
+import pytest
+
 from sentry import native
 from sentry.vfs import fuse
 from tests.fuse_helpers import (
@@ -26,6 +28,8 @@ from tests.fuse_helpers import (
     stall,
     wait_for,
 )
+
+pytestmark = pytest.mark.platform_independent      # no sentry involved
 
 READ_WITH_SIGNAL = r"""
 import signal, sys

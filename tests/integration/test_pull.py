@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import BUSYBOX, PYSANDBOX, only_seccomp, run_sandbox
+from conftest import BUSYBOX, PYSANDBOX, platform_independent, run_sandbox
 
-pytestmark = only_seccomp      # nothing here depends on the sandbox platform
+pytestmark = platform_independent      # nothing here depends on the sandbox platform
 REGISTRY = "/usr/bin/docker-registry"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
