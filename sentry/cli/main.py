@@ -84,6 +84,10 @@ def build_parser(plugins: bool = True) -> Parser:
     r.add_argument("--strace", nargs="?", const="emulated", choices=["emulated", "all"],
                    help="print intercepted syscalls; =all also traces passthrough calls (much slower)")
     r.add_argument("--summary", action="store_true", help="print a count of intercepted syscalls at exit")
+    r.add_argument("--strict-fs", action="store_true",
+                   help="mediate every path syscall in the sentry (today's full emulation); by default only "
+                        "what the sandbox virtualizes is intercepted and the kernel confines the rest "
+                        "(see `pysandbox syscalls` and docs/fs-modes.md)")
     r.add_argument("--no-fastpath", dest="fastpath", action="store_false",
                    help="answer every emulated syscall in Python (for debugging and benchmarks)")
     r.add_argument("--platform", default="seccomp", choices=PLATFORMS,

@@ -36,7 +36,7 @@ def run(args) -> int:
         argv=argv, rootfs=args.rootfs, layers=layers, hostname=args.hostname, release=args.release,
         net=args.net, env=env, cwd=cwd,
         binds=[parse_bind(b) for b in args.bind], tmpfs=args.tmpfs, tty=args.tty,
-        strace=args.strace, summary=args.summary, fastpath=args.fastpath,
+        strace=args.strace, summary=args.summary, fastpath=args.fastpath, strict_fs=args.strict_fs,
         platform=args.platform, cap_add=args.cap_add, cap_drop=args.cap_drop,
         uid=uid, gid=gid, read_only=args.read_only, persist=args.persist,
         masks=args.mask, ro_paths=args.ro,

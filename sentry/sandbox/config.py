@@ -33,6 +33,8 @@ class RunConfig:
     strace: str | None = None        # None, "emulated", "all"
     summary: bool = False
     fastpath: bool = True
+    strict_fs: bool = False          # --strict-fs: every path call mediated by the sentry
+    proc_fuse_fd: int = -1           # set by the sentry: its /dev/fuse fd for init to mount (synthesized.py)
     platform: str = "seccomp"
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)

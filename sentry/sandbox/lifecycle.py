@@ -35,7 +35,7 @@ from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWP
 from sentry.errors import SandboxError
 from sentry.handlers import current
 from sentry.platform.dispatch import Dispatcher
-from sentry.sandbox import caps, cgroups, mounts, protocol
+from sentry.sandbox import caps, cgroups, mounts, protocol, synthesized
 from sentry.sandbox.config import host_id
 from sentry.sandbox.protocol import Msg
 from sentry.sandbox.state import Sandbox
@@ -56,7 +56,7 @@ def handlers_and_kinds(sb: Sandbox, rows=None):
     kinds = {}
     blocking = set()
     for row in rows or table.ROWS:
-        if row.action in (Action.EMULATE, Action.OBSERVE):
+        if row.action_in(sb.strict_fs) in (Action.EMULATE, Action.OBSERVE):
             handlers[row.nr] = row.handler
             if row.blocking:
                 blocking.add(row.nr)
@@ -89,6 +89,7 @@ def run(cfg, life: Lifecycle | None = None) -> int:
     """Run cfg (a normalised RunConfig) in a new sandbox; return the exit status."""
     life = life or Lifecycle()
     sb = Sandbox(hostname=cfg.hostname, release=cfg.release, strace=cfg.strace, fastpath=cfg.fastpath,
+                 strict_fs=cfg.strict_fs,
                  memory_limit=cfg.memory or 0, cpus=cfg.cpus, mounts=mounts.table(cfg),
                  uid_map=cfg.uid_map, gid_map=cfg.gid_map)
     if any(a != b for a, b, _ in cfg.uid_map + cfg.gid_map):
@@ -118,7 +119,12 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     # tracer loads python-ptrace's prototypes, from host paths.
     tracer = Tracer(sb) if cfg.strace else None
     plat = platforms.get(cfg.platform)
-    filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", intercept=plat.intercept)
+    filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", intercept=plat.intercept,
+                                strict_fs=cfg.strict_fs)
+    # The default fs mode's /proc files: a FUSE connection init mounts (an
+    # OCI exec joins a container whose binds are in place).
+    proc_fuse = None if cfg.strict_fs or cfg.exec_in else synthesized.Server()
+    cfg.proc_fuse_fd = proc_fuse.fd if proc_fuse is not None else -1
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     status_r, status_w = os.pipe()
     sys.stdout.flush()
@@ -132,6 +138,8 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     theirs.close()
     os.close(status_w)
     filt.close()
+    if proc_fuse is not None:
+        proc_fuse.start(sb.proc_view)
     sb.init_pid = pid
     if sb.cgroup is not None:
         sb.cgroup.add(pid)    # before init forks the workload: it waits for our "G"
@@ -184,6 +192,8 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
             native.act_reset()
         ours.close()
         _, wstatus = _waitpid(pid)
+        if proc_fuse is not None:
+            proc_fuse.close()
         if relay is not None:
             relay.finish()
     data = os.read(status_r, 4)

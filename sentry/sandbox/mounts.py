@@ -40,6 +40,7 @@ from sentry.abi.linux import (
     RESOLVE_NO_MAGICLINKS,
 )
 from sentry.errors import SandboxError
+from sentry.sandbox import synthesized
 
 STAGING = "/tmp"                 # in our private mount ns only
 DEFAULT_ROOT = STAGING + "/root"
@@ -86,6 +87,9 @@ def setup(cfg) -> None:
     held = {p: os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             for p in (cfg.rootfs, cfg.persist, *cfg.layers) if p}
     native.mount("tmpfs", STAGING, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
+    synthesized_dir = None
+    if cfg.proc_fuse_fd >= 0:           # the default fs mode (sentry/sandbox/synthesized.py)
+        synthesized_dir = synthesized.mount_in(STAGING, cfg.proc_fuse_fd)
     root = DEFAULT_ROOT
     os.mkdir(root)
     if cfg.rootfs_direct:
@@ -112,6 +116,8 @@ def setup(cfg) -> None:
         native.mount("proc", t, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     if os.path.isdir(root + "/sys"):
         _mount_sysfs(root + "/sys")
+    if synthesized_dir is not None:     # before the binds, masks and read-only /proc/sys
+        synthesized.bind_over(synthesized_dir, lambda target: _optional_target(root, target))
     for b, fd in zip(cfg.binds, sources):
         _bind(root, b, fd, create)
         os.close(fd)
@@ -283,6 +289,24 @@ def _resolve(rfd: int, path: str, is_dir: bool, create: bool) -> int:
     finally:
         os.close(pfd)
     return _openat2_path(rfd, path)
+
+
+class _optional_target(_target):
+    """A file to mount over if the view has it (None otherwise)."""
+
+    def __init__(self, root: str, path: str):
+        super().__init__(root, path, False, False)
+
+    def __enter__(self):
+        try:
+            return super().__enter__()
+        except SandboxError:
+            self.fd = -1
+            return None
+
+    def __exit__(self, *exc) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
 
 
 def _open_source(b: Bind) -> int:

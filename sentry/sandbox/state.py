@@ -26,6 +26,7 @@ class Sandbox:
     release: str = "6.1.0-pysandbox"
     strace: str | None = None          # None, "emulated" or "all"
     fastpath: bool = True
+    strict_fs: bool = False            # every path call emulated (model.Row.strict_fs)
     started: float = field(default_factory=time.monotonic)
     init_pid: int = 0                  # host pid of the sandbox's pid 1
     memory_limit: int = 0              # bytes; 0 means none

@@ -22,31 +22,35 @@ from sentry.syscalls.model import Action, Row
 NEEDED_BEFORE_SERVING = frozenset({"sendmsg"})
 
 
-def filter_action(row: Row, trace_all: bool, intercept: int) -> tuple[int, int]:
+def filter_action(row: Row, trace_all: bool, intercept: int, strict_fs: bool = False) -> tuple[int, int]:
     """(libseccomp action, errno) for one row; `intercept` is the
     platform's (NOTIFY for seccomp_notify, TRACE for ptrace)."""
-    if row.action is Action.DENY:
+    action = row.action_in(strict_fs)
+    if action is Action.DENY:
         return A_ERRNO, row.errno
-    if row.action is Action.KILL:
+    if action is Action.KILL:
         return A_KILL, 0
-    if row.action is Action.PASSTHROUGH and not (trace_all and row.name not in NEEDED_BEFORE_SERVING):
+    if action is Action.PASSTHROUGH and not (trace_all and row.name not in NEEDED_BEFORE_SERVING):
         return A_ALLOW, 0
     return intercept, 0
 
 
-def build(rows, trace_all: bool = False, intercept: int = A_NOTIFY) -> FilterCtx:
+def build(rows, trace_all: bool = False, intercept: int = A_NOTIFY, strict_fs: bool = False) -> FilterCtx:
     """The table as a filter; `intercept` is the platform's action for
-    emulated and observed rows (Platform.intercept)."""
+    emulated and observed rows (Platform.intercept); strict_fs: the fs mode
+    (model.Row.strict_fs)."""
     f = native.filter_new(errno.ENOSYS)
     try:
         for row in rows:
-            action, err = filter_action(row, trace_all, intercept)
-            if (action, err) == (A_ERRNO, errno.ENOSYS) and not row.arg_rules:
+            action, err = filter_action(row, trace_all, intercept, strict_fs)
+            # An allow-rule on a call that is allowed anyway says nothing.
+            rules = [r for r in row.arg_rules if not (r.allow and action == A_ALLOW)]
+            if (action, err) == (A_ERRNO, errno.ENOSYS) and not rules:
                 continue   # that is the default action; libseccomp refuses a duplicate
-            if not row.arg_rules:
+            if not rules:
                 rc = f.add(row.nr, action, err)
             else:
-                (rule,) = row.arg_rules   # one flag word per syscall is all we use
+                (rule,) = rules           # one flag word per syscall is all we use
                 bit_action = (A_ALLOW, 0) if rule.allow else (A_ERRNO, rule.errno)
                 rc = f.add_flags(row.nr, action, err, rule.arg, rule.mask, *bit_action)
             if rc < 0:

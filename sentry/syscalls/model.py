@@ -45,6 +45,18 @@ class Row:
     fast: str | None = None           # name of a C fast-path handler, if any
     blocking: bool = False               # handler may sleep: run it off the notify loop
     arg_rules: tuple = field(default_factory=tuple)  # ArgRule..., checked before the action
+    # A path call intercepted only under --strict-fs.  In the default fs mode
+    # it runs natively: the sentry virtualizes nothing it would touch (the
+    # sandbox's mount namespace confines it, the kernel checks the caller's
+    # own identity, the synthesized /proc files are bind mounts of the
+    # sentry's FUSE filesystem).  See docs/fs-modes.md.
+    strict_fs: bool = False
+
+    def action_in(self, strict_fs: bool) -> Action:
+        """What this row does in the default fs mode or under --strict-fs."""
+        if self.strict_fs and not strict_fs:
+            return Action.PASSTHROUGH
+        return self.action
 
 
 def P(nr, name, note="", arg_rules=()):
@@ -56,8 +68,14 @@ def E(nr, name, handler, note="", fast=None, blocking=False, arg_rules=()):
                arg_rules=tuple(arg_rules))
 
 
-def O(nr, name, note="", handler=None, fast=None):  # noqa: E743 - one letter per action, as the table reads (P E O D)
-    return Row(nr, name, Action.OBSERVE, note, handler=handler, fast=fast)
+def F(nr, name, handler, note="", fast=None, blocking=False, arg_rules=()):
+    """A path call: emulated under --strict-fs, passthrough in the default mode."""
+    return Row(nr, name, Action.EMULATE, note, handler=handler, fast=fast, blocking=blocking,
+               arg_rules=tuple(arg_rules), strict_fs=True)
+
+
+def O(nr, name, note="", handler=None, fast=None, strict_fs=False):  # noqa: E743 - one letter per action, as the table reads (P E O D)
+    return Row(nr, name, Action.OBSERVE, note, handler=handler, fast=fast, strict_fs=strict_fs)
 
 
 def D(nr, name, errno, note=""):
