@@ -62,6 +62,7 @@ def _forward(fw: Forward, backend: Backend, pod_id: str, allowed: tuple[int, ...
         return
     socks.add(sock)
     failures: list[OSError] = []
+    ending = threading.Event()           # we shut the socket down: what fails after that is ours
 
     def pod_to_client() -> None:
         try:
@@ -69,7 +70,8 @@ def _forward(fw: Forward, backend: Backend, pod_id: str, allowed: tuple[int, ...
                 if not fw.write(chunk):
                     break
         except OSError as e:
-            failures.append(e)
+            if not ending.is_set():
+                failures.append(e)
         finally:
             fw.close_write()             # the pod is done
 
@@ -84,6 +86,7 @@ def _forward(fw: Forward, backend: Backend, pod_id: str, allowed: tuple[int, ...
                 pump.join(0.2)                 # until the pod is done too
     except OSError as e:
         failures.append(e)
+    ending.set()
     _shutdown(sock)
     pump.join()
     socks.discard(sock)
