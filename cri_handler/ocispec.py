@@ -17,8 +17,9 @@ choices the CRI leaves open):
 - user: run_as_user / run_as_username (looked up in the image's
   /etc/passwd; must exist) / else the image's User; run_as_group only with
   one of the first two (the CRI says the runtime MUST error otherwise).
-  additionalGids: the user's groups in the image's /etc/group (policy
-  Merge) plus supplemental_groups.
+  additionalGids: the primary group, then the user's groups in the
+  image's /etc/group (policy Merge; Strict leaves them out), then
+  supplemental_groups; ContainerStatus.user reports that list.
 - capabilities: Docker's default set (sentry.caps.DEFAULT), minus drop,
   plus add ("ALL" works in both): real host capabilities, inside the
   sentry.  privileged: every capability this host's bounding set allows,
@@ -293,14 +294,17 @@ def _user(sc, img_cfg: dict, layers: list[str], ref: str) -> tuple[int, int, lis
             raise InvalidArgument(f"config.linux.security_context.run_as_group {sc.run_as_group.value}: "
                                   "not a valid gid")
         gid = sc.run_as_group.value
-    groups: list[int] = []
+    # The primary group leads the list (containerd's ensureAdditionalGids):
+    # ContainerStatus.user then lists every group the process has, as
+    # Kubernetes expects, and setgroups() gets the same.
+    groups: list[int] = [gid]
     if sc.supplemental_groups_policy == api_pb2.Merge:
         groups += _image_groups(layers, uid)
     for g in sc.supplemental_groups:
         if not 0 <= g < 1 << 32:
             raise InvalidArgument(f"config.linux.security_context.supplemental_groups: {g} is not a valid gid")
         groups.append(int(g))
-    return uid, gid, [g for g in dict.fromkeys(groups) if g != gid]
+    return uid, gid, list(dict.fromkeys(groups))
 
 
 def _image_groups(layers: list[str], uid: int) -> list[int]:

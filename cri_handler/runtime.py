@@ -35,6 +35,7 @@ import queue
 import select
 import threading
 
+from cri_handler import metrics
 from cri_handler.containers import Containers
 from cri_handler.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unimplemented
 from cri_handler.images import Images
@@ -475,13 +476,20 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
             self.rt.events.unsubscribe(q)
 
     def ListMetricDescriptors(self, request, context):
-        return api_pb2.ListMetricDescriptorsResponse()
+        return api_pb2.ListMetricDescriptorsResponse(descriptors=metrics.descriptors())
 
     def ListPodSandboxMetrics(self, request, context):
-        return api_pb2.ListPodSandboxMetricsResponse()
+        return api_pb2.ListPodSandboxMetricsResponse(pod_metrics=self._pod_metrics())
 
     def StreamPodSandboxMetrics(self, request, context):
-        yield from ()
+        items = self._pod_metrics()
+        for i in range(0, len(items), STREAM_CHUNK):
+            yield api_pb2.StreamPodSandboxMetricsResponse(pod_sandbox_metrics=items[i:i + STREAM_CHUNK])
+
+    def _pod_metrics(self) -> list:
+        with self.rt.mu:
+            pods = list(self.rt.pods.values())
+        return [metrics.pod_metrics(self.rt, p) for p in pods]
 
     # -- streaming ----------------------------------------------------------------------
 

@@ -3,7 +3,10 @@ streaming protocols for clients that do not use WebSocket. `crictl exec` and
 `attach` use SPDY unless given `--transport websocket`; `crictl port-forward`
 and the kubelet, proxying `kubectl exec`/`port-forward`, always do.
 cri_handler/streaming.py hands a request here when its Upgrade header names
-SPDY; the framing is cri_handler/spdy.py.
+SPDY; the framing is cri_handler/spdy.py. The session is presented to the
+transport-independent code as cri_handler/channels.py's interfaces: the
+streams of an exec or attach as numbered Channels, each port-forward stream
+pair as a Forward (cri_handler/portforward.py pipes it to the pod).
 
 Protocol facts this module relies on (kubelet
 `staging/src/k8s.io/kubelet/pkg/cri/streaming/{remotecommand,portforward}/httpstream.go`,
@@ -31,7 +34,7 @@ apimachinery `pkg/util/httpstream/httpstream.go` and `spdy/upgrade.go`, client-g
   stdin: DATA is input, FIN is EOF (client-go half-closes it when its input
   ends). resize: a stream of JSON {"Width": W, "Height": H} objects.
   stdout/stderr: output, then FIN. error: v4/v5 write the metav1.Status JSON
-  of cri_handler/websocket.py (Success; NonZeroExitCode with an ExitCode
+  of cri_handler/channels.py (Success; NonZeroExitCode with an ExitCode
   cause; InternalError); v1-v3 write only the message of a failure. Then FIN.
   The client reads stdout and stderr to EOF, then the error stream to EOF, and
   closes the session; the server sends GOAWAY and waits for that close.
@@ -54,28 +57,22 @@ apimachinery `pkg/util/httpstream/httpstream.go` and `spdy/upgrade.go`, client-g
 """
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import queue
-import socket
 import threading
 import time
-from urllib.parse import urlsplit
 
 from cri_handler import spdy
-from cri_handler.streaming import (
+from cri_handler.channels import (
     CLOSE_SIGNAL,
-    DRAIN_TIMEOUT,
     RESIZE,
     STATUS,
     STDERR,
     STDIN,
     STDOUT,
-    check_query,
-    serve_session,
+    Refused,
+    status_payload,
 )
-from cri_handler.websocket import HandshakeError as _HandshakeError
 
 log = logging.getLogger(__name__)
 
@@ -90,76 +87,71 @@ STREAM_CREATION_TIMEOUT = 30.0     # the kubelet's default; read at each use, te
 
 
 # -- the upgrade ------------------------------------------------------------------------
-def serve_spdy(handler, owner, kind: str, token: str, req) -> None:
-    """Answer a SPDY upgrade for a known token (streaming._Handler calls this
-    with itself, its StreamServer and the registered request) and serve the
-    session on the calling thread."""
+def negotiate(handler, kind: str) -> str:
+    """The version to speak with this SPDY upgrade request, or Refused."""
     supported = PORTFORWARD_PROTOCOLS if kind == "portforward" else REMOTECOMMAND_PROTOCOLS
     offered = [p.strip() for h in handler.headers.get_all(HEADER_VERSION) or []
                for p in h.split(",") if p.strip()]
     if not offered:
-        return handler._error(400, f"unable to upgrade: {HEADER_VERSION} is required")
+        raise Refused(400, f"unable to upgrade: {HEADER_VERSION} is required")
     proto = next((p for p in offered if p in supported), None)
     if proto is None:
-        return handler._error(403, "unable to upgrade: unable to negotiate protocol: client supports "
-                                   f"[{' '.join(offered)}], server accepts [{' '.join(supported)}]",
-                              [(HEADER_ACCEPTED, p) for p in supported])
+        raise Refused(403, "unable to upgrade: unable to negotiate protocol: client supports "
+                           f"[{' '.join(offered)}], server accepts [{' '.join(supported)}]",
+                      [(HEADER_ACCEPTED, p) for p in supported])
     connection = ",".join(handler.headers.get_all("Connection") or []).lower()
     upgrade = ",".join(handler.headers.get_all("Upgrade") or []).lower()
     if "upgrade" not in connection or "spdy/3.1" not in upgrade:
-        return handler._error(400, "unable to upgrade: missing upgrade headers in request: "
-                                   "send Connection: Upgrade and Upgrade: SPDY/3.1")
-    if kind != "portforward":          # port forward takes its ports from the stream headers
-        try:
-            check_query(kind, req, urlsplit(handler.path).query)
-        except ValueError as e:
-            return handler._error(400, str(e))
-    if owner._consume(kind, token) is None:     # a concurrent request won the token
-        return handler._error(404, f"unknown or expired {kind} token")
+        raise Refused(400, "unable to upgrade: missing upgrade headers in request: "
+                           "send Connection: Upgrade and Upgrade: SPDY/3.1")
+    return proto
 
+
+def accept(handler, kind: str, proto: str) -> SpdySession:
+    """Answer 101 and start serving the SPDY session on its own reader thread."""
     handler.send_response(101)
     handler.send_header("Connection", "Upgrade")
     handler.send_header("Upgrade", "SPDY/3.1")
     handler.send_header(HEADER_VERSION, proto)
     handler.end_headers()
-    handler._upgraded = handler.close_connection = True
-    new_streams: queue.Queue[spdy.Stream] = queue.Queue()
-    conn = spdy.Connection(handler.connection, handler.rfile, server=True,
-                           accept=_portforward_accept if kind == "portforward" else None,
-                           on_stream=new_streams.put)
-    reader = threading.Thread(target=conn.serve, daemon=True, name="spdy-in")
-    reader.start()
-    me = threading.current_thread()
-    with owner._lock:
-        if not owner._stopping:       # stop() may have taken its snapshot already
-            owner._sessions[me] = _Stoppable(conn)
-    try:
-        if owner._stopping:
-            conn.goaway()
-        elif kind == "portforward":
-            _serve_portforward(conn, new_streams, owner.backend, req)
-        else:
-            _serve_remotecommand(conn, new_streams, owner.backend, kind, req, proto)
-    finally:
-        with owner._lock:
-            owner._sessions.pop(me, None)
-        for s in _drain(new_streams):          # opened after we stopped looking
-            s.reset()
-        conn.abort()
-        reader.join(5)
+    return SpdySession(handler.connection, handler.rfile, kind, proto)
 
 
-class _Stoppable:
-    """What StreamServer.stop() calls on a session: close(), then abort()."""
+class SpdySession:
+    """What streaming.py serves on an upgraded SPDY connection."""
 
-    def __init__(self, conn: spdy.Connection):
-        self.conn = conn
+    def __init__(self, sock, rfile, kind: str, proto: str):
+        self.proto = proto
+        self.new_streams: queue.Queue[spdy.Stream] = queue.Queue()
+        self.conn = spdy.Connection(sock, rfile, server=True,
+                                    accept=_portforward_accept if kind == "portforward" else None,
+                                    on_stream=self.new_streams.put)
+        self.reader = threading.Thread(target=self.conn.serve, daemon=True, name="spdy-in")
+        self.reader.start()
 
-    def close(self, *_):
+    def channels(self, req) -> _ChannelStreams | None:
+        """The exec/attach streams, once the client has opened them all; None
+        (after GOAWAY) if it did not within the stream creation timeout."""
+        resize = req.tty and self.proto not in NO_RESIZE_PROTOCOLS
+        streams = _wait_for_streams(self.conn, self.new_streams,
+                                    1 + req.stdin + req.stdout + req.stderr + resize, resize)
+        if streams is None:
+            self.conn.goaway()
+            return None
+        return _ChannelStreams(self.conn, self.proto, streams)
+
+    def forward_source(self, ports) -> _PortForwards:
+        return _PortForwards(self.conn, self.new_streams)
+
+    def stop(self) -> None:
         self.conn.goaway()
-
-    def abort(self):
         self.conn.abort()
+
+    def close(self) -> None:
+        for s in _drain(self.new_streams):          # opened after we stopped looking
+            s.reset()
+        self.conn.abort()
+        self.reader.join(5)
 
 
 def _drain(q: queue.Queue) -> list:
@@ -172,15 +164,6 @@ def _drain(q: queue.Queue) -> list:
 
 
 # -- exec and attach -----------------------------------------------------------------
-def _serve_remotecommand(conn: spdy.Connection, new_streams: queue.Queue, backend, kind: str,
-                         req, proto: str) -> None:
-    resize = req.tty and proto not in NO_RESIZE_PROTOCOLS
-    streams = _wait_for_streams(conn, new_streams, 1 + req.stdin + req.stdout + req.stderr + resize,
-                                resize)
-    if streams is None:
-        return conn.goaway()
-    serve_session(backend, kind, req, _ChannelStreams(conn, proto, streams))
-
 def _wait_for_streams(conn: spdy.Connection, new_streams: queue.Queue, expected: int,
                       resize: bool) -> dict[str, spdy.Stream] | None:
     """The kubelet's waitForStreams: count the replied streams of known types."""
@@ -212,10 +195,9 @@ def _wait_for_streams(conn: spdy.Connection, new_streams: queue.Queue, expected:
 
 
 class _ChannelStreams:
-    """The remotecommand streams of one session, presented to
-    streaming._StreamSession as the numbered channels of the WebSocket path:
-    send(channel, data), recv() -> (channel, data) | None, then send_status()
-    and finish(). The end of stdin is the v5 close signal [255, 0]."""
+    """The remotecommand streams of one session as channels.Channels, the
+    numbered channels of the WebSocket path. The end of stdin (FIN) is the
+    v5 close signal [255, 0]."""
 
     def __init__(self, conn: spdy.Connection, proto: str, streams: dict[str, spdy.Stream]):
         self.conn, self.proto, self.streams = conn, proto, streams
@@ -267,10 +249,8 @@ class _ChannelStreams:
         err = self.streams.get("error")
         if err is None:
             return
-        if self.proto in JSON_STATUS_PROTOCOLS:
-            err.write(json.dumps(status, separators=(",", ":")).encode())
-        elif status["status"] != "Success":
-            err.write(status["message"].encode())    # pre-v4: the error text alone
+        if (payload := status_payload(status, self.proto in JSON_STATUS_PROTOCOLS)) is not None:
+            err.write(payload)
         err.close()
 
     def finish(self, reader: threading.Thread | None, grace: float) -> None:
@@ -299,49 +279,73 @@ def _portforward_accept(stream: spdy.Stream) -> bool:
     return True
 
 
-def _serve_portforward(conn: spdy.Connection, new_streams: queue.Queue, backend, req) -> None:
-    pairs: dict[str, dict] = {}        # request id -> {"error": s, "data": s, "deadline": t}
-    forwards: list[threading.Thread] = []
-    socks: set[socket.socket] = set()  # the pod side of every live forward
-    while not conn.closed.is_set():
-        try:
-            s = new_streams.get(timeout=0.2)
-        except queue.Empty:
-            s = None
-        now = time.monotonic()
-        for rid, pair in list(pairs.items()):
-            if pair["deadline"] <= now:
+class _PortForward:
+    """One (error, data) stream pair as a channels.Forward."""
+    half_close = True
+
+    def __init__(self, conn: spdy.Connection, err: spdy.Stream, data: spdy.Stream):
+        self.conn, self.err, self.data = conn, err, data
+        self.port = int(data.header("port"))
+
+    def read(self) -> bytes:
+        return self.data.read() or b""          # b"": FIN, reset, or the session's end
+
+    def write(self, data: bytes) -> bool:
+        return self.data.write(data)
+
+    def close_write(self) -> None:
+        self.data.close()                       # FIN
+
+    def aborted(self) -> bool:
+        return self.data.was_reset or self.conn.closed.is_set()
+
+    def error(self, message: str) -> None:
+        self.err.write(message.encode())
+
+    def end(self) -> None:
+        self.err.close()                        # the client waits for the error stream's FIN
+        self.data.close()
+
+
+class _PortForwards:
+    """channels.ForwardSource: pairs the streams the client opens by requestID."""
+
+    def __init__(self, conn: spdy.Connection, new_streams: queue.Queue):
+        self.conn, self.new_streams = conn, new_streams
+
+    def forwards(self):
+        pairs: dict[str, dict] = {}        # request id -> {"error": s, "data": s, "deadline": t}
+        while not self.conn.closed.is_set():
+            try:
+                s = self.new_streams.get(timeout=0.2)
+            except queue.Empty:
+                s = None
+            now = time.monotonic()
+            for rid, pair in list(pairs.items()):
+                if pair["deadline"] <= now:
+                    del pairs[rid]
+                    _end_pair(pair, f"request {rid}: timed out waiting for streams")
+            if s is None:
+                continue
+            stype = s.header("streamtype")
+            rid = s.header("requestid") or str(s.id if stype == "error" else s.id - 2)
+            pair = pairs.setdefault(rid, {"deadline": now + STREAM_CREATION_TIMEOUT})
+            if stype in pair:
+                msg = f"error processing stream for request {rid}: {stype} stream already assigned"
+                log.warning("port forward: %s", msg)
+                if "error" in pair:
+                    pair["error"].write(msg.encode())
+                s.reset()
+                continue
+            pair[stype] = s
+            if "error" in pair and "data" in pair:
                 del pairs[rid]
-                _end_pair(pair, f"request {rid}: timed out waiting for streams")
-        if s is None:
-            continue
-        stype = s.header("streamtype")
-        rid = s.header("requestid") or str(s.id if stype == "error" else s.id - 2)
-        pair = pairs.setdefault(rid, {"deadline": now + STREAM_CREATION_TIMEOUT})
-        if stype in pair:
-            msg = f"error processing stream for request {rid}: {stype} stream already assigned"
-            log.warning("port forward: %s", msg)
-            if "error" in pair:
-                pair["error"].write(msg.encode())
-            s.reset()
-            continue
-        pair[stype] = s
-        if "error" in pair and "data" in pair:
-            del pairs[rid]
-            t = threading.Thread(target=_forward, args=(conn, backend, req, pair["error"], pair["data"],
-                                                        socks), daemon=True, name=f"spdy-pf-{rid}")
-            t.start()
-            forwards.append(t)
-            forwards = [t for t in forwards if t.is_alive()]
-    for pair in pairs.values():
-        _end_pair(pair, "")
-    for sock in list(socks):           # the session is over: unblock every forward
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    for t in forwards:
-        t.join(DRAIN_TIMEOUT)
+                yield _PortForward(self.conn, pair["error"], pair["data"])
+        for pair in pairs.values():
+            _end_pair(pair, "")
+
+    def finish(self) -> None:
+        pass                               # the session is over already; close() drops it
 
 
 def _end_pair(pair: dict, message: str) -> None:
@@ -353,106 +357,3 @@ def _end_pair(pair: dict, message: str) -> None:
         err.close()
     if (data := pair.get("data")) is not None:
         data.reset()
-
-
-def _forward(conn: spdy.Connection, backend, req, err: spdy.Stream, data: spdy.Stream,
-             socks: set) -> None:
-    port = int(data.header("port"))
-    what = f"error forwarding port {port} to pod {req.pod_id}"
-    try:
-        if req.ports and port not in req.ports:
-            raise ValueError(f"port {port} was not requested in the PortForward call "
-                             f"(ports: {', '.join(map(str, req.ports))})")
-        sock = backend.portforward(req.pod_id, port)
-    except Exception as e:            # the client gets the reason; the log gets the rest
-        log.warning("port forward to %s:%d failed: %s", req.pod_id, port, e)
-        err.write(f"{what}: {e}".encode())
-        err.close()
-        data.close()
-        return
-    socks.add(sock)
-    failures: list[OSError] = []
-
-    def pod_to_client() -> None:
-        try:
-            while chunk := sock.recv(65536):
-                if not data.write(chunk):
-                    break
-        except OSError as e:
-            failures.append(e)
-        finally:
-            data.close()                               # the pod is done: FIN
-
-    pump = threading.Thread(target=pod_to_client, daemon=True, name=f"spdy-pf-out-{port}")
-    pump.start()
-    try:
-        while chunk := data.read():
-            sock.sendall(chunk)
-        if not data.was_reset and not conn.closed.is_set():
-            sock.shutdown(socket.SHUT_WR)              # FIN from the client: half-close
-        while pump.is_alive():                         # until the pod is done too
-            if data.was_reset or conn.closed.is_set():
-                break
-            pump.join(0.2)
-    except OSError as e:
-        failures.append(e)
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    pump.join()
-    socks.discard(sock)
-    sock.close()
-    if failures and not data.was_reset and not conn.closed.is_set():
-        log.warning("port forward to %s:%d: %s", req.pod_id, port, failures[0])
-        err.write(f"{what}: {failures[0]}".encode())
-    err.close()
-    data.close()
-
-
-# -- the client side (the tests use it; handy for poking at a URL by hand) ---------------
-class HandshakeError(_HandshakeError):
-    """The server did not switch protocols; .headers has its answer's headers."""
-
-    def __init__(self, status: int, reason: str, body: bytes = b"", headers=None):
-        super().__init__(status, reason, body)
-        self.headers = headers
-
-
-def connect(url: str, protocols=REMOTECOMMAND_PROTOCOLS, *, method: str = "POST",
-            timeout: float = 10.0, upgrade: str = "SPDY/3.1") -> tuple[spdy.Connection, str]:
-    """Upgrade an http:// streaming URL to a SPDY session, offering `protocols`
-    (one X-Stream-Protocol-Version header each, as client-go does). Returns the
-    client session, already being served, and the version the server chose."""
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise ValueError(f"unsupported URL scheme {parts.scheme!r} (http only)")
-    sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout)
-    try:
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: Upgrade",
-                 f"Upgrade: {upgrade}", "Content-Length: 0"]
-        lines += [f"{HEADER_VERSION}: {p}" for p in protocols]
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        reader = sock.makefile("rb")
-        status_line = reader.readline(65537).decode("latin-1").rstrip("\r\n")
-        version, _, rest = status_line.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/") or not code.isdigit():
-            raise HandshakeError(0, f"malformed status line {status_line!r}")
-        headers = http.client.parse_headers(reader)
-        if int(code) != 101:
-            length = int(headers.get("Content-Length") or 0)
-            raise HandshakeError(int(code), reason, reader.read(min(length, 65536)) if length else b"",
-                                 headers)
-        chosen = headers.get(HEADER_VERSION, "")
-        if "spdy/3.1" not in headers.get("Upgrade", "").lower() or chosen not in protocols:
-            raise HandshakeError(101, f"bad upgrade answer (Upgrade {headers.get('Upgrade')!r}, "
-                                      f"version {chosen!r})", b"", headers)
-        sock.settimeout(None)
-        conn = spdy.Connection(sock, reader, server=False)
-        threading.Thread(target=conn.serve, daemon=True, name="spdy-client").start()
-        return conn, chosen
-    except BaseException:
-        sock.close()
-        raise

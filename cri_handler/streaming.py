@@ -10,21 +10,21 @@ apimachinery `pkg/util/remotecommand` and `pkg/util/httpstream/wsstream`):
   command and the stream flags from it, not from the URL. We also accept the
   kubectl-style query (command= repeated, stdin/stdout/stderr/tty = 1|true|0|false,
   container=, port=) but answer 400 where it disagrees with the request.
-- Subprotocols and message framing: see cri_handler/websocket.py.
+- Two transports: WebSocket (cri_handler/websocket.py, on wsproto) and
+  SPDY/3.1 (cri_handler/spdystream.py), chosen by the Upgrade header. Each
+  presents its session as cri_handler/channels.py's interfaces, so what
+  follows does not depend on the transport.
 - Exec/attach channels: 0 stdin, 1 stdout, 2 stderr, 3 error/status, 4 resize
-  (formats: cri_handler/websocket.py). With a tty there is no stderr: the
+  (formats: cri_handler/channels.py). With a tty there is no stderr: the
   terminal merges it. Once the WebSocket is open, the server sends an empty
   message on the lowest writable channel (stdout, else stderr, else 3).
 - The status is Success, NonZeroExitCode with the exit code, or InternalError
   for an error in the backend. After the status, the server closes the WebSocket.
-- Port forward (subprotocols v4.channel.k8s.io, v4.base64.channel.k8s.io, or
-  none): channels and framing in cri_handler/portforward.py. The ports are the
-  CRI request's. If it named none, they come from the `port` query parameters
-  (repeated or comma-separated).
-- SPDY/3.1 (what `kubectl` through the kubelet and `crictl` speak by default)
-  is handed to cri_handler/spdystream.py.  Not implemented: port forward
-  tunnelled as SPDY over WebSocket (`SPDY/3.1+portforward.k8s.io`);
-  TLS; an idle timeout.
+- Port forward (cri_handler/portforward.py): over WebSocket the ports are
+  the CRI request's, or if it named none, the `port` query parameters
+  (repeated or comma-separated); over SPDY each stream pair names its port.
+- Not implemented: port forward tunnelled as SPDY over WebSocket
+  (`SPDY/3.1+portforward.k8s.io`); TLS; an idle timeout.
 """
 from __future__ import annotations
 
@@ -42,29 +42,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import BinaryIO, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from cri_handler.portforward import serve_portforward
-from cri_handler.websocket import (
-    CLOSE_GOING_AWAY,
-    EXEC_PROTOCOLS,
-    PORTFORWARD_PROTOCOLS,
-    ChannelConn,
+from cri_handler import spdystream, websocket
+from cri_handler.channels import (
+    CLOSE_SIGNAL,
+    DRAIN_TIMEOUT,
+    RESIZE,
+    STATUS,
+    STDERR,
+    STDIN,
+    STDOUT,
+    Channels,
+    Refused,
     ResizeDecoder,
     TerminalSize,
-    WebSocket,
-    accept_key,
-    negotiate,
     status_exit,
     status_internal,
     status_success,
-    valid_key,
 )
+from cri_handler.portforward import serve_portforward
 
 log = logging.getLogger(__name__)
 
 TOKEN_TTL = 60.0          # seconds, as the kubelet's requestCache
 MAX_IN_FLIGHT = 1000      # ditto
-DRAIN_TIMEOUT = 2.0       # how long output may trail the exit of exec/attach
-STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE_SIGNAL = 0, 1, 2, 3, 4, 255   # channel ids
 
 
 # -- the requests the CRI server registers, and the backend that serves them --
@@ -131,14 +131,14 @@ class Backend(Protocol):
 
 
 class _StreamSession:
-    """The pipes and threads behind one exec or attach WebSocket.
+    """The pipes and threads behind one exec or attach session.
 
     Threads: one reader (client messages into the stdin pipe and the resize
     queue) and one pump for each output pipe. A pump closes its own read end
     when it stops. Then a backend that is still writing gets EPIPE instead of
     filling the pipe."""
 
-    def __init__(self, conn: ChannelConn, stdin: bool, stdout: bool, stderr: bool, tty: bool):
+    def __init__(self, conn: Channels, stdin: bool, stdout: bool, stderr: bool, tty: bool):
         self.conn = conn
         self.cancel_r, self.cancel_w = os.pipe()   # one byte stops every pump at teardown
         self.resize = queue.Queue() if tty else None
@@ -265,9 +265,9 @@ def _parse_ports(values: list[str]) -> list[int]:
     return ports
 
 
-def serve_session(backend: Backend, kind: str, req, conn) -> None:
-    """Run one exec or attach on `conn` (numbered channels: the WebSocket
-    ChannelConn, or spdystream's adapter) and send its status last."""
+def serve_session(backend: Backend, kind: str, req, conn: Channels) -> None:
+    """Run one exec or attach on `conn` (the WebSocket's or SPDY's channels)
+    and send its status last."""
     session = _StreamSession(conn, req.stdin, req.stdout, req.stderr, req.tty)
     session.start()
     try:
@@ -375,58 +375,59 @@ class _Handler(BaseHTTPRequestHandler):
         req = owner._lookup(kind, token)
         if req is None:
             return self._error(404, f"unknown or expired {kind} token")
-        upgrade = self.headers.get("Upgrade", "")
-        # -- SPDY/3.1 (crictl's default, the kubelet's proxy): cri_handler/spdystream.py --
-        if upgrade.lower().startswith("spdy/"):
-            from cri_handler.spdystream import serve_spdy
-            return serve_spdy(self, owner, kind, token, req)
-        # -- end SPDY --
-        connection = {t.strip().lower() for t in self.headers.get("Connection", "").split(",")}
-        if upgrade.lower() != "websocket" or "upgrade" not in connection:
-            what = "SPDY is not supported" if "spdy" in upgrade.lower() else "missing WebSocket upgrade"
-            return self._error(400, f"{what}: send Upgrade: websocket and Connection: Upgrade")
-        if self.headers.get("Sec-WebSocket-Version") != "13":
-            return self._error(426, "only WebSocket version 13 is supported",
-                               [("Sec-WebSocket-Version", "13")])
-        key = self.headers.get("Sec-WebSocket-Key")
-        if not valid_key(key):
-            return self._error(400, "missing or malformed Sec-WebSocket-Key")
-        offered = [p.strip() for h in self.headers.get_all("Sec-WebSocket-Protocol") or []
-                   for p in h.split(",") if p.strip()]
-        supported = PORTFORWARD_PROTOCOLS if kind == "portforward" else EXEC_PROTOCOLS
-        proto = negotiate(offered, supported)
-        if proto is None:
-            return self._error(400, f"unsupported subprotocol(s) {', '.join(offered)}; "
-                                    f"supported: {', '.join(p for p in supported if p)}")
         try:
-            ports = check_query(kind, req, url.query)
-        except ValueError as e:
-            return self._error(400, str(e))
-        if owner._consume(kind, token) is None:   # a concurrent request won the token
-            return self._error(404, f"unknown or expired {kind} token")
-
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept_key(key))
-        if proto.name:
-            self.send_header("Sec-WebSocket-Protocol", proto.name)
-        self.end_headers()
+            session = self._upgrade(owner, kind, token, req, url.query)
+        except Refused as e:
+            return self._error(e.status, e.message, e.headers)
         self._upgraded = self.close_connection = True
-        conn = ChannelConn(WebSocket(self.connection, self.rfile, subprotocol=proto.name), proto)
+        me = threading.current_thread()
         with owner._lock:
             if not owner._stopping:       # stop() may have taken its snapshot already
-                owner._sessions[threading.current_thread()] = conn.ws
-        if owner._stopping:
-            return conn.ws.close(CLOSE_GOING_AWAY, "server shutting down")
+                owner._sessions[me] = session
         try:
-            if kind == "portforward":
-                serve_portforward(conn, owner.backend, req.pod_id, ports)
-            else:
-                serve_session(owner.backend, kind, req, conn)
+            if owner._stopping:
+                session.stop()
+            elif kind == "portforward":
+                serve_portforward(session.forward_source(self._ports), owner.backend, req.pod_id, req.ports)
+            elif (channels := session.channels(req)) is not None:
+                serve_session(owner.backend, kind, req, channels)
         finally:
             with owner._lock:
-                owner._sessions.pop(threading.current_thread(), None)
+                owner._sessions.pop(me, None)
+            session.close()
+
+    def _upgrade(self, owner: StreamServer, kind: str, token: str, req, query: str):
+        """Check the upgrade, consume the token and switch protocols: the
+        transport's session, or Refused with the HTTP answer."""
+        upgrade = self.headers.get("Upgrade", "").lower()
+        self._ports = None
+        if upgrade.startswith("spdy/"):   # crictl's default, and the kubelet's proxy
+            proto = spdystream.negotiate(self, kind)
+            if kind != "portforward":     # port forward takes its ports from the stream headers
+                self._check_query(kind, req, query)
+        else:
+            if upgrade != "websocket":
+                what = "SPDY is not supported" if "spdy" in upgrade else "missing WebSocket upgrade"
+                raise Refused(400, f"{what}: send Upgrade: websocket and Connection: Upgrade")
+            hs, offered = websocket.handshake(self)
+            supported = websocket.PORTFORWARD_PROTOCOLS if kind == "portforward" else websocket.EXEC_PROTOCOLS
+            chosen = websocket.negotiate(offered, supported)
+            if chosen is None:
+                raise Refused(400, f"unsupported subprotocol(s) {', '.join(offered)}; "
+                                   f"supported: {', '.join(p for p in supported if p)}")
+            self._ports = self._check_query(kind, req, query)
+        if owner._consume(kind, token) is None:   # a concurrent request won the token
+            raise Refused(404, f"unknown or expired {kind} token")
+        if upgrade.startswith("spdy/"):
+            return spdystream.accept(self, kind, proto)
+        return websocket.WebSocketSession(websocket.accept(self, hs, chosen.name), chosen)
+
+    @staticmethod
+    def _check_query(kind: str, req, query: str):
+        try:
+            return check_query(kind, req, query)
+        except ValueError as e:
+            raise Refused(400, str(e)) from None
 
     def log_message(self, fmt, *args):
         log.debug("%s " + fmt, self.address_string(), *args)
@@ -451,7 +452,7 @@ class StreamServer:
         self.ttl = ttl
         self.base_url = base_url          # what to put in URLs, if not the bound address
         self._tokens: dict[str, tuple[str, object, float]] = {}
-        self._sessions: dict[threading.Thread, WebSocket] = {}
+        self._sessions: dict[threading.Thread, object] = {}   # the transport's session: .stop()
         self._lock = threading.Lock()
         self._stopping = False
         self._httpd: _HTTPServer | None = None
@@ -484,9 +485,8 @@ class StreamServer:
             self._stopping = True
             sessions = dict(self._sessions)
             self._tokens.clear()
-        for ws in sessions.values():
-            ws.close(CLOSE_GOING_AWAY, "server shutting down")
-            ws.abort()
+        for session in sessions.values():
+            session.stop()
         deadline = time.monotonic() + timeout
         for t in sessions:
             t.join(max(0.0, deadline - time.monotonic()))

@@ -1,34 +1,29 @@
-"""WebSocket (RFC 6455) and, on top of it, the Kubernetes channel protocols
-that the streaming server speaks. Also a tiny client: the tests use it, and it
-helps when poking at a streaming URL by hand.
+"""WebSocket for the streaming server: the handshake and RFC 6455 framing are
+the `wsproto` library's; this module drives it over a blocking socket and
+puts the Kubernetes channel protocols on top (the transport-independent part
+is cri_handler/channels.py).
 
-Protocol facts this module relies on (RFC 6455):
-- Handshake (section 4): the client sends `GET` with `Upgrade: websocket`,
-  `Connection: Upgrade`, `Sec-WebSocket-Version: 13` and `Sec-WebSocket-Key`
-  (base64 of 16 random bytes). The server answers `101` with
-  `Sec-WebSocket-Accept = base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))`.
-  A server that does not speak the requested version answers 426 with
-  `Sec-WebSocket-Version: 13` (4.4).
-- Subprotocols: the client lists them in `Sec-WebSocket-Protocol`; the server
-  echoes exactly one of them, or none. Choosing is the caller's business.
-- Frame header (5.2): FIN, RSV1-3 (must be 0: we negotiate no extension), a
-  4-bit opcode; then MASK and a 7-bit length, where 126 means "16-bit length
-  follows" and 127 "64-bit length follows" (top bit 0), big-endian; then a
-  4-byte masking key if MASK is set.
-- Masking (5.3): every client-to-server frame is masked, no server-to-client
-  frame is. Receiving the wrong kind is a protocol error (close code 1002).
-- Opcodes: 0 continuation, 1 text, 2 binary, 8 close, 9 ping, 10 pong; the
-  others are reserved (1002).
-- Fragmentation (5.4): a message is a text/binary frame with FIN=0, then
-  continuation frames, the last with FIN=1. Control frames may come in between
-  the fragments; they are never fragmented and carry at most 125 bytes.
+What wsproto does (and so we do not): parsing the upgrade request (GET,
+`Connection: Upgrade`, `Upgrade: websocket`, `Host`, `Sec-WebSocket-Key`;
+`Sec-WebSocket-Version` other than 13 is refused with 426 and
+`Sec-WebSocket-Version: 13`, section 4.4), the `Sec-WebSocket-Accept`
+answer, frame parsing (masking: every client frame masked, no server frame;
+RSV bits without an extension, reserved opcodes, fragmented or oversized
+control frames, continuation without a message: close 1002; text that is not
+UTF-8: 1007), the close handshake's state and valid close codes. wsproto
+does not check that the key decodes to 16 bytes (4.2.1): valid_key does.
+
+What this module adds, as protocol facts (RFC 6455):
+- wsproto is sans-I/O: we read the socket and feed it, and write what it
+  returns. Output comes from several threads, so a lock serialises its state
+  (held only around wsproto's own calls) and another the socket writes.
 - A ping is answered by a pong with the same payload; unsolicited pongs are
   ignored (5.5.2-3).
-- Close (5.5.1, 7): the payload is empty or a 2-byte code plus a UTF-8 reason.
-  After sending close an endpoint sends no more data; on receiving one it
-  answers with close (echoing the code) unless it already sent one. The
-  server then closes TCP first (7.1.1).
-- Text messages must be UTF-8 (1007). We refuse messages over MAX_MESSAGE (1009).
+- A peer's close is answered with close (echoing its code), after which we
+  send nothing (5.5.1). A protocol error is answered with close carrying the
+  error's code. The server then closes TCP first (7.1.1).
+- wsproto hands large messages over frame by frame: we join a message's
+  frames and refuse one over MAX_MESSAGE bytes with 1009.
 
 Kubernetes channel protocols (apimachinery `pkg/util/httpstream/wsstream`,
 `pkg/util/remotecommand`):
@@ -45,47 +40,53 @@ Kubernetes channel protocols (apimachinery `pkg/util/httpstream/wsstream`,
   base64 variants use text messages: one ASCII digit ('0' + channel), then the
   base64 of the payload.
 - Empty messages are ignored. So are messages for channels the receiver does not read.
-- Channel 4 (resize) carries a stream of JSON objects {"Width": W, "Height": H}:
-  Go's TerminalSize has no json tags, and the kubelet reads the channel with
-  json.Decoder. So one object may span several messages, and one message may
-  hold several objects.
-- Status on channel 3 (v4+) is metav1.Status, marshalled as the kubelet does it
-  (Go field order, empty fields omitted, metadata always present):
-    {"metadata":{},"status":"Success"}
-    {"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: ...",
-     "reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}
-  Other errors are NewInternalError: Failure, reason InternalError, code 500,
-  details.causes [{"message": ...}].
+- Port forward (kubelet `pkg/cri/streaming/portforward/websocket.go`): the
+  i-th port uses channel 2i for data (both ways) and 2i+1 for errors (server
+  to client). The server's first message on each of the two is the port,
+  2 bytes little-endian. The WebSocket carries one connection per port and
+  ends when each of them has ended; a connection ends when either side does
+  (as containerd's does). What a client writes on an error channel, or for a
+  port whose connection failed, is dropped.
 """
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import http.client
-import json
 import logging
-import os
+import queue
 import socket
 import struct
 import threading
+from collections import deque
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
-_KNOWN_OPS = {OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG}
-CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_PROTOCOL = 1000, 1001, 1002
-CLOSE_BAD_DATA, CLOSE_TOO_BIG, CLOSE_INTERNAL = 1007, 1009, 1011
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    Request,
+    TextMessage,
+)
+from wsproto.events import Message as WsMessage
+from wsproto.handshake import H11Handshake
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from cri_handler.channels import CLOSE_SIGNAL, DRAIN_TIMEOUT, STATUS, Refused, status_payload
+
+OP_TEXT, OP_BINARY = 1, 2
+CLOSE_NORMAL, CLOSE_GOING_AWAY, CLOSE_TOO_BIG = 1000, 1001, 1009
 MAX_MESSAGE = 16 << 20
-CHANNEL_STATUS, CHANNEL_CLOSE = 3, 255
 
 log = logging.getLogger(__name__)
 
 
-def accept_key(key: str) -> str:
-    """The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key."""
-    return base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+@dataclass
+class Message:
+    opcode: int   # OP_TEXT or OP_BINARY
+    data: bytes
 
 
 def valid_key(key: str | None) -> bool:
@@ -96,109 +97,67 @@ def valid_key(key: str | None) -> bool:
         return False
 
 
-def mask(data: bytes, key: bytes) -> bytes:
-    """XOR data with the repeated 4-byte key (masking is its own inverse)."""
-    n = len(data)
-    if not n:
-        return b""
-    # One big-integer XOR: a per-byte Python loop is ~100x slower on large frames.
-    k = (key * (n // 4 + 1))[:n]
-    return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
-
-
-def _valid_close_code(code: int) -> bool:
-    # 1004-1006 and 1015 are reserved for local use and never sent (7.4.1).
-    return (1000 <= code <= 1014 and code not in (1004, 1005, 1006)) or 3000 <= code <= 4999
-
-
-@dataclass
-class Message:
-    opcode: int   # OP_TEXT or OP_BINARY
-    data: bytes
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: int, reason: str):
-        super().__init__(reason)
-        self.code, self.reason = code, reason
-
-
-class HandshakeError(Exception):
-    """The server did not switch protocols (status and body say why)."""
-    def __init__(self, status: int, reason: str, body: bytes = b""):
-        super().__init__(f"handshake failed: {status} {reason}: {body.decode(errors='replace').strip()}")
-        self.status, self.reason, self.body = status, reason, body
-
-
 class WebSocket:
-    """One WebSocket connection over a connected TCP socket.
+    """One WebSocket connection over a connected socket, framed by a wsproto
+    Connection (server or client side).
 
-    send*/close may be called from any thread (one lock serialises frames);
-    recv() must be called from one thread only. `reader` is a buffered file
-    on the socket when the caller already has one (the HTTP server's rfile
-    may hold bytes the client sent right after its handshake)."""
+    send*/close/abort may be called from any thread; recv() from one thread
+    only. `reader` is a buffered file on the socket: the HTTP server's rfile
+    may hold bytes the client sent right after its handshake."""
 
-    def __init__(self, sock: socket.socket, reader=None, *, client: bool = False,
-                 subprotocol: str = "", max_message: int = MAX_MESSAGE):
-        self.sock = sock
-        self.reader = reader if reader is not None else sock.makefile("rb")
-        self.client = client
+    def __init__(self, sock: socket.socket, reader, conn: Connection, *, subprotocol: str = "",
+                 max_message: int = MAX_MESSAGE):
+        self.sock, self.reader, self.conn = sock, reader, conn
         self.subprotocol = subprotocol
         self.max_message = max_message
-        self.close_sent = False
         self.close_code: int | None = None   # the code the peer closed with
+        # _lock guards wsproto's state and is held only for its calls; _wlock
+        # orders the socket writes. A write that blocks (the peer is not
+        # reading) must not stop recv() from reading: that would deadlock
+        # against a peer that reads only after its own write finished.
         self._lock = threading.Lock()
+        self._wlock = threading.Lock()
+        self._events: deque = deque()
+        self._aborted = False
 
-    # -- sending ---------------------------------------------------------
-    def _frame(self, opcode: int, payload: bytes, fin: bool = True) -> bytes:
-        n = len(payload)
-        head = bytes([(0x80 if fin else 0) | opcode])
-        bit = 0x80 if self.client else 0
-        if n < 126:
-            head += bytes([bit | n])
-        elif n < 1 << 16:
-            head += bytes([bit | 126]) + struct.pack("!H", n)
+    # -- sending
+    def _send_event(self, event) -> None:
+        with self._wlock:                 # frames go out in the order they were made
+            with self._lock:
+                if self._aborted:
+                    raise ConnectionError("WebSocket is closed")
+                try:
+                    raw = self.conn.send(event)
+                except LocalProtocolError:    # we already sent close
+                    raise ConnectionError("WebSocket is closed") from None
+            self.sock.sendall(raw)        # may block: the reader must not wait for it
+
+    def send(self, data: bytes, opcode: int = OP_BINARY) -> None:
+        """Send one message. Raises OSError (ConnectionError) once the
+        connection is closed."""
+        if opcode == OP_TEXT:
+            self._send_event(TextMessage(data=data.decode("utf-8")))
         else:
-            head += bytes([bit | 127]) + struct.pack("!Q", n)
-        if self.client:
-            key = os.urandom(4)
-            return head + key + mask(payload, key)
-        return head + payload
-
-    def send(self, data: bytes, opcode: int = OP_BINARY, fragment: int = 0) -> None:
-        """Send one message; fragment > 0 splits it into frames of that many
-        bytes. Raises OSError (ConnectionError) once the connection is closed."""
-        chunks = [data[i:i + fragment] for i in range(0, len(data), fragment)] if fragment else [data]
-        chunks = chunks or [b""]
-        frames = b"".join(self._frame(opcode if i == 0 else OP_CONT, c, i == len(chunks) - 1)
-                          for i, c in enumerate(chunks))
-        self._write(frames)
-
-    def send_text(self, text: str) -> None:
-        self.send(text.encode(), OP_TEXT)
+            self._send_event(BytesMessage(data=data))
 
     def ping(self, data: bytes = b"") -> None:
-        self._write(self._frame(OP_PING, data[:125]))
-
-    def _write(self, raw: bytes, closing: bool = False) -> None:
-        with self._lock:
-            if self.close_sent:
-                raise ConnectionError("WebSocket is closed")
-            self.close_sent = closing
-            self.sock.sendall(raw)
+        self._send_event(Ping(payload=data[:125]))
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Send a close frame (once); the peer's answer ends recv()."""
-        payload = struct.pack("!H", code) + reason.encode()[:123]
         try:
-            self._write(self._frame(OP_CLOSE, payload), closing=True)
+            with self._lock:
+                if self._aborted or self.conn.state not in (ConnectionState.OPEN,
+                                                            ConnectionState.REMOTE_CLOSING):
+                    return
+            self._send_event(CloseConnection(code=code, reason=reason or None))
         except OSError:
             pass   # already closed, or the peer is gone: nothing left to tell it
 
     def abort(self) -> None:
         """Shut the TCP connection down; unblocks a recv() in another thread."""
         with self._lock:
-            self.close_sent = True
+            self._aborted = True
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -210,132 +169,97 @@ class WebSocket:
         self.reader.close()
         self.sock.close()
 
-    # -- receiving -------------------------------------------------------
-    def _read(self, n: int) -> bytes:
-        try:
-            data = self.reader.read(n) if n else b""
-        except (OSError, ValueError):   # ValueError: the reader was closed under us
-            data = None
-        if data is None or len(data) < n:
-            raise EOFError
-        return data
-
-    def _read_frame(self) -> tuple[bool, int, bytes]:
-        b0, b1 = self._read(2)
-        fin, opcode, masked, n = bool(b0 & 0x80), b0 & 0x0F, bool(b1 & 0x80), b1 & 0x7F
-        if b0 & 0x70:
-            raise ProtocolError(CLOSE_PROTOCOL, "reserved bits set, but no extension was negotiated")
-        if opcode not in _KNOWN_OPS:
-            raise ProtocolError(CLOSE_PROTOCOL, f"reserved opcode {opcode}")
-        if masked == self.client:
-            raise ProtocolError(CLOSE_PROTOCOL, "server frames must not be masked" if self.client
-                                else "client frames must be masked")
-        if n == 126:
-            n = struct.unpack("!H", self._read(2))[0]
-        elif n == 127:
-            n = struct.unpack("!Q", self._read(8))[0]
-            if n >> 63:
-                raise ProtocolError(CLOSE_PROTOCOL, "64-bit length with the top bit set")
-        if opcode >= OP_CLOSE and (not fin or n > 125):
-            raise ProtocolError(CLOSE_PROTOCOL, "control frames cannot be fragmented or exceed 125 bytes")
-        if n > self.max_message:
-            raise ProtocolError(CLOSE_TOO_BIG, f"frame of {n} bytes exceeds {self.max_message}")
-        key = self._read(4) if masked else b""
-        payload = self._read(n)
-        return fin, opcode, mask(payload, key) if masked else payload
+    # -- receiving
+    def _next_event(self):
+        """The next wsproto event, reading the socket as needed; None at EOF."""
+        while True:
+            with self._lock:
+                # First what wsproto already holds: a client's connection starts
+                # with the bytes that came with the handshake's answer.
+                if self.conn.state is not ConnectionState.CLOSED:
+                    self._events.extend(self.conn.events())
+                if self._events:
+                    return self._events.popleft()
+                if self.conn.state is ConnectionState.CLOSED:
+                    return None
+            try:
+                data = self.reader.read1(65536)
+            except (OSError, ValueError):    # ValueError: the reader was closed under us
+                data = b""
+            with self._lock:
+                if self.conn.state is ConnectionState.CLOSED:
+                    return None
+                self.conn.receive_data(data or None)   # None: the peer is gone (1006)
 
     def recv(self) -> Message | None:
         """The next text or binary message, or None once the connection is over
         (close handshake, EOF, or a protocol error that was answered with close).
         Pings are answered here."""
         parts: list[bytes] = []
-        opcode, size = None, 0
-        try:
-            while True:
-                fin, op, payload = self._read_frame()
-                if op == OP_PING:
-                    try:
-                        self._write(self._frame(OP_PONG, payload))
-                    except OSError:
-                        pass
-                    continue
-                if op == OP_PONG:
-                    continue
-                if op == OP_CLOSE:
-                    return self._on_close(payload)
-                if op == OP_CONT and opcode is None:
-                    raise ProtocolError(CLOSE_PROTOCOL, "continuation frame without a message")
-                if op != OP_CONT:
-                    if opcode is not None:
-                        raise ProtocolError(CLOSE_PROTOCOL, "new message inside a fragmented one")
-                    opcode = op
-                size += len(payload)
+        size = 0
+        while (ev := self._next_event()) is not None:
+            if isinstance(ev, Ping):
+                try:
+                    self._send_event(ev.response())
+                except OSError:
+                    pass
+            elif isinstance(ev, CloseConnection):
+                if self.conn.state in (ConnectionState.REMOTE_CLOSING, ConnectionState.CLOSED):
+                    self.close_code = ev.code      # the peer's close: echo it
+                    self.close(ev.code)
+                else:                              # wsproto found a protocol error
+                    self.close(ev.code, ev.reason)
+                return None
+            elif isinstance(ev, WsMessage):
+                data = ev.data.encode("utf-8") if isinstance(ev, TextMessage) else bytes(ev.data)
+                size += len(data)
                 if size > self.max_message:
-                    raise ProtocolError(CLOSE_TOO_BIG, f"message exceeds {self.max_message} bytes")
-                parts.append(payload)
-                if fin:
-                    data = b"".join(parts)
-                    if opcode == OP_TEXT:
-                        try:
-                            data.decode("utf-8")
-                        except UnicodeDecodeError:
-                            raise ProtocolError(CLOSE_BAD_DATA, "text message is not UTF-8") from None
-                    return Message(opcode, data)
-        except ProtocolError as e:
-            self.close(e.code, e.reason)
-            return None
-        except EOFError:
-            return None
-
-    def _on_close(self, payload: bytes) -> None:
-        code = CLOSE_NORMAL
-        if len(payload) == 1:
-            code = CLOSE_PROTOCOL
-        elif len(payload) >= 2:
-            code = struct.unpack("!H", payload[:2])[0]
-            self.close_code = code
-            if not _valid_close_code(code):
-                code = CLOSE_PROTOCOL
-        else:
-            self.close_code = 1005   # "no status received" (7.4.1)
-        self.close(code)
+                    self.close(CLOSE_TOO_BIG, f"message exceeds {self.max_message} bytes")
+                    return None
+                parts.append(data)
+                if ev.message_finished:
+                    return Message(OP_TEXT if isinstance(ev, TextMessage) else OP_BINARY, b"".join(parts))
+            elif not isinstance(ev, Pong):
+                log.debug("ignoring WebSocket event %r", ev)
         return None
 
+    # what StreamServer.stop() calls on a session
+    def stop(self) -> None:
+        self.close(CLOSE_GOING_AWAY, "server shutting down")
+        self.abort()
 
-def connect(url: str, protocols=(), timeout: float = 10.0) -> WebSocket:
-    """Open a WebSocket to ws:// or http:// URL offering `protocols`; the
-    chosen one is in .subprotocol. Raises HandshakeError on any non-101 answer."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "http"):
-        raise ValueError(f"unsupported URL scheme {parts.scheme!r} (ws or http only)")
-    sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout)
+
+# -- the server's handshake ---------------------------------------------------------
+def handshake(handler) -> tuple[H11Handshake, list[str]]:
+    """Hand the request http.server parsed to wsproto; return the handshake and
+    the offered subprotocols, or raise Refused with the status to answer."""
+    hs = H11Handshake(ConnectionType.SERVER)
+    head = handler.raw_requestline + b"".join(
+        f"{k}: {v}\r\n".encode("latin-1", "replace") for k, v in handler.headers.items()) + b"\r\n"
     try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        lines = [f"GET {target} HTTP/1.1", f"Host: {parts.netloc}", "Upgrade: websocket",
-                 "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
-        if protocols:
-            lines.append("Sec-WebSocket-Protocol: " + ", ".join(protocols))
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-        reader = sock.makefile("rb")
-        status_line = reader.readline(65537).decode("latin-1").rstrip("\r\n")
-        version, _, rest = status_line.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/") or not code.isdigit():
-            raise HandshakeError(0, f"malformed status line {status_line!r}")
-        headers = http.client.parse_headers(reader)
-        if int(code) != 101:
-            length = int(headers.get("Content-Length") or 0)
-            raise HandshakeError(int(code), reason, reader.read(min(length, 65536)) if length else b"")
-        if headers.get("Sec-WebSocket-Accept") != accept_key(key):
-            raise HandshakeError(101, "bad Sec-WebSocket-Accept")
-        chosen = headers.get("Sec-WebSocket-Protocol", "")
-        if chosen and chosen not in protocols:
-            raise HandshakeError(101, f"server chose a subprotocol we did not offer: {chosen!r}")
-        return WebSocket(sock, reader, client=True, subprotocol=chosen)
-    except BaseException:
-        sock.close()
-        raise
+        hs.receive_data(head)
+        events = list(hs.events())
+    except RemoteProtocolError as e:
+        hint = e.event_hint
+        status = getattr(hint, "status_code", 400)
+        headers = [(k.decode(), v.decode()) for k, v in getattr(hint, "headers", [])]
+        if status == 426:
+            raise Refused(426, "only WebSocket version 13 is supported", headers) from None
+        raise Refused(status, f"{e}: send Upgrade: websocket and Connection: Upgrade", headers) from None
+    request = next((ev for ev in events if isinstance(ev, Request)), None)
+    if request is None:
+        raise Refused(400, "incomplete WebSocket upgrade request")
+    if not valid_key(handler.headers.get("Sec-WebSocket-Key")):
+        raise Refused(400, "missing or malformed Sec-WebSocket-Key")
+    return hs, list(request.subprotocols)
+
+
+def accept(handler, hs: H11Handshake, subprotocol: str) -> WebSocket:
+    """Answer 101 and return the open WebSocket."""
+    raw = hs.send(AcceptConnection(subprotocol=subprotocol or None))
+    handler.log_request(101)
+    handler.connection.sendall(raw)
+    return WebSocket(handler.connection, handler.rfile, hs.connection, subprotocol=subprotocol)
 
 
 # -- the Kubernetes channel protocols on top ----------------------------------------
@@ -369,13 +293,12 @@ def negotiate(offered: list[str], supported) -> ChannelProtocol | None:
 
 
 class ChannelConn:
-    """Channel-numbered messages over one WebSocket."""
+    """Channel-numbered messages over one WebSocket (channels.Channels)."""
 
     def __init__(self, ws: WebSocket, proto: ChannelProtocol):
         self.ws, self.proto = ws, proto
 
     def send(self, channel: int, data: bytes) -> bool:
-        """Send on a channel; False once the client is gone."""
         try:
             if self.proto.base64:
                 self.ws.send(bytes([48 + channel]) + base64.b64encode(data), OP_TEXT)
@@ -386,7 +309,6 @@ class ChannelConn:
             return False
 
     def recv(self) -> tuple[int, bytes] | None:
-        """The next (channel, payload), or None when the connection is over."""
         while True:
             msg = self.ws.recv()
             if msg is None:
@@ -394,7 +316,7 @@ class ChannelConn:
             if not msg.data:
                 continue
             channel, payload = msg.data[0], msg.data[1:]
-            if self.proto.close_signal and channel == CHANNEL_CLOSE:
+            if self.proto.close_signal and channel == CLOSE_SIGNAL:
                 return channel, payload
             if self.proto.base64:
                 try:
@@ -405,10 +327,8 @@ class ChannelConn:
             return channel, payload
 
     def send_status(self, status: dict) -> None:
-        if self.proto.json_status:
-            self.send(CHANNEL_STATUS, json.dumps(status, separators=(",", ":")).encode())
-        elif status["status"] != "Success":
-            self.send(CHANNEL_STATUS, status["message"].encode())   # pre-v4: the error text alone
+        if (payload := status_payload(status, self.proto.json_status)) is not None:
+            self.send(STATUS, payload)
 
     def finish(self, reader: threading.Thread | None, grace: float) -> None:
         """Close handshake: send close, give the client `grace` seconds to answer
@@ -421,60 +341,106 @@ class ChannelConn:
             reader.join()
 
 
-@dataclass(frozen=True)
-class TerminalSize:
-    width: int
-    height: int
+class WebSocketSession:
+    """What streaming.py serves on an upgraded WebSocket."""
+
+    def __init__(self, ws: WebSocket, proto: ChannelProtocol):
+        self.ws, self.conn = ws, ChannelConn(ws, proto)
+
+    def channels(self, req) -> ChannelConn:
+        return self.conn
+
+    def forward_source(self, ports: list[int]) -> PortForwards:
+        return PortForwards(self.conn, ports)
+
+    def stop(self) -> None:
+        self.ws.stop()
+
+    def close(self) -> None:
+        pass             # the HTTP handler closes the socket
 
 
-class ResizeDecoder:
-    """Channel 4 is a JSON stream (the kubelet reads it with json.Decoder), so an
-    object may be split across messages, or several may share one message."""
+# -- port forward --------------------------------------------------------------------
+class _PortForward:
+    """The connection of the i-th port: data on channel 2i, errors on 2i+1."""
+    half_close = False
 
-    def __init__(self):
-        self.buf = ""
+    def __init__(self, source: PortForwards, index: int, port: int):
+        self.source, self.index, self.port = source, index, port
+        self.inbox: queue.Queue[bytes] = queue.Queue(maxsize=16)
+        self.done = threading.Event()
 
-    def feed(self, data: bytes) -> list[TerminalSize]:
-        self.buf = (self.buf + data.decode("utf-8", "replace"))[-4096:]
-        sizes, dec = [], json.JSONDecoder()
-        while self.buf.strip():
-            text = self.buf.lstrip()
+    def read(self) -> bytes:
+        while not self.done.is_set():
             try:
-                obj, end = dec.raw_decode(text)
-            except json.JSONDecodeError as e:
-                # An incomplete object fails at its end, except inside a string, where
-                # the error points at the string's start. Anything else is garbage.
-                if e.pos < len(text) and not e.msg.startswith("Unterminated string"):
-                    log.warning("dropping a malformed resize message: %s", e)
-                    self.buf = ""
-                break
-            self.buf = text[end:]
-            try:
-                w, h = int(obj["Width"]), int(obj["Height"])
-            except (TypeError, KeyError, ValueError):
-                log.warning("dropping a resize message without Width/Height: %r", obj)
+                return self.inbox.get(timeout=0.2)
+            except queue.Empty:
+                if self.source.gone.is_set():
+                    break
+        return b""
+
+    def write(self, data: bytes) -> bool:
+        return not self.done.is_set() and self.source.conn.send(2 * self.index, data)
+
+    def close_write(self) -> None:
+        self.done.set()            # no half-close on WebSocket: either side ending ends it
+
+    def aborted(self) -> bool:
+        return self.source.gone.is_set()
+
+    def error(self, message: str) -> None:
+        self.source.conn.send(2 * self.index + 1, message.encode())
+
+    def end(self) -> None:
+        self.done.set()
+        self.source._ended()
+
+
+class PortForwards:
+    """channels.ForwardSource for a port-forward WebSocket: one connection per port."""
+
+    def __init__(self, conn: ChannelConn, ports: list[int]):
+        self.conn = conn
+        self.fwds = [_PortForward(self, i, p) for i, p in enumerate(ports)]
+        self.gone = threading.Event()          # the client closed or dropped the WebSocket
+        self._over = threading.Event()
+        self._lock = threading.Lock()
+        self._open = len(self.fwds)
+        self.reader = threading.Thread(target=self._read_loop, daemon=True, name="pf-in")
+
+    def forwards(self):
+        for fw in self.fwds:
+            prefix = struct.pack("<H", fw.port)
+            self.conn.send(2 * fw.index, prefix)
+            self.conn.send(2 * fw.index + 1, prefix)
+        self.reader.start()
+        yield from self.fwds
+        if not self.fwds:
+            self._over.set()
+        self._over.wait()
+
+    def _ended(self) -> None:
+        with self._lock:
+            self._open -= 1
+            if self._open <= 0:
+                self._over.set()
+
+    def _read_loop(self) -> None:
+        while (item := self.conn.recv()) is not None:
+            channel, data = item
+            i, is_error = divmod(channel, 2)
+            if is_error or i >= len(self.fwds):
                 continue
-            if 0 <= w <= 0xFFFF and 0 <= h <= 0xFFFF:    # uint16, as in Go
-                sizes.append(TerminalSize(w, h))
-        return sizes
+            fw = self.fwds[i]
+            while not fw.done.is_set():          # backpressure: wait for the pod side
+                try:
+                    fw.inbox.put(data, timeout=0.2)
+                    break
+                except queue.Full:
+                    pass
+        self.gone.set()
+        self._over.set()
 
+    def finish(self) -> None:
+        self.conn.finish(self.reader if self.reader.is_alive() else None, DRAIN_TIMEOUT)
 
-# -- metav1.Status, as the kubelet writes it --------------------------------------
-def status_success() -> dict:
-    return {"metadata": {}, "status": "Success"}
-
-
-def status_exit(code: int, cmd) -> dict:
-    # The wording is the kubelet's prefix around the runtime's error text. Clients
-    # read only reason and causes.
-    shown = "[" + " ".join(cmd) + "]" if cmd is not None else "[]"
-    return {"metadata": {}, "status": "Failure",
-            "message": f"command terminated with non-zero exit code: "
-                       f"error executing command {shown}, exit code {code}",
-            "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
-
-
-def status_internal(message: str) -> dict:
-    return {"metadata": {}, "status": "Failure", "message": f"Internal error occurred: {message}",
-            "reason": "InternalError", "details": {"causes": [{"message": message}]}, "code": 500}

@@ -152,7 +152,8 @@ class Server:
     """`pysandbox cri` in a subprocess with its own root, state dir, socket
     and built-in bridge; stop() sends SIGTERM, as a service manager does."""
 
-    def __init__(self, base: Path, bridge: str = "pysbcri0", cidr: str = "10.215.0.0/24"):
+    def __init__(self, base: Path, bridge: str = "pysbcri0", cidr: str = "10.215.0.0/24", platform: str = "",
+                 registry_config: str = ""):
         self.base = Path(base)
         self.bridge, self.cidr = bridge, cidr
         self.root = self.base / "root"
@@ -162,7 +163,9 @@ class Server:
         self.config = self.base / "cri.toml"
         cni = self.base / "cni-none"
         cni.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(f'[network]\ncni_conf_dir = "{cni}"\nbridge = "{bridge}"\npod_cidr = "{cidr}"\n')
+        top = f'platform = "{platform}"\n' if platform else ""    # the containers' sentry platform
+        top += f'registry_config = "{registry_config}"\n' if registry_config else ""
+        self.config.write_text(top + f'[network]\ncni_conf_dir = "{cni}"\nbridge = "{bridge}"\npod_cidr = "{cidr}"\n')
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -19,7 +19,14 @@ It calls unshare(CLONE_NEWPID) just before forking, which changes only where
 its *children* go.  That is also why a sentry serves exactly one sandbox.
 
 Exit status: the workload's code, or 128 + the signal that killed it, as a
-shell reports it; 125 for an error of the sandbox itself.
+shell reports it; 125 for an error of the sandbox itself.  OOM: init is in
+the sandbox's cgroup too, and the kernel's OOM killer takes the member with
+the largest RSS, which can be init rather than the workload (memory that no
+process maps, such as tmpfs pages, counts towards the limit but towards no
+one's RSS).  The workload then dies with its pid namespace; a SIGKILL of
+init (under ptrace, whose loop reaps init itself, an init gone without a
+status) while the group's oom_kill count rose is reported as the
+workload's OOM kill (137, oomKilled), not as an error of the sandbox.
 """
 from __future__ import annotations
 
@@ -101,9 +108,20 @@ def run(cfg, life: Lifecycle | None = None) -> int:
     elif cfg.memory or cfg.cpus or cfg.pids or cfg.cgroup_path:
         sb.cgroup = cgroups.Cgroup.create(cfg.cgroup_path or f"pysandbox/{os.getpid()}-{os.urandom(4).hex()}",
                                           cgroups.Limits(cfg.memory, cfg.cpus, cfg.pids))
+    oom_before = _oom_kills(sb.cgroup)    # an exec joins a group that may have counted some already
     try:
-        status = _run(cfg, sb, life)
-        oom = sb.cgroup is not None and status == 128 + signal.SIGKILL and sb.cgroup.oom_kills() > 0
+        try:
+            status = _run(cfg, sb, life)
+        except InitDied as e:
+            # The OOM killer takes the biggest process of the group, and that
+            # may be our init (a forked Python) rather than the workload, say
+            # when tmpfs pages no process maps fill the limit. The workload
+            # then dies with the pid namespace: killed by its memory limit.
+            killed = e.wstatus is None or (os.WIFSIGNALED(e.wstatus) and os.WTERMSIG(e.wstatus) == signal.SIGKILL)
+            if not killed or _oom_kills(sb.cgroup) <= oom_before:
+                raise
+            status = 128 + signal.SIGKILL
+        oom = status == 128 + signal.SIGKILL and _oom_kills(sb.cgroup) > oom_before
         if oom:
             sys.stderr.write(f"pysandbox: the sandbox ran out of memory (--memory {cfg.memory} bytes): "
                              "OOM-killed\n")
@@ -201,9 +219,27 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     if cfg.summary:
         print_summary(sb)
     if len(data) != 4:
-        raise SandboxError("the sandbox init died unexpectedly "
-                           f"(wait status {wstatus:#x})")
+        raise InitDied(wstatus)
     return exit_code(int.from_bytes(data, sys.byteorder))
+
+
+class InitDied(SandboxError):
+    """The sandbox's init ended without reporting the workload's status."""
+
+    def __init__(self, wstatus: int | None):
+        shown = f"wait status {wstatus:#x}" if wstatus is not None else "its wait status was reaped elsewhere"
+        super().__init__(f"the sandbox init died unexpectedly ({shown})")
+        self.wstatus = wstatus
+
+
+def _oom_kills(cg) -> int:
+    """The group's OOM kill count (0 without a group, or if it cannot be read)."""
+    if cg is None:
+        return 0
+    try:
+        return cg.oom_kills()
+    except (OSError, SandboxError):
+        return 0
 
 
 def _fork_into_new_pid_namespace(join: str | None = None) -> int:
@@ -309,6 +345,6 @@ def _waitpid(pid: int):
         except InterruptedError:
             continue
         except ChildProcessError:
-            return pid, 0
+            return pid, None        # reaped already: the ptrace loop collects init's status itself
         if got == pid:
             return got, status

@@ -22,7 +22,7 @@ import pytest
 from cri_client import IMAGE, Server, busybox_archive
 from cri_handler.logs import parse_record
 from cri_handler.v1 import api_pb2
-from cri_handler.websocket import OP_TEXT, connect
+from tests.ws_client import OP_TEXT, connect
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, mounts, cgroups)"),

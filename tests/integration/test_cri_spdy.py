@@ -1,7 +1,7 @@
 """The CRI streaming server over SPDY/3.1 (cri_handler/spdy.py, spdystream.py),
 end to end over real sockets. The backend runs local processes: /bin/sh for
 exec, an echo TCP server on 127.0.0.1 for port forward. No root needed.
-The client is spdystream.connect(); when kubectl is installed, its client-go
+The client is tests/spdy_client.py; when kubectl is installed, its client-go
 (the code crictl and the kubelet run) is driven through a fake API server
 that relays the upgrade to the streaming server, as the kubelet's proxy does."""
 import base64
@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from cri_handler import spdy, spdystream
-from cri_handler.spdystream import HandshakeError, connect
 from cri_handler.streaming import StreamServer
+from tests.spdy_client import HandshakeError, connect
 from tests.stream_backend import SUCCESS, LocalBackend, echo_port, server  # noqa: F401,F811 - fixtures used by name
 
 pytestmark = pytest.mark.platform_independent      # no sentry involved

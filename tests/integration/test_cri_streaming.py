@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from cri_handler.streaming import StreamServer
-from cri_handler.websocket import OP_BINARY, OP_CONT, OP_PING, OP_TEXT, HandshakeError, connect
 from tests.stream_backend import SUCCESS, LocalBackend, echo_port, server  # noqa: F401,F811 - fixtures used by name
+from tests.ws_client import OP_BINARY, OP_CONT, OP_PING, OP_TEXT, HandshakeError, connect, raw_frame
 
 pytestmark = pytest.mark.platform_independent      # no sentry involved
 
@@ -63,8 +63,8 @@ def test_exec_v5_stdin_stdout_stderr_and_half_close(server):
     ws = connect(url, ["v5.channel.k8s.io", "v4.channel.k8s.io"], timeout=10)
     assert ws.subprotocol == "v5.channel.k8s.io"
     # stdin split over fragments with a ping in between: the server reassembles.
-    ws._write(ws._frame(OP_BINARY, b"\x00hel", fin=False) + ws._frame(OP_PING, b"hb")
-              + ws._frame(OP_CONT, b"lo\n", fin=True))
+    ws.sock.sendall(raw_frame(OP_BINARY, b"\x00hel", fin=False) + raw_frame(OP_PING, b"hb")
+                    + raw_frame(OP_CONT, b"lo\n", fin=True))
     ws.send(b"\x00" + b"x" * 100_000 + b"\n")          # bigger than a pipe buffer
     ws.send(bytes([255, 0]))                           # v5: close stdin, so cat ends
     msgs = messages(ws)
@@ -204,6 +204,10 @@ def test_bad_requests_get_http_errors_and_the_server_keeps_serving(server):
     assert http_status(url, headers={"Upgrade": "websocket", "Connection": "Upgrade",
                                      "Sec-WebSocket-Version": "8",
                                      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})[0] == 426
+    with socket.create_connection(server.address, timeout=5) as raw:   # no Host: wsproto refuses
+        raw.sendall(f"GET {urlsplit(url).path} HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
     with socket.create_connection(server.address, timeout=5) as raw:   # not even HTTP
         raw.sendall(b"\x16\x03\x01garbage\r\n\r\n")
         assert raw.recv(100).startswith(b"HTTP/1.")
@@ -215,16 +219,18 @@ def test_bad_requests_get_http_errors_and_the_server_keeps_serving(server):
 
 
 @pytest.mark.parametrize("bad_frame, code", [
-    (lambda ws: ws.sock.sendall(b"\x82\x02\x00x"), 1002),                 # unmasked client frame
-    (lambda ws: ws._write(ws._frame(OP_PING, b"x", fin=False)), 1002),       # fragmented control frame
-    (lambda ws: ws._write(ws._frame(OP_CONT, b"x")), 1002),                  # continuation of nothing
-    (lambda ws: ws._write(ws._frame(OP_TEXT, b"\x00\xff")), 1007),          # text that is not UTF-8
+    (raw_frame(OP_BINARY, b"\x00x", masked=False), 1002),   # unmasked client frame
+    (raw_frame(OP_PING, b"x", fin=False), 1002),              # fragmented control frame
+    (raw_frame(OP_CONT, b"x"), 1002),                         # continuation of nothing
+    (raw_frame(OP_TEXT, b"\x00\xff"), 1007),                  # text that is not UTF-8
+    (raw_frame(0x40 | OP_BINARY, b"\x00x"), 1002),            # RSV1 without an extension
+    (raw_frame(3, b"x"), 1002),                               # reserved opcode
 ])
 def test_protocol_errors_close_the_session_not_the_server(server, bad_frame, code):
     ws = connect(server.register_exec("c1", ["/bin/cat"], stdin=True), ["v5.channel.k8s.io"])
     ws.ping(b"hb")                                     # answered; the client ignores pongs
     assert ws.recv().data == b"\x01"                   # "connected"
-    bad_frame(ws)
+    ws.sock.sendall(bad_frame)
     assert ws.recv() is None and ws.close_code == code
     ws.disconnect()
     msgs = messages(connect(server.register_exec("c1", ["/bin/echo", "ok"]), ["v5.channel.k8s.io"]))

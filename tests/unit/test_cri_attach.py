@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from cri_handler import attach, logrelay
+from cri_handler.channels import TerminalSize
 from cri_handler.logs import parse_record
-from cri_handler.websocket import TerminalSize
 
 
 def records(path):

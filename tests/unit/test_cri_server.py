@@ -69,7 +69,7 @@ def test_argv_env_cwd_and_user_from_the_image(image):
     assert p["args"] == ["/bin/ep", "c1"]
     assert "A=cri" in p["env"] and "A=image" not in p["env"] and "HOSTNAME=podhost" in p["env"]
     assert p["cwd"] == "/work"
-    assert p["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [2000]}   # Merge: image groups
+    assert p["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 2000]}   # primary, then Merge
     assert p["noNewPrivileges"] is True
 
 
@@ -86,10 +86,10 @@ def test_run_as_user_group_and_username(image):
     sc.run_as_user.value = 1234
     sc.run_as_group.value = 99
     sc.supplemental_groups.extend([5, 6])
-    assert build().spec["process"]["user"] == {"uid": 1234, "gid": 99, "additionalGids": [5, 6]}
+    assert build().spec["process"]["user"] == {"uid": 1234, "gid": 99, "additionalGids": [99, 5, 6]}
     cfg, build = _build(image)
     cfg.linux.security_context.run_as_username = "root"
-    assert build().spec["process"]["user"] == {"uid": 0, "gid": 0}
+    assert build().spec["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [0]}
     cfg.linux.security_context.run_as_username = "ghost"
     with pytest.raises(InvalidArgument, match="run_as_username.*ghost"):
         build()
