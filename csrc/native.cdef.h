@@ -77,6 +77,7 @@ struct sb_sentry {
     long path_len;
     char path[4096];
     uint64_t cap_limit;
+    uint64_t synth_dev;
 };
 
 /* notify.c */

@@ -17,6 +17,9 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -202,6 +205,31 @@ static int fast_creds_change(struct sb_sentry *s, struct seccomp_notif *req,
     return fast_continue(s, req, resp);
 }
 
+/* sendfile, splice, copy_file_range in the default fs mode: a synthesized
+ * /proc file (a FUSE file of size 0, sentry/sandbox/synthesized.py) cannot
+ * be spliced (the page cache thinks it empty), so such a source gets
+ * EINVAL, which sends the caller to read(2); every other source runs
+ * natively.  The fd is a register: if another thread swaps it meanwhile,
+ * the kernel just runs the call on the new one, as it would anyway. */
+static int fast_synth_source(struct sb_sentry *s, struct seccomp_notif *req,
+                             struct seccomp_notif_resp *resp)
+{
+    int fd = (int)(req->data.nr == SYS_sendfile ? req->data.args[1] : req->data.args[0]);
+    char name[48];
+    snprintf(name, sizeof name, "%d/fd/%d", (int)req->pid, fd);
+    int f = s->synth_dev && fd >= 0 ? sb_proc_open(s->procfd, name, O_PATH) : -1;
+    if (f >= 0) {
+        struct stat st;
+        int ours = fstat(f, &st) == 0 && (uint64_t)st.st_dev == s->synth_dev;
+        close(f);
+        if (ours) {
+            resp->error = -EINVAL;
+            return SB_REPLY;
+        }
+    }
+    return fast_continue(s, req, resp);
+}
+
 /* execve/execveat: an exec may change credentials (set-id files, file
  * capabilities) and, from a non-leader thread, tids: forget every entry. */
 static int fast_exec(struct sb_sentry *s, struct seccomp_notif *req, struct seccomp_notif_resp *resp)
@@ -218,6 +246,7 @@ static const struct { const char *name; sb_fast_fn fn; } fast_paths[] = {
     { "continue", fast_continue },
     { "creds_change", fast_creds_change },
     { "exec", fast_exec },
+    { "synth_source", fast_synth_source },
     { "uname", sb_fast_uname },
     { "openat", sb_fast_openat },
     { "open", sb_fast_open },

@@ -82,6 +82,7 @@ struct sb_sentry {
     /* creds.c: what of a tracee's effective capabilities the sentry may
      * take when acting as it (all, or less under a user namespace). */
     uint64_t cap_limit;
+    uint64_t synth_dev;           /* st_dev of the synthesized /proc files (0: none) */
 };
 
 struct sb_spawn {

@@ -125,6 +125,7 @@ class Sentry:
     outstanding = property(lambda self: self._c.outstanding, lambda self, v: setattr(self._c, "outstanding", v))
     completed = property(lambda self: self._c.completed, lambda self, v: setattr(self._c, "completed", v))
     cap_limit = property(lambda self: self._c.cap_limit, lambda self, v: setattr(self._c, "cap_limit", v))
+    synth_dev = property(lambda self: self._c.synth_dev, lambda self, v: setattr(self._c, "synth_dev", v))
     fast = property(lambda self: self._c.fast)
     slow = property(lambda self: self._c.slow)
 

@@ -16,7 +16,9 @@ PYSANDBOX = str(BIN / "pysandbox")
 BUSYBOX = "/bin/busybox"
 # The suite runs once per platform: `make test` sets this for the second run.
 PLATFORM = os.environ.get("PYSANDBOX_TEST_PLATFORM", "seccomp")
-RUN = [PYSANDBOX, "run", "--platform", PLATFORM]
+# The fs mode under test: "default", or "strict" (make test's --strict-fs stage).
+FS_MODE = os.environ.get("PYSANDBOX_TEST_FS", "default")
+RUN = [PYSANDBOX, "run", "--platform", PLATFORM] + (["--strict-fs"] if FS_MODE == "strict" else [])
 
 only_seccomp = pytest.mark.skipif(PLATFORM != "seccomp", reason="about the seccomp_notify platform only")
 # Tests that do not involve the sandbox platform (no sentry serves them, or
@@ -36,6 +38,8 @@ def run_sandbox(*args, input=None, timeout=60, check=False, env=None):
     `run` gets the platform under test unless the test names one."""
     if args and args[0] == "run" and "--platform" not in args:
         args = ("run", "--platform", PLATFORM, *args[1:])
+    if args and args[0] == "run" and FS_MODE == "strict" and "--strict-fs" not in args:
+        args = ("run", "--strict-fs", *args[1:])
     cmd = [PYSANDBOX, *args]
     return subprocess.run(cmd, input=input, capture_output=True, text=True,
                           timeout=timeout, check=check, env=env)

@@ -31,7 +31,13 @@ stage "pytest, seccomp platform (all tests)" "$PY" -m pytest -q tests
 # platform_independent in tests/conftest.py); they ran above.
 stage "pytest, ptrace platform (platform-dependent tests)" \
     env PYSANDBOX_TEST_PLATFORM=ptrace "$PY" -m pytest -q -m "not platform_independent" tests
-stage "conformance: native, seccomp, ptrace" "$VENV/bin/pysandbox" conformance --failures-only
+# --strict-fs emulates every path call: the tests about files, escapes and
+# real programs run again in that mode (the default mode ran them above).
+stage "pytest, seccomp platform, --strict-fs (files, escapes, programs)" \
+    env PYSANDBOX_TEST_FS=strict "$PY" -m pytest -q tests/security tests/programs \
+    tests/integration/test_filesystem.py tests/integration/test_fsmeta.py tests/integration/test_chroot.py \
+    tests/integration/test_limits.py tests/integration/test_workloads.py tests/integration/test_blocking.py
+stage "conformance: native, and each platform in both fs modes" "$VENV/bin/pysandbox" conformance --failures-only
 
 echo
 echo "== summary"

@@ -101,7 +101,8 @@ def build_parser(plugins: bool = True) -> Parser:
     r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
     c = sub.add_parser("conformance", help="run the syscall conformance suite natively and in the sandbox")
-    c.add_argument("--platform", default="all", help="all (default) or one platform")
+    c.add_argument("--platform", default="all",
+                   help="all (default), a platform (both fs modes) or PLATFORM-strict (--strict-fs only)")
     c.add_argument("--filter", metavar="PATTERN", help="only cases whose name contains PATTERN")
     c.add_argument("--json", action="store_true")
     c.add_argument("--failures-only", action="store_true", help="print only rows that did not pass everywhere")

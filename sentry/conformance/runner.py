@@ -73,11 +73,19 @@ def build(progress=print) -> list[Path]:
     return out
 
 
+# Every platform runs in both fs modes: "seccomp" (the default mode) and
+# "seccomp-strict" (--strict-fs: every path call mediated by the sentry).
+STRICT = "-strict"
+ENVS = tuple(e for p in PLATFORMS for e in (p, p + STRICT))
+
+
 def command(env: str, exe: Path, pattern: str | None) -> list[str]:
     tail = [pattern] if pattern else []
     if env == "native":
         return ["unshare", "--uts", "--ipc", "--", str(exe), *tail]
-    return [PYSANDBOX, "run", "--platform", env, "-e", f"PYSANDBOX_PLATFORM={env}",
+    platform = env.removesuffix(STRICT)
+    strict = ["--strict-fs"] if env.endswith(STRICT) else []
+    return [PYSANDBOX, "run", "--platform", platform, *strict, "-e", f"PYSANDBOX_PLATFORM={platform}",
             "--bind", f"{BUILD}:/mnt:ro", "--cwd", "/tmp", "--", f"/mnt/{exe.name}", *tail]
 
 
@@ -176,10 +184,15 @@ def print_table(res: Results, expected, out=sys.stdout, failures_only=False) -> 
 
 
 def main(platform: str = "all", pattern: str | None = None, as_json: bool = False, verbose: bool = True) -> int:
-    platforms = list(PLATFORMS) if platform == "all" else [platform]
+    if platform == "all":
+        platforms = list(ENVS)
+    elif platform in PLATFORMS:
+        platforms = [platform, platform + STRICT]
+    else:
+        platforms = [platform]
     for p in platforms:
-        if p not in PLATFORMS:
-            print(f"pysandbox: error: platform {p!r} is not available (have: {', '.join(PLATFORMS)})",
+        if p not in ENVS:
+            print(f"pysandbox: error: platform {p!r} is not available (have: {', '.join(ENVS)}, all)",
                   file=sys.stderr)
             return 125
     res = run(platforms, pattern)

@@ -176,6 +176,8 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         listener, master = _receive(ours, pid, life, plat)
         if master is not None:
             relay = Relay(master)
+        if not cfg.strict_fs:              # we stand in the view now: find its synthesized files
+            sb.sentry.synth_dev = synthesized.device_in_view()
         handlers, blocking, kinds = handlers_and_kinds(sb)
         for nr, kind in kinds.items():
             sb.sentry.set_kind(nr, kind)

@@ -30,6 +30,7 @@ Kernel facts relied upon:
 """
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -89,6 +90,49 @@ class Server:
         if self.thread is None and self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+FUSE_SUPER_MAGIC = 0x65735546
+
+
+def device_in_view() -> int:
+    """st_dev of the synthesized files as the sandbox sees them (the sentry
+    stands in its view), 0 if /proc/meminfo is not one (--strict-fs, an
+    exec)."""
+    try:
+        fd = os.open("/proc/meminfo", os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        return os.fstat(fd).st_dev if native.fstatfs_type(fd) == FUSE_SUPER_MAGIC else 0
+    finally:
+        os.close(fd)
+
+
+def source_check(t):
+    """The Python form of the C fast path "synth_source" (--strace,
+    --no-fastpath): EINVAL for sendfile/splice/copy_file_range from a
+    synthesized file, else the kernel runs the call."""
+    from sentry.errors import SysError
+    from sentry.handlers import current
+    from sentry.platform.base import CONTINUE
+    from sentry.vfs import hostproc
+    fd = t.arg(1 if t.nr == SENDFILE_NR else 0) & 0xFFFFFFFF
+    dev = current.sandbox.sentry.synth_dev
+    if dev and fd < 0x80000000:
+        try:
+            f = hostproc.open(f"{t.pid}/fd/{fd}", os.O_PATH)
+        except OSError:
+            return CONTINUE
+        try:
+            if os.fstat(f).st_dev == dev:
+                raise SysError(errno.EINVAL)
+        finally:
+            os.close(f)
+    return CONTINUE
+
+
+SENDFILE_NR = 40
 
 
 def mount_in(staging: str, dev_fd: int) -> str:

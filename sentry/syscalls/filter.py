@@ -38,7 +38,7 @@ def filter_action(row: Row, trace_all: bool, intercept: int, strict_fs: bool = F
 def build(rows, trace_all: bool = False, intercept: int = A_NOTIFY, strict_fs: bool = False) -> FilterCtx:
     """The table as a filter; `intercept` is the platform's action for
     emulated and observed rows (Platform.intercept); strict_fs: the fs mode
-    (model.Row.strict_fs)."""
+    (model.Row.fs_mode)."""
     f = native.filter_new(errno.ENOSYS)
     try:
         for row in rows:

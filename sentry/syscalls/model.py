@@ -45,16 +45,18 @@ class Row:
     fast: str | None = None           # name of a C fast-path handler, if any
     blocking: bool = False               # handler may sleep: run it off the notify loop
     arg_rules: tuple = field(default_factory=tuple)  # ArgRule..., checked before the action
-    # A path call intercepted only under --strict-fs.  In the default fs mode
-    # it runs natively: the sentry virtualizes nothing it would touch (the
-    # sandbox's mount namespace confines it, the kernel checks the caller's
-    # own identity, the synthesized /proc files are bind mounts of the
-    # sentry's FUSE filesystem).  See docs/fs-modes.md.
-    strict_fs: bool = False
+    # The fs mode the row's action applies in; in the other it is
+    # PASSTHROUGH.  "strict": a path call intercepted only under --strict-fs
+    # (in the default mode the sandbox's mount namespace confines it, the
+    # kernel checks the caller's own identity, and the synthesized /proc
+    # files are bind mounts of the sentry's FUSE filesystem).  "default":
+    # intercepted only in the default mode (where those FUSE files need
+    # it).  None: both.  See docs/fs-modes.md.
+    fs_mode: str | None = None
 
     def action_in(self, strict_fs: bool) -> Action:
         """What this row does in the default fs mode or under --strict-fs."""
-        if self.strict_fs and not strict_fs:
+        if self.fs_mode is not None and self.fs_mode != ("strict" if strict_fs else "default"):
             return Action.PASSTHROUGH
         return self.action
 
@@ -71,11 +73,11 @@ def E(nr, name, handler, note="", fast=None, blocking=False, arg_rules=()):
 def F(nr, name, handler, note="", fast=None, blocking=False, arg_rules=()):
     """A path call: emulated under --strict-fs, passthrough in the default mode."""
     return Row(nr, name, Action.EMULATE, note, handler=handler, fast=fast, blocking=blocking,
-               arg_rules=tuple(arg_rules), strict_fs=True)
+               arg_rules=tuple(arg_rules), fs_mode="strict")
 
 
-def O(nr, name, note="", handler=None, fast=None, strict_fs=False):  # noqa: E743 - one letter per action, as the table reads (P E O D)
-    return Row(nr, name, Action.OBSERVE, note, handler=handler, fast=fast, strict_fs=strict_fs)
+def O(nr, name, note="", handler=None, fast=None, fs_mode=None):  # noqa: E743 - one letter per action, as the table reads (P E O D)
+    return Row(nr, name, Action.OBSERVE, note, handler=handler, fast=fast, fs_mode=fs_mode)
 
 
 def D(nr, name, errno, note=""):

@@ -12,7 +12,7 @@ Actions (see model.py):
                   sandbox's namespaces, dropped capabilities and rlimits.
   E  EMULATE      the filter notifies the sentry, whose handler answers.
   F  EMULATE under --strict-fs, PASSTHROUGH in the default fs mode: a path
-                  call (see model.Row.strict_fs and docs/fs-modes.md).
+                  call (see model.Row.fs_mode and docs/fs-modes.md).
   O  OBSERVE      the filter notifies the sentry, which traces the call and
                   replies CONTINUE; the kernel boundary (e.g. the mount
                   namespace) is what confines it.
@@ -31,6 +31,7 @@ import errno
 
 from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH
 from sentry.handlers import attrs, dirs, fileopen, identity, inotify, stat, sysinfo, times, uts, xattr
+from sentry.sandbox import synthesized
 from sentry.syscalls.model import Action, ArgRule, D, E, F, O, P, Row
 
 # Namespace flags (include/uapi/linux/sched.h).  Creating namespaces inside
@@ -91,6 +92,10 @@ EXEC = "the mount ns confines the path; identity re-read, then CONTINUE"
 # sentry forgets what it cached of the caller (sentry/handlers/identity.py).
 IDC = "identity: dropped caps confine it; the sentry re-reads it"
 CREDS = "creds_change"
+# A synthesized /proc file (a FUSE file of size 0) cannot be spliced: the
+# page cache thinks it empty.  EINVAL sends the caller to read(2), as for
+# any file without splice support (sentry/sandbox/synthesized.py).
+SPLICE = "fd I/O; EINVAL from a synthesized /proc file (callers then read)"
 NI = "never implemented; ENOSYS as on Linux"
 GONE = "removed from Linux; ENOSYS as on Linux"
 LANDLOCK = "Landlock: can only restrict further"
@@ -137,7 +142,7 @@ ROWS: tuple[Row, ...] = (
     P(37, "alarm", TIMER),
     P(38, "setitimer", TIMER),
     P(39, "getpid", PIDNS),
-    P(40, "sendfile", FD),
+    O(40, "sendfile", SPLICE, synthesized.source_check, fast="synth_source", fs_mode="default"),
     P(41, "socket", NET),
     P(42, "connect", NET),
     P(43, "accept", NET),
@@ -179,7 +184,7 @@ ROWS: tuple[Row, ...] = (
     P(77, "ftruncate", FD),
     P(78, "getdents", "directory reads via an fd"),
     P(79, "getcwd", "path as seen in the sandbox mount namespace"),
-    O(80, "chdir", "the mount namespace confines the path; traced, then CONTINUE", strict_fs=True),
+    O(80, "chdir", "the mount namespace confines the path; traced, then CONTINUE", fs_mode="strict"),
     P(81, "fchdir", "cwd via an fd"),
     F(82, "rename", dirs.rename, FSE),
     F(83, "mkdir", dirs.mkdir, FSE),
@@ -378,7 +383,7 @@ ROWS: tuple[Row, ...] = (
       arg_rules=NO_NEW_NS),
     P(273, "set_robust_list", FUTEX),
     P(274, "get_robust_list", FUTEX),
-    P(275, "splice", FD),
+    O(275, "splice", SPLICE, synthesized.source_check, fast="synth_source", fs_mode="default"),
     P(276, "tee", FD),
     P(277, "sync_file_range", FD),
     P(278, "vmsplice", FD),
@@ -429,7 +434,7 @@ ROWS: tuple[Row, ...] = (
     D(323, "userfaultfd", errno.EPERM, "stalls kernel page faults (exploit aid)"),
     P(324, "membarrier", "memory barriers"),
     P(325, "mlock2", MEM),
-    P(326, "copy_file_range", FD),
+    O(326, "copy_file_range", SPLICE, synthesized.source_check, fast="synth_source", fs_mode="default"),
     P(327, "preadv2", FD),
     P(328, "pwritev2", FD),
     P(329, "pkey_mprotect", "memory protection keys"),

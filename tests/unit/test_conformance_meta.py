@@ -4,8 +4,8 @@ expected-failures file names real cases on real platforms."""
 import re
 from pathlib import Path
 
+from sentry.conformance.runner import ENVS as PLATFORMS
 from sentry.conformance.runner import EXPECTED, SRC, load_expected
-from sentry.sandbox.config import PLATFORMS
 from sentry.syscalls.table import BY_NAME
 
 CASE = re.compile(r"^TEST\((\w+),\s*(\w+)\)", re.M)

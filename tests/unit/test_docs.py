@@ -19,4 +19,4 @@ def test_formats_list_every_row():
     from sentry.syscalls.table import ROWS
     assert len(json.loads(render("json"))) == len(ROWS)
     assert len(list(csv.DictReader(io.StringIO(render("csv"))))) == len(ROWS)
-    assert render("table").count("\n") == len(ROWS) + 2
+    assert render("table").count("\n") == len(ROWS) + 3
