@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from sentry._native import ffi, lib
 from sentry.abi.linux import O_CLOEXEC
+from sentry.errors import TaskGone
 
 
 def check(ret: int, what: str = "") -> int:
@@ -187,7 +188,6 @@ def act_as(sentry: Sentry, tid: int) -> bool:
     chrooted.  TaskGone if it is gone."""
     r = lib.sb_act_as(sentry._c, tid)
     if r == -_errno.ESRCH:
-        from sentry.errors import TaskGone
         raise TaskGone()
     return bool(check(r, f"acting as thread {tid}"))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 
 from sentry.errors import SandboxError
-from sentry.sandbox import cgroups
 from sentry.sandbox.config import RunConfig, normalise, parse_bind
 
 
@@ -16,6 +15,11 @@ def _user(spec: str | None) -> tuple[int, int]:
         return int(uid), int(gid or uid)
     except ValueError:
         raise SandboxError(f"--user {spec!r}: expected numeric UID[:GID]") from None
+
+
+def _cgroups():
+    from sentry.sandbox import cgroups  # only with limits: it is not small
+    return cgroups
 
 
 def run(args) -> int:
@@ -40,9 +44,9 @@ def run(args) -> int:
         platform=args.platform, cap_add=args.cap_add, cap_drop=args.cap_drop,
         uid=uid, gid=gid, read_only=args.read_only, persist=args.persist,
         masks=args.mask, ro_paths=args.ro,
-        memory=cgroups.parse_memory(args.memory) if args.memory else None,
-        cpus=cgroups.parse_cpus(args.cpus) if args.cpus else None,
-        pids=cgroups.parse_pids(args.pids) if args.pids else None,
+        memory=_cgroups().parse_memory(args.memory) if args.memory else None,
+        cpus=_cgroups().parse_cpus(args.cpus) if args.cpus else None,
+        pids=_cgroups().parse_pids(args.pids) if args.pids else None,
     )
     normalise(cfg)
     if os.geteuid() != 0:

@@ -1,5 +1,21 @@
 """Platforms: how a sandbox's syscalls are intercepted (base.py is the
-interface).  Importing the package registers every platform, so
-`platform.get("ptrace")` and `platform.names()` see them all."""
-from sentry.platform import ptrace, seccomp_notify  # noqa: F401 - they register themselves
-from sentry.platform.base import get, names  # noqa: F401 - the package's API
+interface).  Each lives in its own module and registers itself when that
+module is imported; get(name) imports only the one asked for (the caller
+must do so before the sentry leaves the host's mount namespace, as
+sentry/sandbox/lifecycle.py does), so `pysandbox run` does not load the
+ptrace machinery it does not use."""
+import importlib
+
+from sentry.platform import base
+
+MODULES = {"seccomp": "sentry.platform.seccomp_notify", "ptrace": "sentry.platform.ptrace"}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(MODULES)
+
+
+def get(name: str) -> base.Platform:
+    """A new instance of the platform called name; KeyError if none is."""
+    importlib.import_module(MODULES[name])
+    return base.get(name)

@@ -134,14 +134,18 @@ class Dispatcher:
             # A host call the handler did not expect to fail: the sentry's
             # failure, not an answer.  The tracee gets EIO and we say so.
             sys.stderr.write(f"pysandbox: {self._name(t)}: the sentry failed ({e}); the call gets EIO\n"
-                             f"{traceback.format_exc()}")
+                             f"{_traceback()}")
             result = SysError(errno.EIO)
         except BaseException:     # a sentry bug: loud, and the sandbox stops
-            self.on_fatal(f"internal error in the handler for {self._name(t)}:\n{traceback.format_exc()}")
+            self.on_fatal(f"internal error in the handler for {self._name(t)}:\n{_traceback()}")
             return native.PY_STOP
         if self.tracer is not None:
             self.tracer.exit(t, result)
         return encode(result)
+
+
+def _traceback() -> str:
+    return traceback.format_exc()
 
 
 def _unbound(*_args):

@@ -31,7 +31,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import signal
 import time
 from dataclasses import dataclass
@@ -89,7 +88,7 @@ def parse_pids(text: str) -> int:
 
 def unique_name() -> str:
     """pysandbox/<pid>-<random hex>: unique across concurrent sentries."""
-    return f"{PARENT}/{os.getpid()}-{secrets.token_hex(4)}"
+    return f"{PARENT}/{os.getpid()}-{os.urandom(4).hex()}"
 
 
 @dataclass

@@ -42,15 +42,13 @@ from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWP
 from sentry.errors import SandboxError
 from sentry.handlers import current
 from sentry.platform.dispatch import Dispatcher
-from sentry.sandbox import caps, cgroups, mounts, protocol, synthesized
+from sentry.sandbox import caps, mounts, protocol, synthesized
 from sentry.sandbox.config import host_id
 from sentry.sandbox.protocol import Msg
 from sentry.sandbox.state import Sandbox
-from sentry.sandbox.tty import Relay
 from sentry.syscalls import filter as seccomp_filter
 from sentry.syscalls import table
 from sentry.syscalls.model import Action
-from sentry.syscalls.strace import Tracer, print_summary
 from sentry.vfs import hostproc, procfs  # noqa: F401 - procfs: imported before leaving the host (see the header)
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
@@ -103,6 +101,8 @@ def run(cfg, life: Lifecycle | None = None) -> int:
         sb.fastpath = False       # the C stat paths do not translate owner ids (handlers/stat.py does)
     current.sandbox = sb
     hostproc.open_host_proc()
+    if cfg.cgroup_path or cfg.memory or cfg.cpus or cfg.pids:
+        from sentry.sandbox import cgroups  # only for limits; here, still in the host's mount namespace
     if cfg.exec_in and cfg.cgroup_path:
         sb.cgroup = cgroups.Cgroup.attach(cfg.cgroup_path)     # the container's: joined, kept
     elif cfg.memory or cfg.cpus or cfg.pids or cfg.cgroup_path:
@@ -135,7 +135,15 @@ def run(cfg, life: Lifecycle | None = None) -> int:
 def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     # Built here, before the sentry leaves the host's mount namespace: the
     # tracer loads python-ptrace's prototypes, from host paths.
-    tracer = Tracer(sb) if cfg.strace else None
+    # Imported here, before the sentry leaves the host's mount namespace
+    # (nothing may be imported after: sys.path would then name paths of the
+    # sandbox's view), and only when asked for: python-ptrace is heavy.
+    if cfg.tty:
+        from sentry.sandbox.tty import Relay  # imported before the fork, like everything
+    tracer = None
+    if cfg.strace or cfg.summary:
+        from sentry.syscalls import strace
+        tracer = strace.Tracer(sb) if cfg.strace else None
     plat = platforms.get(cfg.platform)
     filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", intercept=plat.intercept,
                                 strict_fs=cfg.strict_fs)
@@ -219,7 +227,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     data = os.read(status_r, 4)
     os.close(status_r)
     if cfg.summary:
-        print_summary(sb)
+        strace.print_summary(sb)
     if len(data) != 4:
         raise InitDied(wstatus)
     return exit_code(int.from_bytes(data, sys.byteorder))

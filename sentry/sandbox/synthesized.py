@@ -38,7 +38,10 @@ from collections.abc import Callable
 
 from sentry import native
 from sentry.abi.linux import CLONE_FS, MS_BIND
-from sentry.vfs import fuse, procfs, procfuse
+from sentry.errors import SysError
+from sentry.handlers import current
+from sentry.platform.base import CONTINUE
+from sentry.vfs import fuse, hostproc, procfs, procfuse
 
 STAGING_DIR = "synthesized"          # in init's private staging tmpfs (mounts.STAGING)
 
@@ -113,10 +116,6 @@ def source_check(t):
     """The Python form of the C fast path "synth_source" (--strace,
     --no-fastpath): EINVAL for sendfile/splice/copy_file_range from a
     synthesized file, else the kernel runs the call."""
-    from sentry.errors import SysError
-    from sentry.handlers import current
-    from sentry.platform.base import CONTINUE
-    from sentry.vfs import hostproc
     fd = t.arg(1 if t.nr == SENDFILE_NR else 0) & 0xFFFFFFFF
     dev = current.sandbox.sentry.synth_dev
     if dev and fd < 0x80000000:

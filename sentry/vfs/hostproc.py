@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from sentry import native
 from sentry.errors import TaskGone
 
 _fd: int | None = None
@@ -31,12 +32,10 @@ def fd() -> int:
 def open(rel: str, flags: int = os.O_RDONLY) -> int:  # noqa: A001 - mirrors os.open
     """A tracee's /proc entry; with CAP_SYS_PTRACE for the call if the
     kernel wants ptrace access (the tracee changed its ids)."""
-    from sentry import native
     return native.proc_open(fd(), rel, flags)
 
 
 def readlink(rel: str) -> str:
-    from sentry import native
     return native.proc_readlink(fd(), rel)
 
 
