@@ -46,7 +46,7 @@ test: setup
 	@tests/stages.sh $(VENV)
 
 bench: setup
-	@command -v proot >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proot >/dev/null; }
+	@for t in proot strace; do command -v $$t >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$t >/dev/null; }; done
 	$(PY) -m bench.syscalls
 	$(PY) -m bench.workloads
 	$(PY) -m bench.oci_lifecycle
