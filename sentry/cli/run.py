@@ -12,10 +12,11 @@ def _user(spec: str | None) -> tuple[int, int]:
     if spec is None:
         return 0, 0
     uid, _, gid = spec.partition(":")
-    try:
-        return int(uid), int(gid or uid)
-    except ValueError:
-        raise SandboxError(f"--user {spec!r}: expected numeric UID[:GID]") from None
+    ids = (uid, gid or uid)
+    # (uid_t)-1 means "unchanged" to setresuid(2): not an id anyone can be.
+    if not all(i.isascii() and i.isdigit() and int(i) < (1 << 32) - 1 for i in ids):
+        raise SandboxError(f"--user {spec!r}: expected numeric UID[:GID], each from 0 to 4294967294")
+    return int(ids[0]), int(ids[1])
 
 
 def run(args) -> int:
@@ -25,9 +26,9 @@ def run(args) -> int:
     if args.image is not None:
         if args.rootfs is not None:
             raise SandboxError("--image and --rootfs are mutually exclusive")
+        from sentry.cli.images import open_store
         from sentry.images.runimage import resolve
-        from sentry.images.store import DEFAULT_ROOT, Store
-        img = resolve(Store(args.root or DEFAULT_ROOT), args.image, argv, args.env, args.cwd,
+        img = resolve(open_store(args.root), args.image, argv, args.env, args.cwd,
                       None if args.user is None else (uid, gid))
         argv, env, cwd, layers, uid, gid = img.argv, img.env, img.cwd, img.layers, img.uid, img.gid
     elif args.root is not None:
