@@ -19,6 +19,15 @@ def _user(spec: str | None) -> tuple[int, int]:
     return int(ids[0]), int(ids[1])
 
 
+def _limit(flag: str, parse, text: str | None):
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except SandboxError as e:
+        raise SandboxError(f"{flag}: {e}") from None
+
+
 def run(args) -> int:
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     uid, gid = _user(args.user)
@@ -41,9 +50,9 @@ def run(args) -> int:
         platform=args.platform, cap_add=args.cap_add, cap_drop=args.cap_drop,
         uid=uid, gid=gid, read_only=args.read_only, persist=args.persist,
         masks=args.mask, ro_paths=args.ro,
-        memory=cgroups.parse_memory(args.memory) if args.memory else None,
-        cpus=cgroups.parse_cpus(args.cpus) if args.cpus else None,
-        pids=cgroups.parse_pids(args.pids) if args.pids else None,
+        memory=_limit("--memory", cgroups.parse_memory, args.memory),
+        cpus=_limit("--cpus", cgroups.parse_cpus, args.cpus),
+        pids=_limit("--pids", cgroups.parse_pids, args.pids),
     )
     normalise(cfg)
     if os.geteuid() != 0:
