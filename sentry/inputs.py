@@ -32,6 +32,11 @@ def shown(path: str) -> str:
     return path if path.isprintable() else ascii(path)[1:-1]
 
 
+def where(what: str, path: str) -> str:
+    """`--root /x`, or the path alone when what is empty."""
+    return f"{what} {shown(path)}" if what else shown(path)
+
+
 def _problem(path: str, err: OSError) -> str:
     if isinstance(err, FileNotFoundError) and os.path.lexists(path):
         return "dangling symlink"
@@ -41,19 +46,19 @@ def _problem(path: str, err: OSError) -> str:
 def read_file(path: str, what: str, limit: int = MAX_CONFIG) -> bytes:
     """The bytes of the regular file at `path`, at most `limit` of them."""
     if not path:
-        raise SandboxError(f"{what}: empty path")
+        raise SandboxError(f"{what or 'path'}: empty path")
     if "\0" in path:
-        raise SandboxError(f"{what} {shown(path)}: contains a NUL byte")
+        raise SandboxError(f"{where(what, path)}: contains a NUL byte")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except OSError as e:
-        raise SandboxError(f"{what} {shown(path)}: {_problem(path, e)}") from None
+        raise SandboxError(f"{where(what, path)}: {_problem(path, e)}") from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise SandboxError(f"{what} {shown(path)}: is a directory, not a file")
+            raise SandboxError(f"{where(what, path)}: is a directory, not a file")
         if not stat.S_ISREG(mode):
-            raise SandboxError(f"{what} {shown(path)}: not a regular file")
+            raise SandboxError(f"{where(what, path)}: not a regular file")
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
@@ -62,11 +67,11 @@ def read_file(path: str, what: str, limit: int = MAX_CONFIG) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     except OSError as e:
-        raise SandboxError(f"{what} {shown(path)}: {e.strerror}") from None
+        raise SandboxError(f"{where(what, path)}: {e.strerror}") from None
     finally:
         os.close(fd)
     if size > limit:
-        raise SandboxError(f"{what} {shown(path)}: larger than {limit} bytes")
+        raise SandboxError(f"{where(what, path)}: larger than {limit} bytes")
     return b"".join(chunks)
 
 
@@ -87,10 +92,10 @@ def decode_json(data: bytes, where: str):
 def read_json(path: str, what: str, limit: int = MAX_CONFIG, want: type | None = dict):
     """A JSON document from a regular file; `want`: the type the top level
     must have (an object unless told otherwise)."""
-    where = f"{what} {shown(path)}"
-    doc = decode_json(read_file(path, what, limit), where)
+    at = where(what, path)
+    doc = decode_json(read_file(path, what, limit), at)
     if want is not None and not isinstance(doc, want):
-        raise SandboxError(f"{where}: expected a JSON {'object' if want is dict else want.__name__}, "
+        raise SandboxError(f"{at}: expected a JSON {'object' if want is dict else want.__name__}, "
                            f"got {type(doc).__name__}")
     return doc
 
@@ -101,46 +106,46 @@ def read_toml(path: str, what: str, limit: int = 1 << 20) -> dict:
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise SandboxError(f"{what} {shown(path)}: not valid TOML (not UTF-8 text at byte {e.start})") from None
+        raise SandboxError(f"{where(what, path)}: not valid TOML (not UTF-8 text at byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
-        raise SandboxError(f"{what} {shown(path)}: not valid TOML ({e})") from None
+        raise SandboxError(f"{where(what, path)}: not valid TOML ({e})") from None
 
 
 def check_dir(path: str, what: str, must_exist: bool = False) -> str:
     """`path` is a directory, or (must_exist False) nothing yet.  Returns it."""
     if not path:
-        raise SandboxError(f"{what}: empty path")
+        raise SandboxError(f"{what or 'path'}: empty path")
     if "\0" in path:
-        raise SandboxError(f"{what} {shown(path)}: contains a NUL byte")
+        raise SandboxError(f"{where(what, path)}: contains a NUL byte")
     try:
         st = os.stat(path)
     except FileNotFoundError:
         if os.path.lexists(path):
-            raise SandboxError(f"{what} {shown(path)}: dangling symlink") from None
+            raise SandboxError(f"{where(what, path)}: dangling symlink") from None
         if must_exist:
-            raise SandboxError(f"{what} {shown(path)}: no such directory") from None
+            raise SandboxError(f"{where(what, path)}: no such directory") from None
         return path
     except OSError as e:
-        raise SandboxError(f"{what} {shown(path)}: {e.strerror}") from None
+        raise SandboxError(f"{where(what, path)}: {e.strerror}") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise SandboxError(f"{what} {shown(path)}: not a directory")
+        raise SandboxError(f"{where(what, path)}: not a directory")
     return path
 
 
 def check_file(path: str, what: str) -> str:
     """`path` is a regular file (or a symlink to one)."""
     if not path:
-        raise SandboxError(f"{what}: empty path")
+        raise SandboxError(f"{what or 'path'}: empty path")
     if "\0" in path:
-        raise SandboxError(f"{what} {shown(path)}: contains a NUL byte")
+        raise SandboxError(f"{where(what, path)}: contains a NUL byte")
     try:
         st = os.stat(path)
     except OSError as e:
-        raise SandboxError(f"{what} {shown(path)}: {_problem(path, e)}") from None
+        raise SandboxError(f"{where(what, path)}: {_problem(path, e)}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise SandboxError(f"{what} {shown(path)}: is a directory, not a file")
+        raise SandboxError(f"{where(what, path)}: is a directory, not a file")
     if not stat.S_ISREG(st.st_mode):
-        raise SandboxError(f"{what} {shown(path)}: not a regular file")
+        raise SandboxError(f"{where(what, path)}: not a regular file")
     return path
 
 
@@ -148,27 +153,27 @@ def check_new_file(path: str, what: str) -> str:
     """A file we are going to (re)write, such as --pid-file: its directory
     exists, and it is not itself a directory."""
     if not path:
-        raise SandboxError(f"{what}: empty path")
+        raise SandboxError(f"{what or 'path'}: empty path")
     if "\0" in path:
-        raise SandboxError(f"{what} {shown(path)}: contains a NUL byte")
+        raise SandboxError(f"{where(what, path)}: contains a NUL byte")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise SandboxError(f"{what} {shown(path)}: directory {shown(parent)} does not exist")
+        raise SandboxError(f"{where(what, path)}: directory {shown(parent)} does not exist")
     if os.path.isdir(path):
-        raise SandboxError(f"{what} {shown(path)}: is a directory")
+        raise SandboxError(f"{where(what, path)}: is a directory")
     return path
 
 
 def check_socket(path: str, what: str) -> str:
     """`path` is a unix socket (connecting is the caller's business)."""
     if not path:
-        raise SandboxError(f"{what}: empty path")
+        raise SandboxError(f"{what or 'path'}: empty path")
     if "\0" in path:
-        raise SandboxError(f"{what} {shown(path)}: contains a NUL byte")
+        raise SandboxError(f"{where(what, path)}: contains a NUL byte")
     try:
         st = os.stat(path)
     except OSError as e:
-        raise SandboxError(f"{what} {shown(path)}: {_problem(path, e)}") from None
+        raise SandboxError(f"{where(what, path)}: {_problem(path, e)}") from None
     if not stat.S_ISSOCK(st.st_mode):
-        raise SandboxError(f"{what} {shown(path)}: not a socket")
+        raise SandboxError(f"{where(what, path)}: not a socket")
     return path
