@@ -334,9 +334,9 @@ def _list(root: str, args) -> int:
 
 
 def _update(root: str, args) -> int:
+    from sentry import inputs
     from sentry.oci import container as ct
     from sentry.sandbox.cgroups import parse_memory
-    from sentry import inputs
     res = {}
     if args.resources is not None:
         if args.resources == "-":

@@ -32,9 +32,11 @@ Checked here because the kernel would refuse them later, deep in the
 sandbox's start-up (sentry.sandbox.config has the uname and cgroup limits):
 - No string the sandbox hands to the kernel (args, env, paths, hostname)
   may hold a NUL: C strings end there.
-- A namespace path must be an nsfs file of the kind named: ioctl(fd,
-  NS_GET_NSTYPE) on it answers the CLONE_NEW* flag of its namespace (Linux
-  4.11), and fails (ENOTTY) on any other file, where setns(2) would fail.
+- A namespace path must be an nsfs file of the kind named: stat(2) shows
+  one as a regular file (so no device or FIFO is ever opened to ask), and
+  ioctl(fd, NS_GET_NSTYPE) on it answers the CLONE_NEW* flag of its
+  namespace (Linux 4.11), failing (ENOTTY) on any other file, where
+  setns(2) would fail.
 - A device number is a 12-bit major and a 20-bit minor (MAJOR/MINOR in
   linux/kdev_t.h); a file mode is at most 0o7777.
 - A CFS period is 1 ms to 1 s (min/max_cfs_quota_period).
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 from dataclasses import dataclass, field
 
 from sentry import inputs
@@ -84,7 +87,7 @@ class Spec:
 
 
 def load(bundle: str, platform: str = "seccomp") -> Spec:
-    inputs.check_dir(bundle, "--bundle", must_exist=True)
+    inputs.check_dir(bundle, "bundle", must_exist=True)
     path = os.path.join(bundle, "config.json")
     if not os.path.lexists(path):
         raise SandboxError(f"{path}: no such file (the bundle has no config.json)")
@@ -274,14 +277,17 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
 
 
 def _check_nsfs(path: str, kind: str, where: str) -> None:
+    not_ns = f"{where}.path {path}: not a namespace file (such as /proc/PID/ns/...)"
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):     # nsfs files are; never open a device or FIFO
+            raise SandboxError(not_ns)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as e:
         raise SandboxError(f"{where}.path {path}: {e.strerror}") from None
     try:
         got = fcntl.ioctl(fd, NS_GET_NSTYPE)
     except OSError:
-        raise SandboxError(f"{where}.path {path}: not a namespace file (such as /proc/PID/ns/...)") from None
+        raise SandboxError(not_ns) from None
     finally:
         os.close(fd)
     if got != NS_FLAGS[kind]:
