@@ -54,7 +54,9 @@ class _Archive:
                             if m.isfile() or m.issym() or m.islnk()}
         except tarfile.ReadError:
             raise SandboxError(f"{path}: not a tar archive (plain, gzip, bzip2 or xz)") from None
-        except (OSError, tarfile.TarError, EOFError) as e:
+        except OSError as e:
+            raise SandboxError(f"{path}: cannot read the archive ({e.strerror or e})") from None
+        except (tarfile.TarError, EOFError) as e:
             raise SandboxError(f"{path}: cannot read the archive ({e})") from None
 
     def open(self, name: str):

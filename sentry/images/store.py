@@ -19,7 +19,7 @@ Facts relied upon:
 - A layer directory appears (by rename) only once fully unpacked and checked
   against its diff_id, so its presence means it is complete.
 - flock(2) locks an open file, not a name: once the lock file is unlinked
-  (a failed first import takes away the store it made), a waiter holding
+  (a failed import takes away the lock file it made), a waiter holding
   the old file gets a lock nobody else can see.  So a writer that gets the
   lock checks that the file it holds is still the one at `lock`, and
   starts again if not.
@@ -79,10 +79,13 @@ class Store:
     @contextlib.contextmanager
     def locked(self):
         """One writer at a time (import, pull, rm); readers need no lock
-        because every change is a rename.  A store this call made is taken
-        away again if the body fails and nothing was added to it."""
-        made = not os.path.lexists(self.root)
+        because every change is a rename.  What init() made for this call
+        (the store itself, its directories, the lock file) is taken away
+        again if the body fails and leaves them empty."""
         lock = os.path.join(self.root, "lock")
+        skeleton = [self.root, os.path.dirname(self.blobs), self.blobs, os.path.dirname(self.layers),
+                    self.layers, lock]
+        made = [p for p in skeleton if not os.path.lexists(p)]
         while True:
             self.init()
             try:
@@ -96,29 +99,21 @@ class Store:
                     break
             except FileNotFoundError:
                 pass
-            os.close(fd)                 # someone removed the store under us: again
+            os.close(fd)                 # someone removed the lock under us: again
         try:
             yield self
         except BaseException:
-            if made:
-                self._remove_if_empty(lock)
+            for path in reversed(made):  # with the lock held; rmdir takes only empty directories
+                try:
+                    if path == lock:
+                        os.unlink(path)
+                    else:
+                        os.rmdir(path)
+                except OSError:
+                    pass
             raise
         finally:
             os.close(fd)
-
-    def _remove_if_empty(self, lock: str) -> None:
-        """Undo init() (called with the lock held): rmdir only, so anything
-        that is there after all stays."""
-        try:
-            for d in (self.blobs, self.layers):
-                os.rmdir(d)
-                os.rmdir(os.path.dirname(d))
-            if os.listdir(self.root) != ["lock"]:
-                return
-            os.unlink(lock)
-            os.rmdir(self.root)
-        except OSError:
-            pass
 
     # -- blobs ---------------------------------------------------------------
 

@@ -100,8 +100,12 @@ class Dir:
     def load(self) -> State:
         from sentry import inputs
         path = os.path.join(self.path, "state.json")
-        if not os.path.lexists(path):
-            raise SandboxError(f"container {self.id} does not exist")
+        try:
+            os.lstat(path)
+        except FileNotFoundError:
+            raise SandboxError(f"container {self.id} does not exist") from None
+        except OSError as e:                 # EACCES, ENOTDIR: something is there we cannot read
+            raise SandboxError(f"container {self.id}: {path}: {e.strerror}") from None
         try:
             data = inputs.read_json(path, f"container {self.id}: state", limit=1 << 20)
         except SandboxError as e:
@@ -387,6 +391,8 @@ def list_states(root: str) -> list[dict]:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
         return out
+    except OSError as e:
+        raise SandboxError(f"state directory {root}: {e.strerror}") from None
     for name in names:
         try:
             d = Dir(root, name)

@@ -9,9 +9,10 @@ import uuid
 import pytest
 
 from bad_input import Leftovers, assert_fails_well, run
-from conftest import PLATFORM, PYSANDBOX, only_seccomp
+from conftest import BIN, PLATFORM, PYSANDBOX, only_seccomp
 
 MARKER = f"clierr-{uuid.uuid4().hex[:12]}"   # in every command line, for pgrep
+OCI = str(BIN / "pysandbox-oci")
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +100,18 @@ def mount_table():
         return sorted(line for line in f.read().splitlines() if "/pytest-of-" not in line)
 
 
+# The cases refused only once the sandbox's start-up has begun (namespaces
+# made, mounts under way): the others are refused before anything is made.
+LATE = {"rootfs-no-proc", "bind-missing-dst", "bind-fifo", "cwd-missing"}
+
+
 def test_nothing_left_behind(base, leftovers):
-    """After every bad invocation the host mount table is as it was, not
-    only the lines naming the test's directory."""
+    """After them the host mount table is as it was, not only the lines
+    naming the test's directory."""
     before = mount_table()
-    for _, args, _ in CASES:
-        assert run_case(args, base, leftovers).returncode == 125
+    for name, args, _ in CASES:
+        if name in LATE:
+            assert run_case(args, base, leftovers).returncode == 125
     assert mount_table() == before
 
 
@@ -127,3 +134,26 @@ OTHER = [
 def test_other_commands_bad_input(args, words, leftovers):
     r = run([PYSANDBOX, *args], leftovers)
     assert_fails_well(r, 125, "pysandbox", words)
+
+
+# Paths this user cannot read: as uid 65534 everything under the test's
+# directory is (pytest's base directory is 0700 root), and the commands
+# that need root say so.
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+UNPRIVILEGED = [
+    ("images-root", [PYSANDBOX, "images", "--root", "{b}/dir", "ls"], 125, "pysandbox",
+     ["--root", "Permission denied"]),
+    ("images-regcfg", [PYSANDBOX, "images", "--root", "/nonexistent/s", "pull", "--registry-config", "{b}/file",
+                       "x"], 125, "pysandbox", ["registry config", "Permission denied"]),
+    ("oci-root", [OCI, "--root", "{b}/dir", "state", "x"], 1, "pysandbox-oci", ["--root", "Permission denied"]),
+    ("oci-log", [OCI, "--log", "{b}/file", "list"], 1, "pysandbox-oci", ["--log", "Permission denied"]),
+    ("run", [PYSANDBOX, "run", "--", "true"], 125, "pysandbox", ["needs root"]),
+    ("cri", [PYSANDBOX, "cri", "--config", "{b}/file"], 125, "pysandbox", ["needs root"]),
+]
+
+
+@only_seccomp
+@pytest.mark.parametrize("argv,status,prog,words", [c[1:] for c in UNPRIVILEGED], ids=[c[0] for c in UNPRIVILEGED])
+def test_unreadable_paths(argv, status, prog, words, base, leftovers):
+    r = run(NOBODY + [a.replace("{b}", str(base)) for a in argv], leftovers)
+    assert_fails_well(r, status, prog, words)

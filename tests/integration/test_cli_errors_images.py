@@ -143,6 +143,7 @@ CASES = [
      ["rootfs.diff_ids[0]"]),
     ("import-cmd-int", ["images", "--root", "{b}/new-store", "import", "{b}/cmd-int.tar"], ["config.Cmd"]),
     ("import-config-list", ["images", "--root", "{b}/new-store", "import", "{b}/config-list.tar"], ["config:"]),
+    ("import-into-empty-dir", ["images", "--root", "{b}/dir", "import", "{b}/cmd-int.tar"], ["config.Cmd"]),
     ("import-layers-dict", ["images", "--root", "{b}/new-store", "import", "{b}/layers-dict.tar"], ["layers"]),
     ("refs-list", ["images", "--root", "{b}/refs-list", "ls"], ["refs.json is corrupt"]),
     ("refs-garbage", ["images", "--root", "{b}/refs-garbage", "ls"], ["refs.json is corrupt"]),
