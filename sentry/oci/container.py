@@ -123,9 +123,9 @@ class Dir:
             return None
 
 
-_STATE_TYPES = {"id": str, "bundle": str, "rootfs": str, "created": str, "pid": int, "pid_start": int,
-                "init_pid": int, "cgroup": (str, type(None)), "annotations": dict, "hooks": dict, "platform": str,
-                "owner": str, "started": str}
+_STATE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str, "bundle": str, "rootfs": str, "created": str, "pid": int, "pid_start": int, "init_pid": int,
+    "cgroup": (str, type(None)), "annotations": dict, "hooks": dict, "platform": str, "owner": str, "started": str}
 
 
 def _state(data: dict, where: str) -> State:
