@@ -28,11 +28,30 @@ def register(sub) -> None:
     k.set_defaults(func=cri)
 
 
+def _not_served(cfg) -> None:
+    """The server replaces a stale socket at its path; a live one is another
+    server's, and taking its path away would cut its clients off."""
+    import socket
+    path = cfg.socket_path
+    if path is None or not os.path.exists(path):
+        return
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.settimeout(1.0)
+        s.connect(path)
+    except OSError:
+        return                    # nobody listens: stale
+    finally:
+        s.close()
+    raise SandboxError(f"listen {cfg.listen}: another server is listening there")
+
+
 def cri(args) -> int:
     from cri_handler import config
     if os.geteuid() != 0:
         raise SandboxError("pysandbox cri needs root (it creates namespaces, mounts and cgroups)")
     cfg = config.load(args.config, listen=args.listen, root=args.root, state_dir=args.state_dir)
+    _not_served(cfg)
     from cri_handler.server import serve, setup_logging
     setup_logging(args.log_level)
     return serve(cfg)

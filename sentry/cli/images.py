@@ -2,20 +2,27 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
+from sentry import inputs
 from sentry.errors import SandboxError
 from sentry.images.store import DEFAULT_ROOT, Store
 
 
+def open_store(root: str | None) -> Store:
+    """The store --root names (a directory, or nothing yet: a store is made
+    on the first import or pull), else the default one."""
+    if root is None:
+        return Store(DEFAULT_ROOT)
+    return Store(inputs.check_dir(root, "--root"))
+
+
 def images(args) -> int:
-    store = Store(args.root or DEFAULT_ROOT)
+    store = open_store(args.root)
     cmd = args.images_command
     if cmd == "import":
-        if not os.path.isfile(args.file):
-            raise SandboxError(f"{args.file}: no such file")
+        inputs.check_file(args.file, "archive")
         from sentry.images.importer import import_archive
         for ref in import_archive(store, args.file):
             print(ref)
@@ -37,6 +44,7 @@ def images(args) -> int:
             sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[3] + "\n")
         return 0
     if cmd == "rm":
+        store.resolve(args.ref)          # no such image: say so before making a store to lock
         with store.locked():
             for ref in store.remove(args.ref):
                 print(f"removed {ref}")

@@ -11,11 +11,14 @@ from sentry.sandbox.config import PLATFORMS
 
 
 class Parser(argparse.ArgumentParser):
-    """Usage errors exit 125, like docker and runc, not argparse's 2."""
+    """Usage errors exit 125, like docker and runc, not argparse's 2, and
+    are one line naming the subcommand and the flag: the usage text is
+    what --help is for."""
 
     def error(self, message):
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"pysandbox: error: {message}\n")
+        sub = self.prog.split(None, 1)[1] if " " in self.prog else ""
+        where = f"{sub}: " if sub else ""
+        sys.stderr.write(f"pysandbox: error: {where}{message} (see `{self.prog} --help`)\n")
         sys.exit(EXIT_SANDBOX_ERROR)
 
 
@@ -101,7 +104,7 @@ def build_parser(plugins: bool = True) -> Parser:
     r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
     c = sub.add_parser("conformance", help="run the syscall conformance suite natively and in the sandbox")
-    c.add_argument("--platform", default="all",
+    c.add_argument("--platform", default="all", choices=["all", *PLATFORMS, *(p + "-strict" for p in PLATFORMS)],
                    help="all (default), a platform (both fs modes) or PLATFORM-strict (--strict-fs only)")
     c.add_argument("--filter", metavar="PATTERN", help="only cases whose name contains PATTERN")
     c.add_argument("--json", action="store_true")
@@ -145,6 +148,12 @@ def build_parser(plugins: bool = True) -> Parser:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
+    if command is None:
+        # argparse would only say that a command is required, not that the
+        # flag given instead is unknown.
+        flag = next((a for a in argv if a not in ("-h", "--help")), None)
+        if flag is not None:
+            Parser(prog="pysandbox").error(f"unrecognized arguments: {flag}")
     args = build_parser(plugins=command not in BUILTIN).parse_args(argv)
     try:
         if args.command == "run":

@@ -8,6 +8,11 @@ What the shim relies on (containerd's go-runc): global flags --root, --log,
 --pid-file; `state` printing the runtime-spec state JSON; "does not exist"
 in the message for a missing container.  Every command is a thin layer over
 sentry.oci.container and sentry.oci.launch.
+
+Bad input (a flag, a path, a config.json, a process.json) is one line on
+stderr, and in --log when that is given, and exit status 1, before anything
+is started.  --log is opened at start-up as runc does; one that cannot be
+written to is the error then, on stderr alone.
 """
 from __future__ import annotations
 
@@ -111,6 +116,11 @@ def main(argv=None) -> int:
     argv = ["-" + a if a.startswith("-") and not a.startswith("--") and a[1:].split("=")[0] in LONG_SINGLE_DASH
             else a for a in argv]
     log, log_format = _peek_log(argv)
+    if log is not None:
+        problem = _open_log(log)
+        if problem:
+            sys.stderr.write(f"pysandbox-oci: --log {problem}\n")
+            return 1
     try:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
@@ -144,15 +154,36 @@ def _peek_log(argv) -> tuple[str | None, str]:
     return log, fmt
 
 
+_LOG_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def _open_log(path: str) -> str | None:
+    """None if --log can take our lines, else what is wrong with it.  Not
+    blocking: a FIFO nobody reads is an error (ENXIO), not a hang."""
+    from sentry.inputs import shown
+    if not path or "\0" in path:
+        return f"{shown(path)!r}: not a usable path"
+    try:
+        os.close(os.open(path, _LOG_FLAGS, 0o644))
+    except OSError as e:
+        import errno
+        return f"{shown(path)}: {'a FIFO nobody reads' if e.errno == errno.ENXIO else e.strerror}"
+    return None
+
+
 def _error(msg: str, log: str | None, fmt: str) -> None:
+    msg = " ".join(msg.split("\n"))         # one line, in the log as on stderr
     sys.stderr.write(f"pysandbox-oci: {msg}\n")
     if log:
         from sentry.oci.container import now
         line = (json.dumps({"level": "error", "msg": msg, "time": now()}) if fmt == "json"
                 else f"time=\"{now()}\" level=error msg={json.dumps(msg)}")
         try:
-            with open(log, "a") as f:
-                f.write(line + "\n")
+            fd = os.open(log, _LOG_FLAGS, 0o644)
+            try:
+                os.write(fd, (line + "\n").encode())
+            finally:
+                os.close(fd)
         except OSError:
             pass
 
@@ -167,8 +198,17 @@ def _dispatch(args) -> int:
     if args.systemd_cgroup:
         raise SandboxError("--systemd-cgroup: the systemd cgroup driver is not supported; "
                            "use cgroupfs (containerd: SystemdCgroup = false)")
-    root = args.root or ct.DEFAULT_ROOT
+    from sentry import inputs
+    root = ct.DEFAULT_ROOT if args.root is None else inputs.check_dir(args.root, "--root")
     c = args.command
+    for flag in ("pid_file", "console_socket"):
+        if getattr(args, flag, None) is not None:
+            check = inputs.check_new_file if flag == "pid_file" else inputs.check_socket
+            check(getattr(args, flag), "--" + flag.replace("_", "-"))
+    if getattr(args, "preserve_fds", 0) < 0:
+        raise SandboxError(f"--preserve-fds {args.preserve_fds}: must not be negative")
+    if getattr(args, "id", None) is not None:
+        ct.check_id(args.id)
     if c in ("create", "run", "exec") and os.geteuid() != 0:
         raise SandboxError("pysandbox-oci needs root (it creates namespaces and mounts)")
     if c == "create":
@@ -215,28 +255,31 @@ def _dispatch(args) -> int:
         return 0
     if c == "spec":
         from sentry.oci.features import default_spec
-        path = os.path.join(args.bundle, "config.json")
-        if os.path.exists(path):
+        path = os.path.join(inputs.check_dir(args.bundle, "--bundle", must_exist=True), "config.json")
+        if os.path.lexists(path):
             raise SandboxError(f"{path} already exists; remove it first")
-        with open(path, "w") as f:
-            json.dump(default_spec(), f, indent=2)
+        data = json.dumps(default_spec(), indent=2).encode()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         return 0
     raise SandboxError(f"unknown command {c}")
 
 
 def _exec(root: str, args) -> int:
     from sentry.oci import launch
-    if args.process:
+    if args.process is not None:
         process = launch.load_process(args.process)
     else:
         argv = args.args[1:] if args.args[:1] == ["--"] else args.args
         if not argv:
             raise SandboxError("exec: give --process FILE or a command after the container id")
         process = {"args": argv, "env": args.env, "cwd": args.cwd or "/", "terminal": args.tty}
-        if args.user:
+        if args.user is not None:
+            from sentry.sandbox.config import MAX_ID
             uid, _, gid = args.user.partition(":")
-            if not uid.isdigit() or (gid and not gid.isdigit()):
-                raise SandboxError(f"--user {args.user!r}: expected numeric UID[:GID]")
+            if not all(i.isascii() and i.isdigit() and int(i) <= MAX_ID for i in (uid, gid or "0")):
+                raise SandboxError(f"--user {args.user!r}: expected numeric UID[:GID], each from 0 to {MAX_ID}")
             process["user"] = {"uid": int(uid), "gid": int(gid or 0)}
         from sentry.sandbox.caps import DEFAULT
         process["capabilities"] = {"bounding": sorted({"CAP_" + c for c in DEFAULT}
@@ -291,21 +334,26 @@ def _list(root: str, args) -> int:
 
 
 def _update(root: str, args) -> int:
+    from sentry import inputs
     from sentry.oci import container as ct
     from sentry.sandbox.cgroups import parse_memory
     res = {}
-    if args.resources:
-        try:
-            text = sys.stdin.read() if args.resources == "-" else open(args.resources).read()
-            res = json.loads(text or "{}")
-        except OSError as e:
-            raise SandboxError(f"--resources {args.resources}: {e.strerror}") from None
-        except ValueError as e:
-            raise SandboxError(f"--resources: not valid JSON: {e}") from None
+    if args.resources is not None:
+        if args.resources == "-":
+            data = sys.stdin.buffer.read(inputs.MAX_CONFIG + 1)
+            if len(data) > inputs.MAX_CONFIG:
+                raise SandboxError(f"--resources -: larger than {inputs.MAX_CONFIG} bytes")
+        else:
+            data = inputs.read_file(args.resources, "--resources")
+        res = inputs.decode_json(data or b"{}", f"--resources {inputs.shown(args.resources)}")
         if not isinstance(res, dict):
-            raise SandboxError("--resources: expected a LinuxResources object")
-    if args.memory:
-        res.setdefault("memory", {})["limit"] = parse_memory(args.memory)
+            raise SandboxError(f"--resources {inputs.shown(args.resources)}: expected a LinuxResources object, "
+                               f"got {type(res).__name__}")
+    if args.memory is not None:
+        try:
+            res.setdefault("memory", {})["limit"] = parse_memory(args.memory)
+        except SandboxError as e:
+            raise SandboxError(f"--memory: {e}") from None
     for flag, key in ((args.cpu_quota, "quota"), (args.cpu_period, "period")):
         if flag is not None:
             res.setdefault("cpu", {})[key] = flag

@@ -11,10 +11,20 @@ def _user(spec: str | None) -> tuple[int, int]:
     if spec is None:
         return 0, 0
     uid, _, gid = spec.partition(":")
+    ids = (uid, gid or uid)
+    # (uid_t)-1 means "unchanged" to setresuid(2): not an id anyone can be.
+    if not all(i.isascii() and i.isdigit() and int(i) < (1 << 32) - 1 for i in ids):
+        raise SandboxError(f"--user {spec!r}: expected numeric UID[:GID], each from 0 to 4294967294")
+    return int(ids[0]), int(ids[1])
+
+
+def _limit(flag: str, parser: str, text: str | None):
+    if text is None:
+        return None
     try:
-        return int(uid), int(gid or uid)
-    except ValueError:
-        raise SandboxError(f"--user {spec!r}: expected numeric UID[:GID]") from None
+        return getattr(_cgroups(), parser)(text)
+    except SandboxError as e:
+        raise SandboxError(f"{flag}: {e}") from None
 
 
 def _cgroups():
@@ -29,9 +39,9 @@ def run(args) -> int:
     if args.image is not None:
         if args.rootfs is not None:
             raise SandboxError("--image and --rootfs are mutually exclusive")
+        from sentry.cli.images import open_store
         from sentry.images.runimage import resolve
-        from sentry.images.store import DEFAULT_ROOT, Store
-        img = resolve(Store(args.root or DEFAULT_ROOT), args.image, argv, args.env, args.cwd,
+        img = resolve(open_store(args.root), args.image, argv, args.env, args.cwd,
                       None if args.user is None else (uid, gid))
         argv, env, cwd, layers, uid, gid = img.argv, img.env, img.cwd, img.layers, img.uid, img.gid
     elif args.root is not None:
@@ -44,9 +54,9 @@ def run(args) -> int:
         platform=args.platform, cap_add=args.cap_add, cap_drop=args.cap_drop,
         uid=uid, gid=gid, read_only=args.read_only, persist=args.persist,
         masks=args.mask, ro_paths=args.ro,
-        memory=_cgroups().parse_memory(args.memory) if args.memory else None,
-        cpus=_cgroups().parse_cpus(args.cpus) if args.cpus else None,
-        pids=_cgroups().parse_pids(args.pids) if args.pids else None,
+        memory=_limit("--memory", "parse_memory", args.memory),
+        cpus=_limit("--cpus", "parse_cpus", args.cpus),
+        pids=_limit("--pids", "parse_pids", args.pids),
     )
     normalise(cfg)
     if os.geteuid() != 0:

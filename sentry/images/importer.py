@@ -27,7 +27,7 @@ import tarfile
 
 from sentry.errors import SandboxError
 from sentry.images import unpack
-from sentry.images.store import Store, _rmtree, parse_digest
+from sentry.images.store import Store, _rmtree, check_config, check_manifest, parse_digest
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -54,7 +54,9 @@ class _Archive:
                             if m.isfile() or m.issym() or m.islnk()}
         except tarfile.ReadError:
             raise SandboxError(f"{path}: not a tar archive (plain, gzip, bzip2 or xz)") from None
-        except (OSError, tarfile.TarError, EOFError) as e:
+        except OSError as e:
+            raise SandboxError(f"{path}: cannot read the archive ({e.strerror or e})") from None
+        except (tarfile.TarError, EOFError) as e:
             raise SandboxError(f"{path}: cannot read the archive ({e})") from None
 
     def open(self, name: str):
@@ -105,8 +107,19 @@ def _blob(store: Store, arc: _Archive, desc: dict, what: str) -> str:
     return digest
 
 
+def _ref_name(name, where: str) -> str:
+    """A name an archive gives an image: it becomes a key of refs.json and a
+    line of `images ls`, so no whitespace or control characters."""
+    if not isinstance(name, str) or not name or len(name) > 512 or not name.isprintable() \
+            or any(c.isspace() for c in name):
+        raise SandboxError(f"{where}: {ascii(name)[:80]} is not a usable image name")
+    return name
+
+
 def _import_oci(store: Store, arc: _Archive, progress) -> list[str]:
     index = arc.json("index.json")
+    if not isinstance(index, dict):
+        raise SandboxError(f"{arc.path}: index.json is not a JSON object")
     chosen = _pick(store, arc, index.get("manifests", []), None)
     refs = []
     for desc, name in chosen:
@@ -137,9 +150,15 @@ def _pick(store, arc, descs, name) -> list[tuple[dict, str | None]]:
             raise SandboxError(f"{arc.path}: no linux/amd64 image (the archive has {have})")
         descs = wanted[:1] if name is not None else wanted
     out = []
-    for d in descs:
+    for i, d in enumerate(descs):
+        if not isinstance(d, dict):
+            raise SandboxError(f"{arc.path}: manifests[{i}] is not a descriptor object")
         ann = d.get("annotations") or {}
+        if not isinstance(ann, dict):
+            raise SandboxError(f"{arc.path}: manifests[{i}].annotations is not an object")
         ref = ann.get("io.containerd.image.name") or ann.get(REF_NAME) or name
+        if ref is not None:
+            ref = _ref_name(ref, f"{arc.path}: manifests[{i}].annotations")
         if d.get("mediaType") in (OCI_INDEX, DOCKER_LIST):
             digest = _blob(store, arc, d, "index")
             out += _pick(store, arc, store.read_json(digest).get("manifests", []), ref or digest)
@@ -154,15 +173,13 @@ def _platform(d: dict):
 
 
 def _check_manifest(arc, manifest, digest) -> None:
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict) \
-            or not isinstance(manifest.get("layers"), list):
-        raise SandboxError(f"{arc.path}: {digest} is not an image manifest")
+    check_manifest(manifest, f"{arc.path}: manifest {digest}")
 
 
 def _unpack_layers(store: Store, blobs: list[str], config: dict, progress) -> None:
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids")
-    if not isinstance(diff_ids, list) or len(diff_ids) != len(blobs):
-        raise SandboxError(f"image config lists {len(diff_ids or [])} diff_ids for {len(blobs)} layers")
+    diff_ids = check_config(config, "image config")["rootfs"]["diff_ids"]
+    if len(diff_ids) != len(blobs):
+        raise SandboxError(f"image config lists {len(diff_ids)} diff_ids for {len(blobs)} layers")
     for i, (blob, diff_id) in enumerate(zip(blobs, diff_ids)):
         parse_digest(diff_id)
         label = f"layer {i + 1}/{len(blobs)} {diff_id[:19]}"
@@ -207,7 +224,8 @@ def _import_docker(store: Store, arc: _Archive, progress) -> list[str]:
         raise SandboxError(f"{arc.path}: manifest.json lists no images")
     refs = []
     for e in entries:
-        if not isinstance(e, dict) or not isinstance(e.get("Config"), str) or not isinstance(e.get("Layers"), list):
+        if not isinstance(e, dict) or not isinstance(e.get("Config"), str) or not isinstance(e.get("Layers"), list) \
+                or not all(isinstance(name, str) for name in e["Layers"]):
             raise SandboxError(f"{arc.path}: malformed manifest.json entry")
         cfg_digest, cfg_size = _hash(arc, e["Config"])
         claimed = _named_digest(e["Config"])
@@ -234,7 +252,10 @@ def _import_docker(store: Store, arc: _Archive, progress) -> list[str]:
                     "config": {"mediaType": OCI_CONFIG, "digest": cfg_digest, "size": cfg_size},
                     "layers": layers}
         digest = store.put_bytes(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
-        tags = [t for t in e.get("RepoTags") or [] if isinstance(t, str)] or [digest]
+        repo_tags = e.get("RepoTags") or []
+        if not isinstance(repo_tags, list):
+            raise SandboxError(f"{arc.path}: manifest.json: RepoTags is not a list")
+        tags = [_ref_name(t, f"{arc.path}: manifest.json RepoTags") for t in repo_tags] or [digest]
         for t in tags:
             store.tag(t, digest)
             progress(f"imported {t} ({digest})")

@@ -41,11 +41,12 @@ where it happens to run.
 """
 from __future__ import annotations
 
+import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from sentry import inputs
 from sentry.errors import SandboxError
 
 DEFAULT_CONFIG = "/etc/pysandbox/registries.toml"
@@ -174,20 +175,10 @@ def load(path: str | None = None) -> Config:
     """Read the registries config.  path=None reads the default file if it
     exists; an explicit path must exist."""
     explicit = path is not None
-    path = path or DEFAULT_CONFIG
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except FileNotFoundError:
-        if explicit:
-            raise SandboxError(f"registry config {path}: no such file") from None
+    path = DEFAULT_CONFIG if path is None else path
+    if not explicit and not os.path.lexists(path):
         return Config(path=None)
-    except IsADirectoryError:
-        raise SandboxError(f"registry config {path}: is a directory") from None
-    except PermissionError:
-        raise SandboxError(f"registry config {path}: permission denied") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SandboxError(f"registry config {path}: not valid TOML ({e})") from None
+    data = inputs.read_toml(path, "registry config")
     return parse_config(data, path)
 
 

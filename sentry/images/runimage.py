@@ -78,6 +78,8 @@ def _user(layers: list[str], spec: str, ref: str) -> tuple[int, int, str | None]
             if grow is None:
                 raise SandboxError(f"image {ref}: User {spec!r}: no group {group!r} in the image's /etc/group")
             gid = _num(grow[2], spec, ref)
+    if not (0 <= uid < (1 << 32) - 1 and 0 <= gid < (1 << 32) - 1):
+        raise SandboxError(f"image {ref}: User {spec!r}: ids must be from 0 to 4294967294")
     return uid, gid, home
 
 

@@ -18,6 +18,11 @@ Facts relied upon:
   file under blobs/ is always what its name says.
 - A layer directory appears (by rename) only once fully unpacked and checked
   against its diff_id, so its presence means it is complete.
+- flock(2) locks an open file, not a name: once the lock file is unlinked
+  (a failed import takes away the lock file it made), a waiter holding
+  the old file gets a lock nobody else can see.  So a writer that gets the
+  lock checks that the file it holds is still the one at `lock`, and
+  starts again if not.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 
+from sentry import inputs
 from sentry.errors import SandboxError
 
 DEFAULT_ROOT = "/var/lib/pysandbox"
@@ -41,7 +47,7 @@ _CHUNK = 1 << 20
 def parse_digest(digest: str) -> str:
     """'sha256:<hex>' -> hex; anything else (other algorithms, odd lengths,
     path tricks) is refused, since the hex becomes a file name."""
-    m = _DIGEST.match(digest or "")
+    m = _DIGEST.match(digest) if isinstance(digest, str) else None
     if not m:
         raise SandboxError(f"unsupported or malformed digest {digest!r} (expected sha256:<64 hex digits>)")
     return m.group(1)
@@ -72,13 +78,40 @@ class Store:
 
     @contextlib.contextmanager
     def locked(self):
-        """One writer at a time (import, rm); readers need no lock because
-        every change is a rename."""
-        self.init()
-        fd = os.open(os.path.join(self.root, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
+        """One writer at a time (import, pull, rm); readers need no lock
+        because every change is a rename.  What init() made for this call
+        (the store itself, its directories, the lock file) is taken away
+        again if the body fails and leaves them empty."""
+        lock = os.path.join(self.root, "lock")
+        skeleton = [self.root, os.path.dirname(self.blobs), self.blobs, os.path.dirname(self.layers),
+                    self.layers, lock]
+        made = [p for p in skeleton if not os.path.lexists(p)]
+        while True:
+            self.init()
+            try:
+                fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+            except OSError as e:
+                raise SandboxError(f"image store {self.root}: {lock}: {e.strerror}") from None
             fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                held, now = os.fstat(fd), os.stat(lock, follow_symlinks=False)
+                if (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)                 # someone removed the lock under us: again
+        try:
             yield self
+        except BaseException:
+            for path in reversed(made):  # with the lock held; rmdir takes only empty directories
+                try:
+                    if path == lock:
+                        os.unlink(path)
+                    else:
+                        os.rmdir(path)
+                except OSError:
+                    pass
+            raise
         finally:
             os.close(fd)
 
@@ -136,13 +169,14 @@ class Store:
         return digest
 
     def read_json(self, digest: str) -> dict:
-        try:
-            with open(self.blob_path(digest), "rb") as f:
-                return json.load(f)
-        except FileNotFoundError:
-            raise SandboxError(f"image store {self.root}: blob {digest} is missing") from None
-        except ValueError:
-            raise SandboxError(f"image store {self.root}: blob {digest} is not valid JSON") from None
+        path = self.blob_path(digest)
+        if not os.path.lexists(path):
+            raise SandboxError(f"image store {self.root}: blob {digest} is missing")
+        doc = inputs.decode_json(inputs.read_file(path, f"image store {self.root}: blob"),
+                                 f"image store {self.root}: blob {digest}")
+        if not isinstance(doc, dict):
+            raise SandboxError(f"image store {self.root}: blob {digest} is not a JSON object")
+        return doc
 
     # -- layers --------------------------------------------------------------
 
@@ -169,14 +203,18 @@ class Store:
     # -- refs ----------------------------------------------------------------
 
     def refs(self) -> dict[str, str]:
-        try:
-            with open(self.refs_path) as f:
-                refs = json.load(f)
-        except FileNotFoundError:
+        if not os.path.lexists(self.refs_path):
             return {}
-        except ValueError:
-            raise SandboxError(f"image store {self.root}: refs.json is corrupt") from None
-        return {str(k): str(v) for k, v in refs.items()}
+        what = f"image store {self.root}:"
+        data = inputs.read_file(self.refs_path, what)
+        try:
+            refs = json.loads(data.decode())
+        except ValueError:               # UnicodeDecodeError is one
+            raise SandboxError(f"{what} refs.json is corrupt (not valid JSON)") from None
+        if not isinstance(refs, dict) or not all(isinstance(k, str) and isinstance(v, str) and _DIGEST.match(v)
+                                                 for k, v in refs.items()):
+            raise SandboxError(f"{what} refs.json is corrupt (expected an object of name: sha256 digest)")
+        return refs
 
     def _write_refs(self, refs: dict[str, str]) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-refs-", dir=self.root)
@@ -212,9 +250,9 @@ class Store:
 
     def image(self, ref: str) -> Image:
         name, digest = self.resolve(ref)
-        manifest = self.read_json(digest)
-        config = self.read_json(manifest["config"]["digest"])
-        diff_ids = config.get("rootfs", {}).get("diff_ids", [])
+        manifest = check_manifest(self.read_json(digest), f"image {name}: manifest {digest}")
+        config = check_config(self.read_json(manifest["config"]["digest"]), f"image {name}: config")
+        diff_ids = config["rootfs"]["diff_ids"]
         layers = [self.layer_path(d) for d in diff_ids]
         for d, path in zip(diff_ids, layers):
             if not os.path.isdir(path):
@@ -240,12 +278,14 @@ class Store:
         for digest in set(self.refs().values()):
             keep_blobs.add(parse_digest(digest))
             try:
-                manifest = self.read_json(digest)
+                manifest = check_manifest(self.read_json(digest), digest)
                 keep_blobs.add(parse_digest(manifest["config"]["digest"]))
-                keep_blobs.update(parse_digest(layer["digest"]) for layer in manifest.get("layers", []))
-                config = self.read_json(manifest["config"]["digest"])
-                keep_layers.update(parse_digest(d) for d in config.get("rootfs", {}).get("diff_ids", []))
-            except (SandboxError, KeyError, TypeError):
+                keep_blobs.update(parse_digest(layer["digest"]) for layer in manifest["layers"])
+                rootfs = self.read_json(manifest["config"]["digest"]).get("rootfs")
+                diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+                keep_layers.update(parse_digest(d) for d in (diff_ids if isinstance(diff_ids, list) else [])
+                                   if isinstance(d, str) and _DIGEST.match(d))
+            except SandboxError:
                 continue        # a broken image keeps what it can name; the rest goes
         for name in os.listdir(self.blobs):
             if name not in keep_blobs:
@@ -255,7 +295,65 @@ class Store:
                 _rmtree(os.path.join(self.layers, name))
 
     def size(self, manifest: dict) -> int:
-        return manifest["config"].get("size", 0) + sum(layer.get("size", 0) for layer in manifest.get("layers", []))
+        layers = manifest.get("layers")
+        descs = [manifest.get("config"), *(layers if isinstance(layers, list) else [])]
+        return sum(d["size"] for d in descs if isinstance(d, dict) and isinstance(d.get("size"), int))
+
+
+def _descriptor(desc, where: str) -> dict:
+    if not isinstance(desc, dict):
+        raise SandboxError(f"{where}: expected a descriptor object")
+    digest = desc.get("digest")
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        raise SandboxError(f"{where}.digest: expected sha256:<64 hex digits>")
+    if desc.get("size") is not None and (not isinstance(desc["size"], int) or desc["size"] < 0):
+        raise SandboxError(f"{where}.size: expected a byte count")
+    return desc
+
+
+def check_manifest(manifest, what: str) -> dict:
+    """An image manifest's shape: a config descriptor and a list of layer
+    descriptors (the media types are the importer's and puller's business)."""
+    if not isinstance(manifest, dict):
+        raise SandboxError(f"{what}: not a JSON object")
+    _descriptor(manifest.get("config"), f"{what}: config")
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        raise SandboxError(f"{what}: layers: expected a list")
+    for i, d in enumerate(layers):
+        _descriptor(d, f"{what}: layers[{i}]")
+    return manifest
+
+
+_RUN_FIELDS = {"Entrypoint": list, "Cmd": list, "Env": list, "WorkingDir": str, "User": str}
+
+
+def check_config(config, what: str) -> dict:
+    """The parts of an image config (image-spec config.md) we use:
+    rootfs.diff_ids, and config.Entrypoint/Cmd/Env (lists of strings),
+    WorkingDir and User (strings); null stands for absent, as docker writes."""
+    if not isinstance(config, dict):
+        raise SandboxError(f"{what}: not a JSON object")
+    rootfs = config.get("rootfs")
+    if not isinstance(rootfs, dict) or not isinstance(rootfs.get("diff_ids"), list):
+        raise SandboxError(f"{what}: rootfs.diff_ids: expected a list of layer digests")
+    for i, d in enumerate(rootfs["diff_ids"]):
+        if not isinstance(d, str) or not _DIGEST.match(d):
+            raise SandboxError(f"{what}: rootfs.diff_ids[{i}]: expected sha256:<64 hex digits>")
+    run = config.get("config")
+    if run is None:
+        return config
+    if not isinstance(run, dict):
+        raise SandboxError(f"{what}: config: expected an object")
+    for key, kind in _RUN_FIELDS.items():
+        value = run.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            raise SandboxError(f"{what}: config.{key}: expected {'a list of strings' if kind is list else 'a string'}")
+        if "\0" in (value if kind is str else "".join(value)):
+            raise SandboxError(f"{what}: config.{key}: contains a NUL byte")
+    return config
 
 
 def _rmtree(path: str) -> None:

@@ -21,9 +21,11 @@ Facts relied upon:
   which tells `start` the sentry is gone.
 - /proc/PID/stat field 22 (start time) differs for a reused pid, so a
   recorded (pid, start time) pair names one process for good.
+- A container id is a directory name: at most NAME_MAX (255) bytes.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -35,7 +37,7 @@ from sentry.errors import SandboxError
 
 DEFAULT_ROOT = "/run/pysandbox-oci"
 OCI_VERSION = "1.0.2"
-_ID = re.compile(r"^[\w+.-]{1,1024}$")
+_ID = re.compile(r"[A-Za-z0-9_+.-]{1,255}")      # runc's characters (ASCII only), NAME_MAX
 
 
 def rfc3339_nano(ns: int) -> str:
@@ -51,8 +53,9 @@ def now() -> str:
 
 
 def check_id(cid: str) -> str:
-    if not _ID.match(cid or "") or cid in (".", ".."):
-        raise SandboxError(f"invalid container id {cid!r} (letters, digits, '_', '+', '-', '.')")
+    if not _ID.fullmatch(cid or "") or cid in (".", ".."):
+        shown = ascii(cid) if len(cid or "") <= 80 else ascii(cid[:80])[:-1] + "...'"
+        raise SandboxError(f"invalid container id {shown} (1 to 255 ASCII letters, digits, '_', '+', '-', '.')")
     return cid
 
 
@@ -95,14 +98,19 @@ class Dir:
         return os.path.isfile(os.path.join(self.path, "state.json"))
 
     def load(self) -> State:
+        from sentry import inputs
+        path = os.path.join(self.path, "state.json")
         try:
-            with open(os.path.join(self.path, "state.json")) as f:
-                data = json.load(f)
+            os.lstat(path)
         except FileNotFoundError:
             raise SandboxError(f"container {self.id} does not exist") from None
-        except (OSError, ValueError) as e:
-            raise SandboxError(f"container {self.id}: unreadable state ({e})") from None
-        return State(**{k: v for k, v in data.items() if k in State.__dataclass_fields__})
+        except OSError as e:                 # EACCES, ENOTDIR: something is there we cannot read
+            raise SandboxError(f"container {self.id}: {path}: {e.strerror}") from None
+        try:
+            data = inputs.read_json(path, f"container {self.id}: state", limit=1 << 20)
+        except SandboxError as e:
+            raise SandboxError(f"{e} (delete --force removes it)") from None
+        return _state(data, f"container {self.id}: state {path}")
 
     def save(self, st: State, dir_fd: int | None = None) -> None:
         write_json(dir_fd if dir_fd is not None else self.path, "state.json", asdict(st))
@@ -113,6 +121,27 @@ class Dir:
                 return json.load(f)
         except (OSError, ValueError):
             return None
+
+
+_STATE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str, "bundle": str, "rootfs": str, "created": str, "pid": int, "pid_start": int, "init_pid": int,
+    "cgroup": (str, type(None)), "annotations": dict, "hooks": dict, "platform": str, "owner": str, "started": str}
+
+
+def _state(data: dict, where: str) -> State:
+    """state.json is ours, but a file on disk: check it before trusting a
+    pid or a cgroup path in it."""
+    known = {k: v for k, v in data.items() if k in _STATE_TYPES}
+    for key, kind in _STATE_TYPES.items():
+        if key not in known:
+            if State.__dataclass_fields__[key].default is dataclasses.MISSING:
+                raise SandboxError(f"{where}: {key} is missing (delete --force removes it)")
+            continue
+        if not isinstance(known[key], kind) or (kind is int and isinstance(known[key], bool)):
+            raise SandboxError(f"{where}: {key} has the wrong type (delete --force removes it)")
+    if any(not 0 <= known.get(k, 0) < 1 << 63 for k in ("pid", "pid_start", "init_pid")):
+        raise SandboxError(f"{where}: a pid is out of range (delete --force removes it)")
+    return State(**known)
 
 
 def write_json(where, name: str, obj) -> None:
@@ -266,7 +295,13 @@ def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
         if force:
             return
         raise SandboxError(f"container {d.id} does not exist")
-    st = d.load()
+    try:
+        st = d.load()
+    except SandboxError:
+        if not force:
+            raise
+        shutil.rmtree(d.path, ignore_errors=True)    # unreadable state: nothing in it to act on
+        return
     state = "stopped" if ended else status(d, st)
     if state in ("running", "paused") and not force:
         raise SandboxError(f"cannot delete container {d.id} that is not stopped: {state}")
@@ -298,15 +333,24 @@ def update(d: Dir, res: dict) -> None:
     """`update --resources`: apply a LinuxResources object's memory.limit,
     cpu.quota/period and pids.limit to the running container's cgroup."""
     from sentry.sandbox.cgroups import Cgroup, Limits
+    from sentry.sandbox.config import PID_MAX_LIMIT
+    for key in ("memory", "cpu", "pids"):
+        if res.get(key) is not None and not isinstance(res[key], dict):
+            raise SandboxError(f"update: {key}: expected an object, got {type(res[key]).__name__}")
     mem = (res.get("memory") or {}).get("limit")
     cpu = res.get("cpu") or {}
-    quota, period = cpu.get("quota"), cpu.get("period") or 100_000
+    quota, period = cpu.get("quota"), cpu.get("period")
     pids = (res.get("pids") or {}).get("limit")
     for name, v in (("memory.limit", mem), ("cpu.quota", quota), ("cpu.period", period), ("pids.limit", pids)):
         if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
-            raise SandboxError(f"--resources: {name} must be an integer")
-    if period <= 0:
-        raise SandboxError("--resources: cpu.period must be positive")
+            raise SandboxError(f"update: {name} must be an integer")
+        # -1 is "unlimited" in runc's update (here: left as it is), 0 "not set".
+        if v is not None and not -1 <= v < 1 << 63:
+            raise SandboxError(f"update: {name} {v}: out of range (-1, 0 or a positive integer)")
+    from sentry.oci.spec import cpu_period
+    period = cpu_period(period, "update: cpu.period")
+    if pids is not None and pids > PID_MAX_LIMIT:
+        raise SandboxError(f"update: pids.limit {pids}: at most {PID_MAX_LIMIT} (the kernel's PID_MAX_LIMIT)")
     st = d.load()
     if status(d, st) == "stopped":
         raise SandboxError(f"container {d.id} is not running")
@@ -347,6 +391,8 @@ def list_states(root: str) -> list[dict]:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
         return out
+    except OSError as e:
+        raise SandboxError(f"state directory {root}: {e.strerror}") from None
     for name in names:
         try:
             d = Dir(root, name)

@@ -14,11 +14,15 @@ loads our filter the same way (sentry.init._join_container).
 
 Facts relied upon: see sentry.oci.container (FIFO and pid reuse).  SCM_RIGHTS
 over the engine's console socket hands it the pty master, as runc does.
+
+Everything the caller gave (bundle, --pid-file, --console-socket, a
+process.json) is checked before the sentry is forked; a step that still
+fails after the fork kills and reaps the sentry before the error is
+reported, so a failed command leaves no process and no state directory.
 """
 from __future__ import annotations
 
 import array
-import json
 import os
 import signal
 import socket
@@ -138,20 +142,24 @@ def _uts_hostname(path: str | None) -> str:
 
 def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State, ocispec.Spec]:
     """Load the bundle and make the state directory (error if the id is taken)."""
+    from sentry import inputs
+    inputs.check_dir(root, "--root")
     d = Dir(root, cid)
-    if os.path.exists(d.path):
+    if os.path.lexists(d.path):
         raise SandboxError(f"container with id {cid} already exists")
-    bundle = os.path.abspath(bundle)
+    bundle = os.path.abspath(inputs.check_dir(bundle, "--bundle", must_exist=True))
     sp = ocispec.load(bundle, platform)
     if not sp.cfg.hostname:
         sp.cfg.hostname = _uts_hostname(sp.cfg.join.get("uts"))
     if "pid" in sp.cfg.join:
         sp.cfg.join["pid"] = _shared_pid_namespace(root, sp.cfg.join["pid"])
-    os.makedirs(root, 0o711, exist_ok=True)
     try:
+        os.makedirs(root, 0o711, exist_ok=True)
         os.mkdir(d.path, 0o711)
     except FileExistsError:
         raise SandboxError(f"container with id {cid} already exists") from None
+    except OSError as e:
+        raise SandboxError(f"--root {root}: cannot make the state directory: {e.strerror}") from None
     st = State(id=cid, bundle=bundle, rootfs=sp.cfg.rootfs, created=now(), cgroup=sp.cfg.cgroup_path,
                annotations=sp.annotations, platform=platform,
                hooks={k: [h.to_json() for h in v] for k, v in sp.hooks.items()})
@@ -182,6 +190,8 @@ def _shared_pid_namespace(root: str, path: str) -> str:
 def _connect_console(path: str | None) -> socket.socket | None:
     if not path:
         return None
+    from sentry import inputs
+    inputs.check_socket(path, "--console-socket")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         s.connect(path)
@@ -192,11 +202,20 @@ def _connect_console(path: str | None) -> socket.socket | None:
 
 
 def write_pid_file(path: str | None, pid: int) -> None:
-    if path:
-        tmp = f"{path}.tmp-{os.getpid()}"
+    """Atomically: the engine reads it as soon as we exit."""
+    if not path:
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
         with open(tmp, "w") as f:
             f.write(str(pid))
         os.rename(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SandboxError(f"--pid-file {path}: {e.strerror}") from None
 
 
 def create(root: str, cid: str, bundle: str, pid_file: str | None, console_socket: str | None,
@@ -204,6 +223,7 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None, console_socke
     """`create`: returns the sentry's pid once the container is created."""
     from sentry.sandbox.lifecycle import run as run_sandbox
     d, st, sp = prepare(root, cid, bundle, platform)
+    pid = 0
     try:
         if sp.cfg.tty and not console_socket:
             raise SandboxError("process.terminal is true: create needs --console-socket")
@@ -215,7 +235,7 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None, console_socke
         pid = os.fork()
         if pid == 0:
             os.close(r)
-            _sentry(lambda life: run_sandbox(sp.cfg, life), OciLife(d, st, sp, w, True, console))
+            _sentry(lambda life: run_sandbox(sp.cfg, life), lambda: OciLife(d, st, sp, w, True, console))
         os.close(w)
         if console is not None:
             console.close()
@@ -227,27 +247,38 @@ def create(root: str, cid: str, bundle: str, pid_file: str | None, console_socke
         return pid
     except BaseException:
         import shutil
+        if pid:
+            _reap(pid)            # its sandbox dies with it
         shutil.rmtree(d.path, ignore_errors=True)
         raise
 
 
-def _sentry(body, life: OciLife) -> None:
-    """The forked sentry: never returns."""
-    status = 1
+def _sentry(body, make_life) -> None:
+    """The forked sentry: never returns.  The Lifecycle is made here, so
+    that nothing it raises can unwind into the caller's code in the child."""
+    status, life = 1, None
     try:
         os.setsid()
         _close_inherited_fds()
+        life = make_life()
         status = body(life)
     except SandboxError as e:
-        life.fail(str(e))
+        _fail(life, str(e))
     except BaseException:
-        life.fail("internal error in the sentry:\n" + traceback.format_exc())
+        _fail(life, "internal error in the sentry:\n" + traceback.format_exc())
     finally:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
             os._exit(status)
+
+
+def _fail(life: OciLife | None, message: str) -> None:
+    if life is not None:
+        life.fail(message)
+    else:
+        sys.stderr.write(f"pysandbox: {message}\n")
 
 
 def _close_inherited_fds() -> None:
@@ -305,8 +336,12 @@ def run_foreground(root: str, cid: str, bundle: str, pid_file: str | None, platf
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            _sentry(lambda life: run_sandbox(sp.cfg, life), OciLife(d, st, sp, None, False, None))
-        write_pid_file(pid_file, pid)
+            _sentry(lambda life: run_sandbox(sp.cfg, life), lambda: OciLife(d, st, sp, None, False, None))
+        try:
+            write_pid_file(pid_file, pid)
+        except SandboxError:
+            _reap(pid)
+            raise
         for sig in FORWARDED:
             signal.signal(sig, lambda s, _f: _forward(pid, s))
         while True:
@@ -334,7 +369,10 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
     container under a sentry of its own.  Returns its exit status, or 0
     once started with detach."""
     from sentry.oci.container import status as container_status
+    from sentry.sandbox.config import RunConfig
     from sentry.sandbox.lifecycle import run as run_sandbox
+    ocispec.check_process(process)
+    ocispec._process(RunConfig(argv=[]), process)     # its errors first, before the container's
     d = Dir(root, cid)
     st = d.load()
     state = container_status(d, st)
@@ -366,13 +404,18 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
     pid = os.fork()
     if pid == 0:
         os.close(r)
-        _sentry(lambda life: run_sandbox(cfg, life), _ExecLife(w, console))
+        _sentry(lambda life: run_sandbox(cfg, life), lambda: _ExecLife(w, console))
     os.close(w)
+    if console is not None:
+        console.close()
     err = protocol.parse_report(_read_all(r))
-    if err is not None:
+    try:
+        if err is not None:
+            raise SandboxError(err or "the exec sentry exited before the process started")
+        write_pid_file(pid_file, pid)
+    except SandboxError:
         _reap(pid)
-        raise SandboxError(err or "the exec sentry exited before the process started")
-    write_pid_file(pid_file, pid)
+        raise
     return 0
 
 
@@ -389,13 +432,5 @@ class _ExecLife(OciLife):
 
 
 def load_process(path: str) -> dict:
-    try:
-        with open(path) as f:
-            proc = json.load(f)
-    except OSError as e:
-        raise SandboxError(f"--process {path}: {e.strerror}") from None
-    except ValueError as e:
-        raise SandboxError(f"--process {path}: not valid JSON: {e}") from None
-    if not isinstance(proc, dict):
-        raise SandboxError(f"--process {path}: expected a JSON object")
-    return proc
+    from sentry import inputs
+    return inputs.read_json(path, "--process", limit=1 << 20)

@@ -27,17 +27,32 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   pids.limit; cpu.shares and device rules are accepted and not enforced.
 - linux.maskedPaths, readonlyPaths, sysctl (namespaced keys only),
   devices, seccomp (sentry.oci.seccomp).
+
+Checked here because the kernel would refuse them later, deep in the
+sandbox's start-up (sentry.sandbox.config has the uname and cgroup limits):
+- No string the sandbox hands to the kernel (args, env, paths, hostname)
+  may hold a NUL: C strings end there.
+- A namespace path must be an nsfs file of the kind named: stat(2) shows
+  one as a regular file (so no device or FIFO is ever opened to ask), and
+  ioctl(fd, NS_GET_NSTYPE) on it answers the CLONE_NEW* flag of its
+  namespace (Linux 4.11), failing (ENOTTY) on any other file, where
+  setns(2) would fail.
+- A device number is a 12-bit major and a 20-bit minor (MAJOR/MINOR in
+  linux/kdev_t.h); a file mode is at most 0o7777.
+- A CFS period is 1 ms to 1 s (min/max_cfs_quota_period).
 """
 from __future__ import annotations
 
-import json
+import fcntl
 import os
+import stat
 from dataclasses import dataclass, field
 
+from sentry import inputs
 from sentry.abi.linux import RLIMIT
 from sentry.errors import SandboxError
 from sentry.sandbox import caps
-from sentry.sandbox.config import DEFAULT_PATH, RunConfig, Tmpfs, _sandbox_path
+from sentry.sandbox.config import DEFAULT_PATH, MAX_QUOTA_US, PID_MAX_LIMIT, RunConfig, Tmpfs, _sandbox_path
 from sentry.sandbox.mounts import Bind, Device
 
 OURS = {"/proc": {"proc"}, "/dev": {"tmpfs"}, "/dev/pts": {"devpts"}, "/dev/shm": {"tmpfs", "shm", "bind"},
@@ -45,6 +60,10 @@ OURS = {"/proc": {"proc"}, "/dev": {"tmpfs"}, "/dev/pts": {"devpts"}, "/dev/shm"
 IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
+NS_GET_NSTYPE = 0xB703           # _IO(0xb7, 0x3), linux/nsfs.h
+NS_FLAGS = {"pid": 0x20000000, "network": 0x40000000, "ipc": 0x08000000, "uts": 0x04000000,
+            "mount": 0x00020000, "cgroup": 0x02000000, "user": 0x10000000}
+MAX_HOOK_TIMEOUT = 1 << 31       # seconds; more than that is no timeout anyone means
 
 
 @dataclass
@@ -68,19 +87,36 @@ class Spec:
 
 
 def load(bundle: str, platform: str = "seccomp") -> Spec:
+    inputs.check_dir(bundle, "bundle", must_exist=True)
     path = os.path.join(bundle, "config.json")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(16 << 20)
-    except OSError as e:
-        raise SandboxError(f"{path}: {e.strerror}") from None
-    try:
-        raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise SandboxError(f"{path}: not valid JSON: {e}") from None
+    if not os.path.lexists(path):
+        raise SandboxError(f"{path}: no such file (the bundle has no config.json)")
+    data = inputs.read_file(path, "")
+    raw = inputs.decode_json(data, path)
     if not isinstance(raw, dict):
-        raise SandboxError(f"{path}: expected a JSON object")
+        raise SandboxError(f"{path}: expected a JSON object, got {type(raw).__name__}")
     return from_dict(raw, os.path.abspath(bundle), platform)
+
+
+def _no_nul(value, where: str) -> None:
+    """Every string under value (keys too), with the path to it in the error."""
+    if isinstance(value, str):
+        if "\0" in value:
+            raise SandboxError(f"{where}: contains a NUL byte")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, f"{where} (a key)")
+            _no_nul(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_nul(v, f"{where}[{i}]")
+
+
+def check_process(process) -> None:
+    """What _process cannot see by type alone; exec runs it on a process.json."""
+    if not isinstance(process, dict):
+        raise SandboxError("process: expected an object")
+    _no_nul(process, "process")
 
 
 def _get(obj: dict, key: str, kind, where: str, default=None):
@@ -105,6 +141,8 @@ def _strings(items, where: str) -> list[str]:
 
 
 def from_dict(raw: dict, bundle: str, platform: str = "seccomp") -> Spec:
+    for key in ("process", "root", "hostname", "mounts", "linux", "hooks"):
+        _no_nul(raw.get(key), key)
     version = _get(raw, "ociVersion", str, "", "")
     if not version.startswith("1."):
         raise SandboxError(f"ociVersion {version!r}: only runtime-spec 1.x is supported")
@@ -169,7 +207,8 @@ def _process(cfg: RunConfig, p: dict) -> None:
     user = _get(p, "user", dict, "process.", {})
     cfg.uid = _id(user.get("uid", 0), "process.user.uid")
     cfg.gid = _id(user.get("gid", 0), "process.user.gid")
-    cfg.groups = [_id(g, "process.user.additionalGids[]") for g in user.get("additionalGids") or []]
+    cfg.groups = [_id(g, f"process.user.additionalGids[{i}]")
+                  for i, g in enumerate(_get(user, "additionalGids", list, "process.user.", []))]
     capabilities = _get(p, "capabilities", dict, "process.", None)
     if capabilities is None:
         cfg.cap_mask = 0
@@ -186,7 +225,7 @@ def _process(cfg: RunConfig, p: dict) -> None:
         cfg.cap_mask = caps.mask(wanted & caps.host_bounding())
     for i, r in enumerate(_get(p, "rlimits", list, "process.", [])):
         where = f"process.rlimits[{i}]"
-        if not isinstance(r, dict) or r.get("type") not in RLIMIT:
+        if not isinstance(r, dict) or not isinstance(r.get("type"), str) or r["type"] not in RLIMIT:
             raise SandboxError(f"{where}.type: expected one of RLIMIT_NOFILE, RLIMIT_NPROC, ...")
         soft, hard = r.get("soft"), r.get("hard")
         if not all(isinstance(v, int) and 0 <= v < 1 << 64 for v in (soft, hard)) or soft > hard:
@@ -210,7 +249,7 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
         where = f"linux.namespaces[{i}]"
         if not isinstance(ns, dict) or not isinstance(ns.get("type"), str):
             raise SandboxError(f"{where}.type: missing")
-        kind, path = ns["type"], ns.get("path") or ""
+        kind, path = ns["type"], _get(ns, "path", str, where + ".", "")
         if kind in seen:
             raise SandboxError(f"{where}: namespace {kind} is listed twice")
         seen[kind] = path
@@ -226,6 +265,7 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
         if path:
             if not os.path.isabs(path):
                 raise SandboxError(f"{where}.path {path!r}: must be absolute")
+            _check_nsfs(path, kind, where)
             cfg.join["net" if kind == "network" else kind] = path
     cfg.net = "none" if "network" in seen else "host"
     cfg.host_ns = frozenset(k for k in ("ipc", "uts") if k not in seen)   # as runc: absent means the host's
@@ -234,6 +274,34 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
         cfg.gid_map = _mapping(linux, "gidMappings")
     elif linux.get("uidMappings") or linux.get("gidMappings"):
         raise SandboxError("linux.uidMappings: given without a user namespace in linux.namespaces")
+
+
+def _check_nsfs(path: str, kind: str, where: str) -> None:
+    not_ns = f"{where}.path {path}: not a namespace file (such as /proc/PID/ns/...)"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):     # nsfs files are; never open a device or FIFO
+            raise SandboxError(not_ns)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as e:
+        raise SandboxError(f"{where}.path {path}: {e.strerror}") from None
+    try:
+        got = fcntl.ioctl(fd, NS_GET_NSTYPE)
+    except OSError:
+        raise SandboxError(not_ns) from None
+    finally:
+        os.close(fd)
+    if got != NS_FLAGS[kind]:
+        have = next((k for k, v in NS_FLAGS.items() if v == got), hex(got))
+        raise SandboxError(f"{where}.path {path}: is a {have} namespace (type is {kind})")
+
+
+def cpu_period(period, where: str) -> int:
+    """A CFS period in microseconds; absent or 0: the default 100 ms."""
+    if period is None or period == 0:
+        return 100_000
+    if not 1_000 <= period <= 1_000_000:
+        raise SandboxError(f"{where} {period}: must be from 1000 to 1000000 microseconds")
+    return period
 
 
 def _mapping(linux: dict, key: str) -> list[tuple[int, int, int]]:
@@ -308,14 +376,21 @@ def _linux(cfg: RunConfig, linux: dict) -> None:
     res = _get(linux, "resources", dict, "linux.", {})
     mem = _get(res, "memory", dict, "linux.resources.", {})
     limit = _get(mem, "limit", int, "linux.resources.memory.", None)
+    if limit is not None and limit >= 1 << 63:
+        raise SandboxError(f"linux.resources.memory.limit {limit}: out of range (an int64)")
     if limit is not None and limit > 0:
         cfg.memory = limit
     cpu = _get(res, "cpu", dict, "linux.resources.", {})
     quota = _get(cpu, "quota", int, "linux.resources.cpu.", None)
-    period = _get(cpu, "period", int, "linux.resources.cpu.", None) or 100_000
+    period = cpu_period(_get(cpu, "period", int, "linux.resources.cpu.", None), "linux.resources.cpu.period")
     if quota is not None and quota > 0:
+        from sentry.sandbox.cgroups import PERIOD_US
         cfg.cpus = quota / period
+        if cfg.cpus * PERIOD_US > MAX_QUOTA_US:
+            raise SandboxError(f"linux.resources.cpu.quota {quota}: more than the kernel's largest CFS quota")
     pids = _get(_get(res, "pids", dict, "linux.resources.", {}), "limit", int, "linux.resources.pids.", None)
+    if pids is not None and pids > PID_MAX_LIMIT:
+        raise SandboxError(f"linux.resources.pids.limit {pids}: at most {PID_MAX_LIMIT} (the kernel's PID_MAX_LIMIT)")
     if pids is not None and pids > 0:
         cfg.pids = pids
     cfg.masks = [_sandbox_path("linux.maskedPaths[]", p) for p in
@@ -344,13 +419,44 @@ def _linux(cfg: RunConfig, linux: dict) -> None:
         kind = _get(d, "type", str, where + ".", "")
         if kind not in ("c", "u", "b"):
             raise SandboxError(f"{where}.type {kind!r}: only c, u and b devices are supported")
-        cfg.devices.append(Device(path, "b" if kind == "b" else "c",
-                                  _get(d, "major", int, where + ".", 0), _get(d, "minor", int, where + ".", 0),
-                                  _get(d, "fileMode", int, where + ".", 0o666),
-                                  _get(d, "uid", int, where + ".", 0), _get(d, "gid", int, where + ".", 0)))
+        major, minor = _get(d, "major", int, where + ".", 0), _get(d, "minor", int, where + ".", 0)
+        mode = _get(d, "fileMode", int, where + ".", 0o666)
+        if not (0 <= major < 1 << 12 and 0 <= minor < 1 << 20):
+            raise SandboxError(f"{where}: major {major}, minor {minor}: out of range (12 and 20 bits)")
+        if not 0 <= mode <= 0o7777:
+            raise SandboxError(f"{where}.fileMode {mode}: expected permission bits (0 to 0o7777)")
+        cfg.devices.append(Device(path, "b" if kind == "b" else "c", major, minor, mode,
+                                  _id(d.get("uid", 0), where + ".uid"), _id(d.get("gid", 0), where + ".gid")))
     if linux.get("seccomp") is not None:
         from sentry.oci.seccomp import compile_profile
-        cfg.seccomp_profile = compile_profile(linux["seccomp"])
+        cfg.seccomp_profile = compile_profile(_seccomp_shape(linux["seccomp"]))
+
+
+_SECCOMP = {"defaultAction": str, "defaultErrnoRet": int, "architectures": list, "flags": list,
+            "listenerPath": str, "listenerMetadata": str, "syscalls": list}
+_SECCOMP_RULE = {"names": list, "name": str, "action": str, "errnoRet": int, "args": list}
+_SECCOMP_ARG = {"index": int, "value": int, "valueTwo": int, "op": str}
+
+
+def _seccomp_shape(sc):
+    """The types of a LinuxSeccomp object, so that sentry.oci.seccomp (which
+    checks the values) never trips over a wrong one."""
+    def typed(obj, fields, where):
+        if not isinstance(obj, dict):
+            raise SandboxError(f"{where}: expected an object")
+        for key, kind in fields.items():
+            _get(obj, key, kind, where + ".", None)
+        return obj
+    typed(sc, _SECCOMP, "linux.seccomp")
+    for key in ("architectures", "flags"):
+        _strings(sc.get(key) or [], f"linux.seccomp.{key}")
+    for i, rule in enumerate(sc.get("syscalls") or []):
+        where = f"linux.seccomp.syscalls[{i}]"
+        typed(rule, _SECCOMP_RULE, where)
+        _strings(rule.get("names") or [], where + ".names")
+        for j, arg in enumerate(rule.get("args") or []):
+            typed(arg, _SECCOMP_ARG, f"{where}.args[{j}]")
+    return sc
 
 
 def _hooks(raw: dict) -> dict[str, list[Hook]]:
@@ -368,8 +474,9 @@ def _hooks(raw: dict) -> dict[str, list[Hook]]:
             if not isinstance(h, dict) or not isinstance(h.get("path"), str) or not os.path.isabs(h["path"]):
                 raise SandboxError(f"{where}.path: expected an absolute path")
             timeout = h.get("timeout")
-            if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
-                raise SandboxError(f"{where}.timeout: expected a positive integer")
+            if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool)
+                                        or not 0 < timeout <= MAX_HOOK_TIMEOUT):
+                raise SandboxError(f"{where}.timeout: expected a positive number of seconds (at most 2^31)")
             out.append(Hook(h["path"], _strings(h.get("args") or [], f"{where}.args"),
                             _strings(h.get("env") or [], f"{where}.env"), timeout))
     return hooks

@@ -2,6 +2,15 @@
 
 The CLI (and later the OCI and CRI front ends) fill a RunConfig; `normalise`
 checks it and fills defaults, raising SandboxError naming the bad field.
+
+Kernel limits checked here, so they are refused with the flag's name rather
+than as an errno from deep in the start-up:
+- uname(2)'s fields are 65 bytes with the NUL: a hostname or release of at
+  most 64 bytes, none of them NUL.
+- pids.max takes at most PID_MAX_LIMIT (4194304 on 64-bit, threads.h), and
+  a CFS quota at most 2^44 - 1 us (MAX_BW in kernel/sched/core.c): more is
+  EINVAL.
+- (uid_t)-1 means "leave unchanged" to setresuid(2): ids go up to 2^32 - 2.
 """
 from __future__ import annotations
 
@@ -14,6 +23,10 @@ from sentry.sandbox import caps
 from sentry.sandbox.mounts import Bind
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+UTS_MAX = 64
+PID_MAX_LIMIT = 4 << 20
+MAX_QUOTA_US = (1 << 44) - 1
+MAX_ID = (1 << 32) - 2
 PLATFORMS = platforms.names()          # "seccomp" (the default), "ptrace"
 
 
@@ -121,8 +134,19 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
         raise SandboxError(f"--platform {cfg.platform!r} is not available (have: {', '.join(PLATFORMS)})")
     if cfg.net not in ("none", "host"):
         raise SandboxError(f"--net {cfg.net!r}: expected 'none' or 'host'")
-    if not cfg.hostname or len(cfg.hostname.encode()) > 64 or "/" in cfg.hostname:
-        raise SandboxError(f"--hostname {cfg.hostname!r}: must be 1 to 64 bytes without '/'")
+    if not cfg.hostname or len(cfg.hostname.encode()) > UTS_MAX or "/" in cfg.hostname or "\0" in cfg.hostname:
+        raise SandboxError(f"--hostname {cfg.hostname!r}: must be 1 to {UTS_MAX} bytes without '/' or NUL")
+    if not cfg.release or len(cfg.release.encode()) > UTS_MAX or "\0" in cfg.release:
+        raise SandboxError(f"--kernel-release {cfg.release!r}: must be 1 to {UTS_MAX} bytes without NUL")
+    for what, value in (("--user uid", cfg.uid), ("--user gid", cfg.gid)):
+        if not 0 <= value <= MAX_ID:
+            raise SandboxError(f"{what} {value}: must be from 0 to {MAX_ID}")
+    if cfg.pids is not None and not 0 < cfg.pids <= PID_MAX_LIMIT:
+        raise SandboxError(f"--pids {cfg.pids}: must be from 1 to {PID_MAX_LIMIT} (the kernel's PID_MAX_LIMIT)")
+    from sentry.sandbox.cgroups import PERIOD_US
+    if cfg.cpus is not None and cfg.cpus * PERIOD_US > MAX_QUOTA_US:
+        raise SandboxError(f"--cpus {cfg.cpus:g}: at most {MAX_QUOTA_US // PERIOD_US} "
+                           "(the kernel's largest CFS quota)")
     if cfg.rootfs is not None:
         if not os.path.isdir(cfg.rootfs):
             raise SandboxError(f"--rootfs {cfg.rootfs}: not a directory")
@@ -155,6 +179,12 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
             raise SandboxError(f"--persist {cfg.persist}: {e.strerror}") from None
     if cfg.read_only and cfg.rootfs is None and not cfg.layers:
         raise SandboxError("--read-only needs --rootfs or --image (the host root is always read-only)")
+    for flag, names in (("--cap-add", cfg.cap_add), ("--cap-drop", cfg.cap_drop)):
+        for name in names:
+            try:
+                caps.parse(name)
+            except SandboxError as e:
+                raise SandboxError(f"{flag}: {e}") from None
     cfg.cap_mask = caps.mask(caps.resolve(cfg.cap_add, cfg.cap_drop))
     cfg.env = _environment(cfg, host_env)
     if cfg.cwd is None:

@@ -186,8 +186,12 @@ def test_digest_mismatch_refused(tmp_path):
     r = run_sandbox("images", "--root", root, "import", oci_archive(tmp_path / "bad.tar", tamper=True))
     assert r.returncode == 125
     assert "digest mismatch" in r.stderr and "Traceback" not in r.stderr
+    assert not os.path.exists(root)          # the store this import made is gone again
+    os.makedirs(os.path.join(root, "blobs", "sha256"))
+    r = run_sandbox("images", "--root", root, "import", str(tmp_path / "bad.tar"))
+    assert r.returncode == 125 and "digest mismatch" in r.stderr
+    assert os.listdir(root) == ["blobs"]                  # what was there, and nothing else
     assert os.listdir(os.path.join(root, "blobs", "sha256")) == []
-    assert os.listdir(os.path.join(root, "layers", "sha256")) == []
 
 
 def _snapshot(d, skip):
