@@ -31,7 +31,8 @@ TARGET = 1.3
 
 C_PROJECT = {
     "Makefile": "OBJS = " + " ".join(f"m{i}.o" for i in range(12)) + " main.o\n"
-                "prog: $(OBJS)\n\tgcc -o $@ $(OBJS)\n%.o: %.c m.h\n\tgcc -O2 -c -o $@ $<\n",
+                "prog: $(OBJS)\n\tgcc -o $@ $(OBJS)\n%.o: %.c m.h\n\tgcc -O2 -c -o $@ $<\n"
+                "clean:\n\trm -f $(OBJS) prog\n",
     "m.h": "".join(f"int f{i}(int);\n" for i in range(12)),
     "main.c": "#include <stdio.h>\n#include \"m.h\"\nint main(void){int s=0;"
               + "".join(f"s+=f{i}({i});" for i in range(12)) + "printf(\"%d\\n\",s);return 0;}\n",
@@ -46,7 +47,7 @@ def workloads(work: Path) -> list[tuple[str, str]]:
         ("tar cf - /usr/share | wc -c", "tar cf - /usr/share 2>/dev/null | wc -c"),
         ("python3 imports", "python3 -c 'import json, email, http.client, sqlite3, asyncio'"),
         ("git status (CPython's Lib)", f"cd {work}/repo && git status --porcelain | wc -l"),
-        ("gcc: make -j2, 13 files", f"cd {work}/cproj && make -s clean >/dev/null; make -s -j2 && ./prog"),
+        ("gcc: make -j2, 13 files", f"cd {work}/cproj && make -s clean && make -s -j2 && ./prog"),
     ]
 
 
@@ -54,7 +55,7 @@ def prepare(work: Path) -> None:
     """A git repo of a few thousand files and a small C project."""
     repo = work / "repo"
     lib = Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
-    shutil.copytree(lib, repo, ignore=shutil.ignore_patterns("__pycache__", "site-packages", "test"))
+    shutil.copytree(lib, repo, ignore=shutil.ignore_patterns("__pycache__", "site-packages"))
     git = ["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b"]
     subprocess.run(git + ["init", "-q"], check=True)
     subprocess.run(git + ["add", "-A"], check=True)
@@ -67,15 +68,23 @@ def prepare(work: Path) -> None:
     subprocess.run(["make", "-s", "clean"], cwd=proj, capture_output=True)
 
 
+# Every runner gets the environment a sandbox gets (built from scratch), so
+# that nothing of the caller's (PYTHONDONTWRITEBYTECODE, say) tilts a row.
+CLEAN_ENV = ["env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+             "HOME=/root", "HOSTNAME=pysandbox"]
+
+
 def runners(work: Path, timeit: str):
     bind = ["--bind", f"{work}:{work}", "--bind", f"{timeit}:{timeit}:ro"]
-    out = [("native", lambda cmd: [timeit, "sh", "-c", cmd]),
+    out = [("native", lambda cmd: [*CLEAN_ENV, timeit, "sh", "-c", cmd]),
            ("pysandbox", lambda cmd: [PYSANDBOX, "run", *bind, "--", timeit, "sh", "-c", cmd]),
-           ("pysandbox --strict-fs", lambda cmd: [PYSANDBOX, "run", "--strict-fs", *bind, "--", timeit, "sh", "-c", cmd])]
+           ("pysandbox --strict-fs",
+            lambda cmd: [PYSANDBOX, "run", "--strict-fs", *bind, "--", timeit, "sh", "-c", cmd])]
     if shutil.which("proot"):
-        out.append(("proot", lambda cmd: ["proot", timeit, "sh", "-c", cmd]))
+        out.append(("proot", lambda cmd: [*CLEAN_ENV, "proot", timeit, "sh", "-c", cmd]))
     if shutil.which("strace"):
-        out.append(("strace -f", lambda cmd: ["strace", "-f", "-qq", "-o", "/dev/null", timeit, "sh", "-c", cmd]))
+        out.append(("strace -f", lambda cmd: [*CLEAN_ENV, "strace", "-f", "-qq", "-o", "/dev/null",
+                                              timeit, "sh", "-c", cmd]))
     return out
 
 
@@ -129,7 +138,8 @@ def main(argv=None) -> int:
         print(json.dumps(results, indent=1))
         return 0
     names = [n for n, _ in rs]
-    for key, title in (("work", "the workload's own time (timeit inside)"), ("whole", "whole command, start-up included")):
+    for key, title in (("work", "the workload's own time (timeit inside)"),
+                       ("whole", "whole command, start-up included")):
         print(f"\n{title}: seconds, and x native")
         print(f"{'workload':<30}" + "".join(f"{n:>24}" for n in names) + "  output")
         for r in results:
