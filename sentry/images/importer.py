@@ -235,6 +235,7 @@ def _import_docker(store: Store, arc: _Archive, progress) -> list[str]:
         store.put_blob(cfg_digest, arc.open(e["Config"]), cfg_size, "config")
         config = store.read_json(cfg_digest)
         layers = []
+        blobs: list[str] = []            # the layers' digests, in order
         for i, name in enumerate(e["Layers"]):
             digest, size = _hash(arc, name)
             claimed = _named_digest(name)
@@ -246,8 +247,9 @@ def _import_docker(store: Store, arc: _Archive, progress) -> list[str]:
                 gz = f.read(2) == b"\x1f\x8b"
             media = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gz else "")
             layers.append({"mediaType": media, "digest": digest, "size": size})
+            blobs.append(digest)
         # Layers are checked against the config's diff_ids while unpacked.
-        _unpack_layers(store, [layer["digest"] for layer in layers], config, progress)
+        _unpack_layers(store, blobs, config, progress)
         manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
                     "config": {"mediaType": OCI_CONFIG, "digest": cfg_digest, "size": cfg_size},
                     "layers": layers}

@@ -97,7 +97,11 @@ class Reference:
     @property
     def manifest_ref(self) -> str:
         """What goes after /manifests/ in the API path."""
-        return self.digest or self.tag
+        if self.digest:
+            return self.digest
+        if self.tag:
+            return self.tag
+        raise SandboxError(f"image reference {self.name}: neither a tag nor a digest")
 
 
 def parse(ref: str) -> Reference:
@@ -156,7 +160,11 @@ class RegistryConfig:
 
     @property
     def creds(self) -> tuple[str, str] | None:
-        return (self.username, self.password) if self.username is not None else None
+        if self.username is None and self.password is None:
+            return None
+        if self.username is None or self.password is None:
+            raise SandboxError("registry config: username and password must be given together")
+        return self.username, self.password
 
 
 @dataclass

@@ -144,7 +144,8 @@ def _image_manifest(ep: Endpoint, r: Reference, timeout: float) -> tuple[dict, b
         if kind == "manifest":
             return doc, data, digest
         desc = _pick_platform(doc, r)
-        want = desc.get("digest") if isinstance(desc.get("digest"), str) else ""
+        named = desc.get("digest")
+        want = named if isinstance(named, str) else ""     # parse_digest names a bad one
         parse_digest(want)
         data, ctype = _get_manifest(ep, r, want, timeout)
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -328,6 +329,7 @@ def _send(url: str, headers: dict, insecure: bool, timeout: float) -> _Response:
         try:
             if not u.hostname:
                 raise ValueError("no host")
+            conn: http.client.HTTPConnection
             if u.scheme == "https":
                 conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=_tls(insecure))
             else:

@@ -130,7 +130,7 @@ class Store:
         hexd = parse_digest(digest)
         have = self.has_blob(digest)
         h, n = hashlib.sha256(), 0
-        tmp, out = None, None
+        tmp, out = "", None             # out is None exactly when the store has the blob
         try:
             if not have:
                 fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.blobs)
@@ -141,20 +141,20 @@ class Store:
                     break
                 h.update(chunk)
                 n += len(chunk)
-                if not have:
+                if out is not None:
                     out.write(chunk)
             if h.hexdigest() != hexd:
                 raise SandboxError(f"{what} {digest}: digest mismatch (content hashes to sha256:{h.hexdigest()}); "
                                    "the archive is corrupt or was tampered with")
             if size is not None and n != size:
                 raise SandboxError(f"{what} {digest}: size mismatch ({n} bytes, descriptor says {size})")
-            if not have:
+            if out is not None:
                 out.flush()
                 os.fsync(out.fileno())
                 out.close()
                 os.chmod(tmp, 0o644)
                 os.rename(tmp, self.blob_path(digest))
-                tmp = None
+                tmp = ""
         finally:
             if out is not None and not out.closed:
                 out.close()
@@ -274,7 +274,8 @@ class Store:
 
     def gc(self) -> None:
         """Delete blobs and layers no ref reaches, and temporary litter."""
-        keep_blobs, keep_layers = set(), set()
+        keep_blobs: set[str] = set()
+        keep_layers: set[str] = set()
         for digest in set(self.refs().values()):
             keep_blobs.add(parse_digest(digest))
             try:

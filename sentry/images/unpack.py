@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import gzip
 import hashlib
+import io
 import os
 import stat
 import tarfile
@@ -38,13 +39,19 @@ class UnsafeEntry(SandboxError):
     """A tar entry that would land outside the layer directory."""
 
 
-class _Hashing:
-    """Read-through sha256 of the decompressed stream."""
+class _Hashing(io.RawIOBase):
+    """Read-through sha256 of the decompressed stream.  A read-only stream
+    that cannot seek (io.RawIOBase says so for write/seek/tell): tarfile's
+    "r|" mode only ever reads."""
 
-    def __init__(self, f):
+    def __init__(self, f) -> None:
+        super().__init__()
         self.f, self.h = f, hashlib.sha256()
 
-    def read(self, n=-1):
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
         data = self.f.read(n)
         self.h.update(data)
         return data
@@ -73,7 +80,7 @@ def unpack(path: str, dest: str) -> str:
     returns the diff_id (digest of the uncompressed tar)."""
     src = _Hashing(open_layer(path))
     root = os.open(dest, _DIR_FLAGS)
-    dirs = []                          # (name, mtime): set last, children change them
+    dirs: list[tuple[str, float]] = []  # (name, mtime): set last, children change them
     try:
         with tarfile.open(fileobj=src, mode="r|") as tar:
             for m in tar:
@@ -165,7 +172,7 @@ def _rmtree_at(parent: int, leaf: str) -> None:
     os.rmdir(leaf, dir_fd=parent)
 
 
-def _entry(tar, m: tarfile.TarInfo, root: int, dirs: list) -> None:
+def _entry(tar, m: tarfile.TarInfo, root: int, dirs: list[tuple[str, float]]) -> None:
     parent, leaf = _parent(root, m.name)
     try:
         if leaf == "":                               # "./": the layer root

@@ -272,9 +272,9 @@ def kill(d: Dir, sig: int, all_procs: bool = False) -> None:
         return
     # Just after `start`, init may not have forked the workload yet.
     deadline = time.monotonic() + 2
-    while (pid := workload_pid(st)) is None and alive(st) and time.monotonic() < deadline:
+    while (wpid := workload_pid(st)) is None and alive(st) and time.monotonic() < deadline:
         time.sleep(0.002)
-    _signal(pid if pid else st.pid, sig if pid else signal.SIGKILL)
+    _signal(wpid if wpid else st.pid, sig if wpid else signal.SIGKILL)
 
 
 def _signal(pid: int, sig: int) -> None:
@@ -386,7 +386,7 @@ def pause(d: Dir, frozen: bool) -> None:
 
 
 def list_states(root: str) -> list[dict]:
-    out = []
+    out: list[dict] = []
     try:
         names = sorted(os.listdir(root))
     except FileNotFoundError:

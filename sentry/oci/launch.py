@@ -149,6 +149,9 @@ def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State
         raise SandboxError(f"container with id {cid} already exists")
     bundle = os.path.abspath(inputs.check_dir(bundle, "--bundle", must_exist=True))
     sp = ocispec.load(bundle, platform)
+    rootfs = sp.cfg.rootfs
+    if rootfs is None:              # load() sets it from root.path; checked before anything is made
+        raise SandboxError(f"bundle {bundle}: config.json names no root filesystem (root.path)")
     if not sp.cfg.hostname:
         sp.cfg.hostname = _uts_hostname(sp.cfg.join.get("uts"))
     if "pid" in sp.cfg.join:
@@ -160,7 +163,7 @@ def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State
         raise SandboxError(f"container with id {cid} already exists") from None
     except OSError as e:
         raise SandboxError(f"--root {root}: cannot make the state directory: {e.strerror}") from None
-    st = State(id=cid, bundle=bundle, rootfs=sp.cfg.rootfs, created=now(), cgroup=sp.cfg.cgroup_path,
+    st = State(id=cid, bundle=bundle, rootfs=rootfs, created=now(), cgroup=sp.cfg.cgroup_path,
                annotations=sp.annotations, platform=platform,
                hooks={k: [h.to_json() for h in v] for k, v in sp.hooks.items()})
     return d, st, sp
@@ -300,7 +303,7 @@ def _close_inherited_fds() -> None:
 def _read_all(fd: int) -> bytes:
     """protocol.REPORT_OK as soon as it comes (the sandbox's init may still hold the
     pipe's write end), else everything up to EOF: an error."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             b = os.read(fd, 65536)

@@ -228,7 +228,7 @@ def _process(cfg: RunConfig, p: dict) -> None:
         if not isinstance(r, dict) or not isinstance(r.get("type"), str) or r["type"] not in RLIMIT:
             raise SandboxError(f"{where}.type: expected one of RLIMIT_NOFILE, RLIMIT_NPROC, ...")
         soft, hard = r.get("soft"), r.get("hard")
-        if not all(isinstance(v, int) and 0 <= v < 1 << 64 for v in (soft, hard)) or soft > hard:
+        if not (isinstance(soft, int) and isinstance(hard, int) and 0 <= soft <= hard < 1 << 64):
             raise SandboxError(f"{where}: soft and hard must be integers with soft <= hard")
         cfg.rlimits.append((RLIMIT[r["type"]], _rlim(soft), _rlim(hard)))
 
