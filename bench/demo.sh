@@ -36,6 +36,15 @@ echo "\$ pysandbox run --rootfs ROOTFS --hostname demo --strace -- sh -c 'uname 
 "$PYSANDBOX" run --rootfs "$ROOTFS" --hostname demo --strace -- \
     sh -c 'uname -a; echo "entries in /: $(ls / | wc -l)"; hostname x || echo "(sethostname refused: no CAP_SYS_ADMIN)"' || true
 
+say "2b. file-heavy work: the default fs mode against --strict-fs (every path call mediated)"
+for mode in "" "--strict-fs"; do
+    start=$(date +%s%N)
+    n=$("$PYSANDBOX" run $mode -- sh -c 'find /usr/share -xdev | wc -l')
+    echo "pysandbox run ${mode:-(default fs mode)} -- find /usr/share: $n entries in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+done
+start=$(date +%s%N); n=$(find /usr/share -xdev | wc -l)
+echo "natively: $n entries in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
 say "3. copy-on-write rootfs and limits: the rootfs directory is never written"
 echo hello > "$ROOTFS/etc/motd"
 for a in free nproc rm cat; do ln -sf busybox "$ROOTFS/bin/$a"; done
