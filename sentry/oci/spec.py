@@ -17,9 +17,10 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
 - linux.namespaces: mount is always new; network, uts and ipc are new,
   joined by path (a pod's), or absent (the host's, as runc does); pid is
-  new or joined by path (a pod sharing its processes: the container's init
-  is then not that namespace's pid 1; a path naming one of our sentries
-  means its container's).  user (new, with mappings) puts the
+  new, and the container's process is its pid 1 (cfg.pid1, as with runc:
+  sentry/sandbox/init.py), or joined by path (a pod sharing its processes:
+  the container's init is then not that namespace's pid 1; a path naming
+  one of our sentries means its container's).  user (new, with mappings) puts the
   workload alone in a user namespace made last, so its capabilities cover
   nothing the host owns (csrc/spawn.c).  time, and a mount or user path,
   are refused.
@@ -267,6 +268,7 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
                 raise SandboxError(f"{where}.path {path!r}: must be absolute")
             _check_nsfs(path, kind, where)
             cfg.join["net" if kind == "network" else kind] = path
+    cfg.pid1 = "pid" not in cfg.join          # a pid namespace of its own: the container is its pid 1
     cfg.net = "none" if "network" in seen else "host"
     cfg.host_ns = frozenset(k for k in ("ipc", "uts") if k not in seen)   # as runc: absent means the host's
     if "user" in seen:
