@@ -150,6 +150,7 @@ struct sb_spawn {
     int new_userns;          /* make a user namespace (the sentry writes its maps) */
     uint32_t host_uid, host_gid;  /* with new_userns: the host ids it is created by (its owner) */
     int userns_fd;           /* >= 0: join this user namespace instead (an OCI exec) */
+    int no_new_privs;        /* set PR_SET_NO_NEW_PRIVS (else: filters loaded before the drop) */
 };
 int sb_init_run(const struct sb_spawn *sp);
 int sb_pid1_exec(const struct sb_spawn *sp);

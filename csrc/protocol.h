@@ -16,8 +16,11 @@
  *
  * "init" is the process that built the view: the sandbox's init, or an
  * OCI container's pid 1, which then is the workload too (no fork).
- * LISTENER comes last, just before the exec: an error after it (the OCI
- * profile's) goes to the workload's stderr, not to the socket.
+ * With no_new_privs, LISTENER comes last, just before the exec; without,
+ * the filter is loaded (so LISTENER sent) before the workload drops its
+ * privileges, and those calls go through the filter: the sentry serves
+ * from LISTENER on, and an error after it goes to the workload's stderr,
+ * not to the socket.
  *
  * A sentry started by `pysandbox-oci create`/`exec` reports to that
  * command over a pipe: "ok", or ERROR + text. */

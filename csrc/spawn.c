@@ -16,8 +16,13 @@
  * - For a uid-0 process, execve() sets the permitted set to
  *   (inheritable | bounding), so dropping the bounding set is what limits
  *   root's capabilities after exec.
- * - PR_SET_NO_NEW_PRIVS lets an unprivileged filter load and makes setuid
- *   binaries unable to regain privileges.  It survives execve.
+ * - PR_SET_NO_NEW_PRIVS makes setuid binaries unable to regain privileges.
+ *   It survives execve.  Loading a seccomp filter needs it, or
+ *   CAP_SYS_ADMIN in the caller's user namespace: without no_new_privs the
+ *   filters are loaded while we are still root (or hold every capability
+ *   of our new user namespace), before privileges are dropped, so the
+ *   setgroups/setresuid/capset that follow already go through the filter
+ *   (observed rows: the sentry serves from the LISTENER message on).
  * - The listener fd from a NEW_LISTENER filter is created O_CLOEXEC; only one
  *   NEW_LISTENER filter may exist per task tree (EBUSY otherwise).
  * - A process that unshares CLONE_NEWUSER has every capability in the new
@@ -253,6 +258,10 @@ static void workload(const struct sb_spawn *sp)
     }
     /* Everything but stdio (and the socket, until exec) closes at exec. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: now,
+     * while we have it.  Everything below then runs under the filter. */
+    if (!sp->no_new_privs)
+        load_filters(sp);
     int err = -drop_bounding(sp->caps);
     if (err) {
         report(sp->sock, "dropping capabilities", err);
@@ -272,11 +281,13 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, "setting capabilities", err);
         _exit(125);
     }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        report(sp->sock, "setting no_new_privs", errno);
-        _exit(125);
+    if (sp->no_new_privs) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+            report(sp->sock, "setting no_new_privs", errno);
+            _exit(125);
+        }
+        load_filters(sp);
     }
-    load_filters(sp);
     err = exec_path(sp->argv, sp->envp);
     dprintf(2, "pysandbox: %s: %s\n", sp->argv[0], strerror(err));
     _exit(err == ENOENT ? 127 : 126);

@@ -326,7 +326,7 @@ def holder_run(pid: int, status_fd: int) -> None:
 def _spawn(*, argv: list[str], env: list[str], cwd: str, sock: int, status_fd: int, tty: int,
            filter: FilterCtx, caps: int, uid: int, gid: int, ptrace: bool, user_filter: FilterCtx | None,
            groups: list[int], new_userns: bool, host_uid: int, host_gid: int,
-           userns_fd: int):
+           userns_fd: int, no_new_privs: bool):
     """A struct sb_spawn and the cdata it points to (keep both alive)."""
     keep = []
 
@@ -353,6 +353,7 @@ def _spawn(*, argv: list[str], env: list[str], cwd: str, sock: int, status_fd: i
         sp.groups, sp.ngroups = g, len(groups)
     sp.new_userns, sp.host_uid, sp.host_gid = int(new_userns), host_uid, host_gid
     sp.userns_fd = userns_fd
+    sp.no_new_privs = int(no_new_privs)
     return sp, keep
 
 

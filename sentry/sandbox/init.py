@@ -173,7 +173,8 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
         argv=cfg.argv, env=cfg.env, cwd=cfg.cwd, sock=sock.fileno(), status_fd=status_fd, tty=tty,
         filter=filt, caps=cfg.cap_mask, uid=cfg.uid, gid=cfg.gid, ptrace=plat.seize_before_filter,
         user_filter=cfg.seccomp_profile, groups=cfg.groups, new_userns=bool(cfg.uid_map),
-        host_uid=host_id(cfg.uid_map, cfg.uid), host_gid=host_id(cfg.gid_map, cfg.gid), userns_fd=userns)
+        host_uid=host_id(cfg.uid_map, cfg.uid), host_gid=host_id(cfg.gid_map, cfg.gid), userns_fd=userns,
+        no_new_privs=cfg.no_new_privs)
     if cfg.pid1:
         native.pid1_exec(**spawn)         # never returns
     native.init_run(**spawn)
