@@ -151,6 +151,7 @@ class Containers:
             built = ocispec.build(cfg, container_id=cid, pod=pod, image=image, rootfs=root,
                                   cgroups_path=rec.cgroups_path, pod_files=pod_files)
             rec.user, rec.env, rec.cwd, rec.exec_caps = built.user, built.env, built.cwd, built.bounding
+            rec.no_new_privs = built.spec["process"]["noNewPrivileges"]
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(built.spec, f, indent=1)
             rootfs.mount_overlay(image, rw, root)

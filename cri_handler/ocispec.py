@@ -26,7 +26,11 @@ choices the CRI leaves open):
   but in a user namespace of the workload's own (identity-mapped ids
   0-65535, made after its other namespaces): they cover nothing the host
   owns (see sentry/oci/spec.py and csrc/spawn.c).
-  no_new_privs is always on, whatever the request says.
+  no_new_privs as the request says, as containerd does (the kubelet
+  sends true for allowPrivilegeEscalation: false, else false): false lets
+  a setuid binary gain privileges up to the bounding set, still under the
+  sentry's filter; written explicitly, since pysandbox-oci reads an
+  absent noNewPrivileges as true.  An exec gets the container's.
 - namespaces: mount, pid, ipc, uts, network; network/ipc/uts join the
   pod's held namespaces by path; a NODE network pod has no network entry
   and a NODE ipc pod no ipc entry (the host's: pysandbox-oci, as runc,
@@ -144,7 +148,7 @@ def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: s
         "env": env,
         "cwd": cwd,
         "capabilities": {k: bounding for k in ("bounding", "effective", "permitted")},
-        "noNewPrivileges": True,
+        "noNewPrivileges": bool(sc.no_new_privs),
     }
     if linux.resources.oom_score_adj:
         adj = linux.resources.oom_score_adj
@@ -196,7 +200,7 @@ def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: s
 
 def process_for_exec(rec, argv: list[str], terminal: bool = False) -> dict:
     """The OCI process object `pysandbox-oci exec --process` takes: the
-    container's user, env, cwd and capabilities with another argv."""
+    container's user, env, cwd, capabilities and no_new_privs with another argv."""
     user = rec.user or {"uid": 0, "gid": 0}
     return {
         "terminal": terminal,
@@ -206,7 +210,7 @@ def process_for_exec(rec, argv: list[str], terminal: bool = False) -> dict:
         "env": list(rec.env),
         "cwd": rec.cwd or "/",
         "capabilities": {k: list(rec.exec_caps) for k in ("bounding", "effective", "permitted")},
-        "noNewPrivileges": True,
+        "noNewPrivileges": rec.no_new_privs,
     }
 
 

@@ -99,6 +99,7 @@ class ContainerRecord:
     env: list = field(default_factory=list)         # the process env, for exec
     cwd: str = "/"
     exec_caps: list = field(default_factory=list)   # the bounding set, for exec
+    no_new_privs: bool = True               # the container's, for exec (older records: always on)
 
     @property
     def labels(self) -> dict:

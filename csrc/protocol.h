@@ -1,19 +1,26 @@
 /* The start-up protocol between the sentry, the sandbox's init and the
  * workload, shared with Python through the cdef (sentry/sandbox/protocol.py
  * is its codec).  Over the SOCK_SEQPACKET socket, each message is one tag
- * byte and a payload; some carry one fd (SCM_RIGHTS).  Over the workload's
- * user-namespace pipes (csrc/spawn.c), a message is the tag byte alone.
+ * byte and a payload; some carry one fd (SCM_RIGHTS).
  *
  *   init     -> sentry   READY            the root view is built: join it
  *   sentry   -> init     GO               joined, and init is in the cgroup
  *   init     -> sentry   TTY + fd         the pty master (before READY)
+ *   workload -> sentry   USERNS           my user namespace exists
+ *   sentry   -> workload MAPPED           its id maps are written
  *   workload -> sentry   SEIZE            ptrace: seize me before my filter
  *   sentry   -> workload SEIZED
  *   workload -> sentry   LISTENER [+ fd]  the filter is loaded (its listener
  *                                         fd, on platforms that have one)
  *   any      -> sentry   ERROR + text     the sandbox did not start
- *   workload -> init     USERNS           (pipe) my user namespace exists
- *   init     -> workload MAPPED           (pipe) its id maps are written
+ *
+ * "init" is the process that built the view: the sandbox's init, or an
+ * OCI container's pid 1, which then is the workload too (no fork).
+ * With no_new_privs, LISTENER comes last, just before the exec; without,
+ * the filter is loaded (so LISTENER sent) before the workload drops its
+ * privileges, and those calls go through the filter: the sentry serves
+ * from LISTENER on, and an error after it goes to the workload's stderr,
+ * not to the socket.
  *
  * A sentry started by `pysandbox-oci create`/`exec` reports to that
  * command over a pipe: "ok", or ERROR + text. */

@@ -99,10 +99,10 @@ struct sb_spawn {
     void *user_filter; /* the OCI profile's filter, stacked after ours, or NULL */
     const uint32_t *groups;  /* supplementary gids (OCI additionalGids) */
     int ngroups;
-    const char *uid_map;     /* non-NULL: the workload gets a user namespace with */
-    const char *gid_map;     /* these /proc/PID/uid_map and gid_map contents */
-    uint32_t host_uid, host_gid;  /* with uid_map: the host ids it is created by (its owner) */
+    int new_userns;          /* make a user namespace (the sentry writes its maps) */
+    uint32_t host_uid, host_gid;  /* with new_userns: the host ids it is created by (its owner) */
     int userns_fd;           /* >= 0: join this user namespace instead (an OCI exec) */
+    int no_new_privs;        /* set PR_SET_NO_NEW_PRIVS (else: filters loaded before the drop) */
 };
 
 /* notify.c */
@@ -175,6 +175,8 @@ int sb_enter_root(int rootfd);
 
 /* spawn.c */
 int sb_init_run(const struct sb_spawn *sp);
+int sb_pid1_exec(const struct sb_spawn *sp);
+int sb_holder_run(int pid, int status_fd);
 int sb_become(uint32_t uid, uint32_t gid, uint64_t effective);
 int sb_unbecome(void);
 

@@ -1,23 +1,43 @@
-/* Starting the workload: the sandbox's init, and the child that applies the
- * filter and execs.  Runs after fork(), so only async-signal-safe libc.
+/* Starting the workload: the sandbox's init, the process that applies the
+ * filter and execs, and the holder above a container's own pid 1.  Runs
+ * after fork(), so only async-signal-safe libc.
+ *
+ * Two shapes (sentry/sandbox/init.py chooses; lifecycle.py says why):
+ *   sb_init_run   the caller is the sandbox's reaping pid 1: it forks the
+ *                 workload, forwards signals to it, reaps orphans, and
+ *                 writes the workload's wait status when it exits.
+ *   sb_pid1_exec  the caller (an OCI container's pid 1, which built the
+ *                 view itself) becomes the workload: no fork.
+ *   sb_holder_run its parent, pid 1 of the pid namespace just above the
+ *                 container's, outside the container's view: forwards
+ *                 signals to it, waits for it and writes its wait status.
  *
  * Kernel facts this code relies on:
  * - For a uid-0 process, execve() sets the permitted set to
  *   (inheritable | bounding), so dropping the bounding set is what limits
  *   root's capabilities after exec.
- * - PR_SET_NO_NEW_PRIVS lets an unprivileged filter load and makes setuid
- *   binaries unable to regain privileges.  It survives execve.
+ * - PR_SET_NO_NEW_PRIVS makes setuid binaries unable to regain privileges.
+ *   It survives execve.  Loading a seccomp filter needs it, or
+ *   CAP_SYS_ADMIN in the caller's user namespace: without no_new_privs the
+ *   filters are loaded while we are still root (or hold every capability
+ *   of our new user namespace), before privileges are dropped, so the
+ *   setgroups/setresuid/capset that follow already go through the filter
+ *   (observed rows: the sentry serves from the LISTENER message on).
  * - The listener fd from a NEW_LISTENER filter is created O_CLOEXEC; only one
  *   NEW_LISTENER filter may exist per task tree (EBUSY otherwise).
  * - A process that unshares CLONE_NEWUSER has every capability in the new
  *   user namespace but no mapped ids until someone privileged in the parent
- *   namespace writes /proc/PID/uid_map and gid_map (init does, as host
- *   root).  Capabilities there cover only what that namespace owns: the
+ *   namespace writes /proc/PID/uid_map and gid_map (the sentry does, as
+ *   host root, when we send USERNS).  Capabilities there cover only what that namespace owns: the
  *   sandbox's mount, uts, ipc and net namespaces were made before it, by the
  *   host's root, so they stay out of reach, as does everything global.
- * - Signals to a pid namespace's init from inside that namespace are dropped
- *   unless init handles them; SIGKILL from the parent namespace always works.
- *   When init exits the kernel kills every other process in the namespace.
+ * - Signals to a pid namespace's init are dropped unless init handles them,
+ *   whether they come from inside or from an ancestor namespace (SIGKILL and
+ *   SIGSTOP from an ancestor always work).  When init exits the kernel kills
+ *   every other process in the namespace, and in the namespaces below it.
+ * - PR_SET_PDEATHSIG is cleared when the process's euid, egid, fsuid or
+ *   fsgid change and by a setuid exec: it ties only a process that never
+ *   changes its ids (the inits and the holder here) to its parent.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,8 +63,16 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+static int g_serving;   /* the sentry has the listener: it reads the socket no more */
+
+/* Why the sandbox did not start: an ERROR message while the sentry still
+ * follows the start-up protocol, our stderr (the container's) after. */
 static void report(int sock, const char *what, int err)
 {
+    if (g_serving) {
+        dprintf(2, "pysandbox: %s: %s\n", what, strerror(err));
+        return;
+    }
     char msg[512];
     int n = snprintf(msg, sizeof msg, "%c%s: %s", SB_MSG_ERROR, what, strerror(err));
     if (n > 0)
@@ -130,8 +158,9 @@ static int exec_path(char *const *argv, char *const *envp)
     return err;
 }
 
-/* The workload's side of the user-namespace handshake (see sb_init_run). */
-static void enter_userns(const struct sb_spawn *sp, int to_init, int from_init)
+/* Our user namespace: made by the ids it maps to, then mapped by the
+ * sentry (USERNS, MAPPED over the start-up socket). */
+static void enter_userns(const struct sb_spawn *sp)
 {
     char ok = 0;
     /* Created as the host ids the container's user maps to, so that they
@@ -148,27 +177,53 @@ static void enter_userns(const struct sb_spawn *sp, int to_init, int from_init)
         _exit(125);
     }
     char tag = SB_MSG_USERNS;
-    if (write(to_init, &tag, 1) != 1 || read(from_init, &ok, 1) != 1 || ok != SB_MSG_MAPPED) {
+    if (send(sp->sock, &tag, 1, MSG_NOSIGNAL) != 1 || recv(sp->sock, &ok, 1, 0) != 1 || ok != SB_MSG_MAPPED) {
         report(sp->sock, "writing the uid/gid maps", EPROTO);
         _exit(125);
     }
-    close(to_init);
-    close(from_init);
 }
 
-static void write_map(pid_t pid, const char *file, const char *map)
+/* Be seized (ptrace), load our filter, hand the sentry its listener, then
+ * stack the user's profile.  Returns only once all of that is done. */
+static void load_filters(const struct sb_spawn *sp)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    (void)!write(fd, map, strlen(map));
-    close(fd);
+    if (sp->ptrace) {
+        /* RET_TRACE with no tracer fails the syscall: be seized first.  We
+         * inherited init's non-dumpable flag, which would refuse the seize;
+         * execve resets it anyway. */
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        char ack = 0, seize = SB_MSG_SEIZE;
+        if (send(sp->sock, &seize, 1, MSG_NOSIGNAL) != 1 || recv(sp->sock, &ack, 1, 0) != 1 || ack != SB_MSG_SEIZED)
+            _exit(125);
+    }
+    int err = -seccomp_load(sp->filter);
+    if (err) {
+        report(sp->sock, "loading the seccomp filter", err);
+        _exit(125);
+    }
+    /* From here on every syscall goes through the filter. */
+    if (sp->ptrace) {
+        if (send_fd(sp->sock, SB_MSG_LISTENER, -1) < 0)
+            _exit(125);
+    } else {
+        int lfd = seccomp_notify_fd(sp->filter);
+        if (lfd < 0 || send_fd(sp->sock, SB_MSG_LISTENER, lfd) < 0)
+            _exit(125);
+        close(lfd);
+    }
+    g_serving = 1;
+    /* The user's profile goes after the LISTENER message: it may refuse
+     * even sendmsg. */
+    if (sp->user_filter) {
+        err = -seccomp_load(sp->user_filter);
+        if (err) {
+            report(sp->sock, "loading the OCI seccomp profile", err);
+            _exit(125);
+        }
+    }
 }
 
-static int g_userns_pipes[4] = { -1, -1, -1, -1 };
-
+/* Become the workload: never returns. */
 static void workload(const struct sb_spawn *sp)
 {
     sigset_t none;
@@ -178,7 +233,8 @@ static void workload(const struct sb_spawn *sp)
         signal(sig, SIG_DFL);
 
     if (sp->tty >= 0) {
-        if (setsid() < 0 || ioctl(sp->tty, TIOCSCTTY, 0) < 0) {
+        /* A container's pid 1 (sb_pid1_exec) leads its session already. */
+        if ((getsid(0) != getpid() && setsid() < 0) || ioctl(sp->tty, TIOCSCTTY, 0) < 0) {
             report(sp->sock, "making the pty the controlling terminal", errno);
             _exit(125);
         }
@@ -197,13 +253,15 @@ static void workload(const struct sb_spawn *sp)
             _exit(125);
         }
         close(sp->userns_fd);
-    } else if (sp->uid_map) {
-        close(g_userns_pipes[0]);
-        close(g_userns_pipes[3]);
-        enter_userns(sp, g_userns_pipes[1], g_userns_pipes[2]);
+    } else if (sp->new_userns) {
+        enter_userns(sp);
     }
     /* Everything but stdio (and the socket, until exec) closes at exec. */
     syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: now,
+     * while we have it.  Everything below then runs under the filter. */
+    if (!sp->no_new_privs)
+        load_filters(sp);
     int err = -drop_bounding(sp->caps);
     if (err) {
         report(sp->sock, "dropping capabilities", err);
@@ -214,7 +272,7 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, "setting uid/gid", errno);
         _exit(125);
     }
-    /* Dies with its init.  That is implied for a sandbox's pid 1, but an
+    /* Dies with its parent.  That is implied for a sandbox's pid 1, but an
      * OCI exec's init is not pid 1 of the namespace it runs in.  Set after
      * the uid change, which clears it. */
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -223,41 +281,12 @@ static void workload(const struct sb_spawn *sp)
         report(sp->sock, "setting capabilities", err);
         _exit(125);
     }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        report(sp->sock, "setting no_new_privs", errno);
-        _exit(125);
-    }
-    if (sp->ptrace) {
-        /* RET_TRACE with no tracer fails the syscall: be seized first.  We
-         * inherited init's non-dumpable flag, which would refuse the seize;
-         * execve resets it anyway. */
-        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
-        char ack = 0, seize = SB_MSG_SEIZE;
-        if (send(sp->sock, &seize, 1, MSG_NOSIGNAL) != 1 || recv(sp->sock, &ack, 1, 0) != 1 || ack != SB_MSG_SEIZED)
-            _exit(125);
-    }
-    err = -seccomp_load(sp->filter);
-    if (err) {
-        report(sp->sock, "loading the seccomp filter", err);
-        _exit(125);
-    }
-    /* From here on every syscall goes through the filter. */
-    if (sp->ptrace) {
-        if (send_fd(sp->sock, SB_MSG_LISTENER, -1) < 0)
-            _exit(125);
-    } else {
-        int lfd = seccomp_notify_fd(sp->filter);
-        if (lfd < 0 || send_fd(sp->sock, SB_MSG_LISTENER, lfd) < 0)
-            _exit(125);
-        close(lfd);
-    }
-    /* The user's profile goes last: it may refuse even sendmsg. */
-    if (sp->user_filter) {
-        err = -seccomp_load(sp->user_filter);
-        if (err) {
-            dprintf(2, "pysandbox: loading the OCI seccomp profile: %s\n", strerror(err));
+    if (sp->no_new_privs) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+            report(sp->sock, "setting no_new_privs", errno);
             _exit(125);
         }
+        load_filters(sp);
     }
     err = exec_path(sp->argv, sp->envp);
     dprintf(2, "pysandbox: %s: %s\n", sp->argv[0], strerror(err));
@@ -272,41 +301,12 @@ static void forward(int sig)
         kill(g_child, sig);
 }
 
-/* Run as the sandbox's pid 1: fork the workload, forward signals to it, reap
- * orphans, and when the workload exits write its wait status and exit (the
- * kernel then kills whatever is left in the namespace).  Returns -errno only
- * if the workload could not be forked. */
-int sb_init_run(const struct sb_spawn *sp)
+/* The parent's side, in sb_init_run and sb_holder_run: forward signals to
+ * `pid`, reap every child until it exits, write its wait status and exit. */
+static void supervise(pid_t pid, int status_fd)
 {
-    if (sp->uid_map && sp->userns_fd < 0 && (pipe2(g_userns_pipes, O_CLOEXEC) < 0 || pipe2(g_userns_pipes + 2, O_CLOEXEC) < 0))
-        return -errno;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0)
-        workload(sp);
-    g_child = pid;
-    if (sp->userns_fd >= 0)
-        close(sp->userns_fd);
-    else if (sp->uid_map) {
-        /* The workload has unshared its user namespace: map its ids. */
-        char u = 0;
-        close(g_userns_pipes[1]);
-        close(g_userns_pipes[2]);
-        if (read(g_userns_pipes[0], &u, 1) == 1 && u == SB_MSG_USERNS) {
-            write_map(pid, "uid_map", sp->uid_map);
-            write_map(pid, "gid_map", sp->gid_map);
-            char mapped = SB_MSG_MAPPED;
-            (void)!write(g_userns_pipes[3], &mapped, 1);
-        }
-        close(g_userns_pipes[0]);
-        close(g_userns_pipes[3]);
-    }
-    close(sp->sock);
-    if (sp->tty >= 0)
-        close(sp->tty);
-
     static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+    g_child = pid;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward;
@@ -325,8 +325,44 @@ int sb_init_run(const struct sb_spawn *sp)
         if (w < 0 && errno == ECHILD)
             break;
     }
-    (void)!write(sp->status_fd, &status, sizeof status);
+    (void)!write(status_fd, &status, sizeof status);
     _exit(0);
+}
+
+/* Run as the sandbox's pid 1: fork the workload, forward signals to it, reap
+ * orphans, and when the workload exits write its wait status and exit (the
+ * kernel then kills whatever is left in the namespace).  Returns -errno only
+ * if the workload could not be forked. */
+int sb_init_run(const struct sb_spawn *sp)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0)
+        workload(sp);
+    if (sp->userns_fd >= 0)
+        close(sp->userns_fd);
+    close(sp->sock);
+    if (sp->tty >= 0)
+        close(sp->tty);
+    supervise(pid, sp->status_fd);
+    return 0;
+}
+
+/* An OCI container's pid 1, its view built: become the workload (never
+ * returns). */
+int sb_pid1_exec(const struct sb_spawn *sp)
+{
+    workload(sp);
+    return 0;
+}
+
+/* The holder of a container's pid 1 (`pid`, our child): see supervise.
+ * Never returns. */
+int sb_holder_run(int pid, int status_fd)
+{
+    supervise(pid, status_fd);
+    return 0;
 }
 
 /* The sentry takes the workload's identity while it serves, so the files it

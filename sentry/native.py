@@ -302,13 +302,32 @@ def syscall_number(name: str) -> int:
 
 # -- starting the workload (csrc/spawn.c) ----------------------------------------
 
-def init_run(*, argv: list[str], env: list[str], cwd: str, sock: int, status_fd: int, tty: int,
-             filter: FilterCtx, caps: int, uid: int, gid: int, ptrace: bool, user_filter: FilterCtx | None,
-             groups: list[int], uid_map: str | None, gid_map: str | None, host_uid: int, host_gid: int,
-             userns_fd: int) -> None:
+def init_run(**fields) -> None:
     """Become the sandbox's reaping init: fork the workload (which loads
     the filter and execs) and exit with it.  Returns only by raising OSError
-    if the fork failed.  See struct sb_spawn for the fields."""
+    if the fork failed.  See struct sb_spawn for the fields (_spawn)."""
+    sp, _keep = _spawn(**fields)
+    check(lib.sb_init_run(sp), "fork")
+
+
+def pid1_exec(**fields) -> None:
+    """An OCI container's pid 1 becomes its workload (no fork): never
+    returns.  The fields as for init_run."""
+    sp, _keep = _spawn(**fields)
+    lib.sb_pid1_exec(sp)
+
+
+def holder_run(pid: int, status_fd: int) -> None:
+    """Hold a container's pid 1 (our child `pid`) until it exits, then
+    write its wait status to status_fd and exit: never returns."""
+    lib.sb_holder_run(pid, status_fd)
+
+
+def _spawn(*, argv: list[str], env: list[str], cwd: str, sock: int, status_fd: int, tty: int,
+           filter: FilterCtx, caps: int, uid: int, gid: int, ptrace: bool, user_filter: FilterCtx | None,
+           groups: list[int], new_userns: bool, host_uid: int, host_gid: int,
+           userns_fd: int, no_new_privs: bool):
+    """A struct sb_spawn and the cdata it points to (keep both alive)."""
     keep = []
 
     def cstr(s: str):
@@ -332,11 +351,10 @@ def init_run(*, argv: list[str], env: list[str], cwd: str, sock: int, status_fd:
         g = ffi.new("uint32_t[]", groups)
         keep.append(g)
         sp.groups, sp.ngroups = g, len(groups)
-    if uid_map is not None:
-        sp.uid_map, sp.gid_map = cstr(uid_map), cstr(gid_map or "")
-        sp.host_uid, sp.host_gid = host_uid, host_gid
+    sp.new_userns, sp.host_uid, sp.host_gid = int(new_userns), host_uid, host_gid
     sp.userns_fd = userns_fd
-    check(lib.sb_init_run(sp), "fork")
+    sp.no_new_privs = int(no_new_privs)
+    return sp, keep
 
 
 def become(uid: int, gid: int, effective_caps: int) -> None:

@@ -3,7 +3,9 @@ delete steps of its life, as runc defines them.
 
 State directory <root>/<id>/ (root: `pysandbox-oci --root`):
 
-    state.json     written at create: pid (the sentry's), init's host pid,
+    state.json     written at create: pid (the sentry's), the host pid of
+                   the container's pid 1 (init_pid: the workload itself
+                   when pid1, else the init above it) and its start time,
                    bundle, created, annotations, cgroup, hooks
     exec.fifo      exists while the container is `created`: the sentry
                    waits reading it; `start` writes a byte, then removes it
@@ -68,6 +70,8 @@ class State:
     pid: int = 0                # the sentry
     pid_start: int = 0          # its start time, against pid reuse
     init_pid: int = 0           # the sandbox's pid 1, host pid
+    init_start: int = 0         # its start time, against pid reuse (0: not recorded)
+    pid1: bool = False          # init_pid is the container's process itself (sentry.sandbox.init)
     cgroup: str | None = None
     annotations: dict = field(default_factory=dict)
     hooks: dict = field(default_factory=dict)    # kind -> [Hook.to_json()]
@@ -125,6 +129,7 @@ class Dir:
 
 _STATE_TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str, "bundle": str, "rootfs": str, "created": str, "pid": int, "pid_start": int, "init_pid": int,
+    "init_start": int, "pid1": bool,
     "cgroup": (str, type(None)), "annotations": dict, "hooks": dict, "platform": str, "owner": str, "started": str}
 
 
@@ -139,7 +144,7 @@ def _state(data: dict, where: str) -> State:
             continue
         if not isinstance(known[key], kind) or (kind is int and isinstance(known[key], bool)):
             raise SandboxError(f"{where}: {key} has the wrong type (delete --force removes it)")
-    if any(not 0 <= known.get(k, 0) < 1 << 63 for k in ("pid", "pid_start", "init_pid")):
+    if any(not 0 <= known.get(k, 0) < 1 << 63 for k in ("pid", "pid_start", "init_pid", "init_start")):
         raise SandboxError(f"{where}: a pid is out of range (delete --force removes it)")
     return State(**known)
 
@@ -200,7 +205,11 @@ def status(d: Dir, st: State) -> str:
 
 
 def workload_pid(st: State) -> int | None:
-    """Host pid of the container's process (init's child), if it runs yet."""
+    """Host pid of the container's process (init itself when pid1, else
+    init's child), if it runs yet."""
+    if st.pid1:
+        alive = st.init_pid and (not st.init_start or start_time(st.init_pid) == st.init_start)
+        return st.init_pid if alive else None
     try:
         kids = open(f"/proc/{st.init_pid}/task/{st.init_pid}/children").read().split()
     except OSError:
@@ -264,8 +273,10 @@ def kill(d: Dir, sig: int, all_procs: bool = False) -> None:
         try:
             # Not the sandbox's init: it reports the workload's status to
             # the sentry once the workload is gone, and exits by itself.
+            # (A pid1 container's init is its process; its holder is not in
+            # the group.)
             for pid in cg.procs():
-                if pid != st.init_pid:
+                if pid != st.init_pid or st.pid1:
                     _signal(pid, sig)
         finally:
             cg.close()

@@ -52,6 +52,7 @@ class OciLife(Lifecycle):
     def ready(self, init_pid: int) -> None:
         st = self.st
         st.pid, st.pid_start, st.init_pid = os.getpid(), start_time(os.getpid()), init_pid
+        st.init_start, st.pid1 = start_time(init_pid), self.spec.cfg.pid1
         if self.spec.oom_score_adj is not None:
             _oom_score_adj(init_pid, self.spec.oom_score_adj)
         write_json(self.dir_fd, "state.json", st.__dict__)
@@ -386,6 +387,7 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
     cfg.rlimits, cfg.groups = [], []
     ocispec._process(cfg, process)
     cfg.exec_in = st.init_pid
+    cfg.pid1 = False          # a member of the container's pid namespace, under an init of its own
     if cfg.uid_map:
         from sentry.oci.container import workload_pid
         pid = workload_pid(st)

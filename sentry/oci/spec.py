@@ -10,16 +10,22 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
 - process: args, env (exactly as given), cwd, user (uid, gid,
   additionalGids), capabilities (the bounding set is the one mask the
   workload keeps: bounding = permitted = effective for uid 0), rlimits,
-  terminal, oomScoreAdj.  noNewPrivileges is always on in pysandbox.
+  terminal, oomScoreAdj, noNewPrivileges: false lets a setuid binary gain
+  privileges (up to the bounding set, still under the sentry's filter);
+  absent means true here (runc reads false), so no_new_privs stays on
+  unless a config asks otherwise.  (Go's runtime-spec omits a false
+  value, so a config written by containerd never asks: our CRI server
+  writes it explicitly.)
 - root: path (relative to the bundle) and readonly; used as it is (the
   engine prepared it), not through our copy-on-write layer.
 - mounts: bind (ro/rw), tmpfs (size=), mqueue.  proc, sysfs, devpts, the
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
 - linux.namespaces: mount is always new; network, uts and ipc are new,
   joined by path (a pod's), or absent (the host's, as runc does); pid is
-  new or joined by path (a pod sharing its processes: the container's init
-  is then not that namespace's pid 1; a path naming one of our sentries
-  means its container's).  user (new, with mappings) puts the
+  new, and the container's process is its pid 1 (cfg.pid1, as with runc:
+  sentry/sandbox/init.py), or joined by path (a pod sharing its processes:
+  the container's init is then not that namespace's pid 1; a path naming
+  one of our sentries means its container's).  user (new, with mappings) puts the
   workload alone in a user namespace made last, so its capabilities cover
   nothing the host owns (csrc/spawn.c).  time, and a mount or user path,
   are refused.
@@ -204,6 +210,7 @@ def _process(cfg: RunConfig, p: dict) -> None:
         raise SandboxError(f"process.cwd {cwd!r}: must be an absolute path")
     cfg.cwd = cwd
     cfg.tty = _get(p, "terminal", bool, "process.", False)
+    cfg.no_new_privs = _get(p, "noNewPrivileges", bool, "process.", True)
     user = _get(p, "user", dict, "process.", {})
     cfg.uid = _id(user.get("uid", 0), "process.user.uid")
     cfg.gid = _id(user.get("gid", 0), "process.user.gid")
@@ -267,6 +274,7 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
                 raise SandboxError(f"{where}.path {path!r}: must be absolute")
             _check_nsfs(path, kind, where)
             cfg.join["net" if kind == "network" else kind] = path
+    cfg.pid1 = "pid" not in cfg.join          # a pid namespace of its own: the container is its pid 1
     cfg.net = "none" if "network" in seen else "host"
     cfg.host_ns = frozenset(k for k in ("ipc", "uts") if k not in seen)   # as runc: absent means the host's
     if "user" in seen:

@@ -77,6 +77,8 @@ class RunConfig:
     gid_map: list = field(default_factory=list)
     userns_path: str | None = None   # OCI exec: the container's user namespace to join
     host_ns: frozenset = frozenset()  # "ipc"/"uts" the OCI config leaves out: the host's are kept
+    pid1: bool = False               # OCI, a pid namespace of its own: the workload is its pid 1 (init.py)
+    no_new_privs: bool = True        # OCI process.noNewPrivileges: false lets setuid binaries gain privileges
 
 
 def host_id(mapping: list, inside: int) -> int:

@@ -2,18 +2,37 @@
 
 The sentry forks this process after unshare(CLONE_NEWPID), so it is pid 1 of
 the new pid namespace.  It makes the remaining namespaces, builds the root
-view, then enters csrc/spawn.c's sb_init_run, which forks the workload and
-stays as a reaping init until the workload exits.
+view, then enters csrc/spawn.c: either sb_init_run, which forks the
+workload and stays as a reaping init until the workload exits (`pysandbox
+run`, an OCI exec, a container joining a pod's pid namespace), or, for an
+OCI container with a pid namespace of its own (cfg.pid1), the container's
+process is pid 1 itself, as under runc:
 
-Fail closed: PR_SET_PDEATHSIG(SIGKILL) ties this process to the sentry, and
-when a pid namespace's init dies the kernel kills everything in it.  The
-process is made non-dumpable, so the workload (same uid, fewer capabilities)
-cannot ptrace it or open its /proc/1/mem.
+    sentry
+     `- holder  pid 1 of an outer pid namespace: _hold, then sb_holder_run
+         `- init   pid 1 of the container's own pid namespace (the one its
+                   /proc shows): builds the view, then sb_pid1_exec execs
+                   the workload in this very process
+
+The holder is today's init without a view: it forwards the sentry's
+signals (the container's pid 1 gets only those it handles, as with runc),
+writes the user-namespace maps and the wait status, and stays outside the
+container, which cannot see it (its pid namespace is the container's
+parent).  It is there to fail closed: the container's process may change
+its ids (gosu, su-exec, a setuid binary as pid 1), which clears its own
+PR_SET_PDEATHSIG, but the holder never does; when the holder dies the
+kernel kills its pid namespace and every namespace below it.
+
+Fail closed: PR_SET_PDEATHSIG(SIGKILL) ties this process (and the holder)
+to the sentry, and when a pid namespace's init dies the kernel kills
+everything in it.  The process is made non-dumpable, so the workload (same
+uid, fewer capabilities) cannot ptrace it or open its /proc/1/mem.
 
 Messages to and from the sentry follow the start-up protocol
 (csrc/protocol.h, sentry/sandbox/protocol.py): READY when the root view is
 built, then GO from the sentry; TTY + fd (the pty master); ERROR + text if
-the sandbox did not start.  The workload sends LISTENER itself.
+the sandbox did not start.  The workload sends USERNS (the sentry writes
+its id maps and answers MAPPED), SEIZE and LISTENER itself.
 """
 from __future__ import annotations
 
@@ -30,6 +49,7 @@ from sentry.abi.linux import (
     CLONE_NEWIPC,
     CLONE_NEWNET,
     CLONE_NEWNS,
+    CLONE_NEWPID,
     CLONE_NEWUTS,
     NS_FLAG,
     PR_SET_DUMPABLE,
@@ -45,6 +65,8 @@ from sentry.sandbox.protocol import Msg
 def main(cfg, sock: socket.socket, status_fd: int, filt, plat) -> None:
     """Never returns."""
     try:
+        if cfg.pid1:
+            _hold(cfg, sock, status_fd)
         _start(cfg, sock, status_fd, filt, plat)
     except SandboxError as e:
         _fail(sock, str(e))
@@ -63,16 +85,44 @@ def _fail(sock, message: str) -> None:
     os._exit(EXIT_SANDBOX_ERROR)
 
 
-def _start(cfg, sock, status_fd, filt, plat) -> None:
+def _tie_to_parent(sock) -> None:
+    """Die with our parent; show no host path; default signal actions."""
     native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _hide_command_line()
-    # The sentry may have died before the line above: its end of the socket
-    # is then closed and poll reports a hang-up.
+    # The parent may have died before the line above: the sentry's end of
+    # the socket is then closed and poll reports a hang-up.
     if _peer_gone(sock):
         os._exit(EXIT_SANDBOX_ERROR)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_DFL)
     os.setsid()   # the workload leaves the sentry's terminal job control
+
+
+def _hold(cfg, sock, status_fd: int) -> None:
+    """Become the holder (see the header): fork the container's pid 1 into
+    a pid namespace of its own and hold it until it exits.  Returns only
+    in that child."""
+    _tie_to_parent(sock)
+    native.prctl(PR_SET_DUMPABLE, 0)
+    native.unshare(CLONE_NEWPID)      # our next child is its pid 1
+    pid = os.fork()
+    if pid == 0:
+        return
+    # Nothing of the container's is ours to hold but the status pipe
+    # (stdio stays, as an init's does).
+    sock.close()
+    for fd in _open_fds():
+        if fd not in (0, 1, 2, status_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    native.holder_run(pid, status_fd)
+    os._exit(EXIT_SANDBOX_ERROR)        # not reached
+
+
+def _start(cfg, sock, status_fd, filt, plat) -> None:
+    _tie_to_parent(sock)
     userns = -1
     if cfg.exec_in:
         if cfg.userns_path:       # opened while the host's /proc is still ours
@@ -110,6 +160,8 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
             name = RLIMITS[resource] if 0 <= resource < len(RLIMITS) else resource
             raise SandboxError(f"process.rlimits: cannot set {name} to "
                                f"{soft}/{hard}: {getattr(e, 'strerror', None) or e}") from None
+    if cfg.pid1:
+        status_fd = -1                    # the holder reports our status
     keep = {0, 1, 2, sock.fileno(), status_fd, tty, userns}
     for fd in _open_fds():
         if fd not in keep:
@@ -117,13 +169,15 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
                 os.close(fd)
             except OSError:
                 pass
-    maps = {name: "".join(f"{a} {b} {n}\n" for a, b, n in m) if cfg.uid_map else None
-            for name, m in (("uid_map", cfg.uid_map), ("gid_map", cfg.gid_map))}
-    native.init_run(
+    spawn = dict(
         argv=cfg.argv, env=cfg.env, cwd=cfg.cwd, sock=sock.fileno(), status_fd=status_fd, tty=tty,
         filter=filt, caps=cfg.cap_mask, uid=cfg.uid, gid=cfg.gid, ptrace=plat.seize_before_filter,
-        user_filter=cfg.seccomp_profile, groups=cfg.groups, uid_map=maps["uid_map"], gid_map=maps["gid_map"],
-        host_uid=host_id(cfg.uid_map, cfg.uid), host_gid=host_id(cfg.gid_map, cfg.gid), userns_fd=userns)
+        user_filter=cfg.seccomp_profile, groups=cfg.groups, new_userns=bool(cfg.uid_map),
+        host_uid=host_id(cfg.uid_map, cfg.uid), host_gid=host_id(cfg.gid_map, cfg.gid), userns_fd=userns,
+        no_new_privs=cfg.no_new_privs)
+    if cfg.pid1:
+        native.pid1_exec(**spawn)         # never returns
+    native.init_run(**spawn)
 
 
 def _enter_namespaces(cfg) -> None:

@@ -6,6 +6,30 @@ Process layout (host pid namespace on the left):
      `- init   (pid 1 inside)       sentry/sandbox/init.py, then csrc/spawn.c
          `- workload                filter loaded, then execve(CMD)
 
+or, for an OCI container with a pid namespace of its own (cfg.pid1), the
+container's process is its pid 1, as under runc:
+
+    sentry
+     `- holder (outside the view)   pid 1 of an outer pid namespace
+         `- init = workload         pid 1 of the container's: builds the
+                                    view, then execs CMD itself
+
+`pysandbox run` keeps the reaping init (like `docker run --init`): it runs
+arbitrary commands, often interactive, that were never written to be a
+pid 1.  A pid namespace's init gets no signal it does not handle, from the
+terminal (Ctrl-C) or from the sentry, and nobody would reap the orphans of
+a shell pipeline or a build.  A container's image is made to be pid 1
+(nginx's master, an entrypoint that execs its daemon), and engines expect
+runc's behaviour: the entrypoint in /proc/1/cmdline, SIGTERM ignored by a
+pid 1 without a handler, reaping left to it.  A container joining a pod's
+pid namespace, and an OCI exec, are not pid 1 and keep an init of their
+own.  The holder (init.py says why it must exist) forwards our signals and
+reports the workload's status exactly as the init does, so what follows
+holds for both layouts.  With a holder, the process whose namespaces the
+sentry joins, which OCI records as the container's pid 1 and which is put
+in the cgroup is the holder's only child; the holder stays out of the
+container's cgroup, as runc's parent does.
+
 The sentry stays in the host's pid and net namespaces (it needs /proc/TID of
 the tracees), but once init has built the root view it joins the sandbox's
 *mount* namespace, so every path it resolves for a tracee is confined by the
@@ -19,11 +43,11 @@ It calls unshare(CLONE_NEWPID) just before forking, which changes only where
 its *children* go.  That is also why a sentry serves exactly one sandbox.
 
 Exit status: the workload's code, or 128 + the signal that killed it, as a
-shell reports it; 125 for an error of the sandbox itself.  OOM: init is in
-the sandbox's cgroup too, and the kernel's OOM killer takes the member with
-the largest RSS, which can be init rather than the workload (memory that no
-process maps, such as tmpfs pages, counts towards the limit but towards no
-one's RSS).  The workload then dies with its pid namespace; a SIGKILL of
+shell reports it; 125 for an error of the sandbox itself.  OOM: init (not
+a holder) is in the sandbox's cgroup too, and the kernel's OOM killer
+takes the member with the largest RSS, which can be init rather than the
+workload (memory that no process maps, such as tmpfs pages, counts
+towards the limit but towards no one's RSS).  The workload then dies with its pid namespace; a SIGKILL of
 init (under ptrace, whose loop reaps init itself, an init gone without a
 status) while the group's oom_kill count rose is reported as the
 workload's OOM kill (137, oomKilled), not as an error of the sandbox.
@@ -167,7 +191,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     if proc_fuse is not None:
         proc_fuse.start(sb.proc_view)
     sb.init_pid = pid
-    if sb.cgroup is not None:
+    if sb.cgroup is not None and not cfg.pid1:
         sb.cgroup.add(pid)    # before init forks the workload: it waits for our "G"
 
     def forward(sig, _frame):
@@ -181,7 +205,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     relay = None
     became = False
     try:
-        listener, master = _receive(ours, pid, life, plat)
+        listener, master = _receive(ours, pid, life, plat, cfg, sb)
         if master is not None:
             relay = Relay(master)
         if not cfg.strict_fs:              # we stand in the view now: find its synthesized files
@@ -301,10 +325,12 @@ def _join_view(sock: socket.socket, init_pid: int) -> None:
     protocol.send(sock, Msg.GO)
 
 
-def _receive(sock: socket.socket, init_pid: int, life: Lifecycle, plat):
+def _receive(sock: socket.socket, init_pid: int, life: Lifecycle, plat, cfg, sb: Sandbox):
     """Follow the start-up protocol (csrc/protocol.h) until the filter is
     loaded: (listener fd or None, pty master or None).  Raises SandboxError
-    if the sandbox did not start."""
+    if the sandbox did not start.  init_pid is our child: the init, or with
+    cfg.pid1 the holder of the container's pid 1.  Either way the workload
+    is its only child by the time it sends SEIZE or USERNS."""
     master = None
     while True:
         m = protocol.recv(sock)
@@ -319,18 +345,48 @@ def _receive(sock: socket.socket, init_pid: int, life: Lifecycle, plat):
         if m.kind is Msg.ERROR:
             raise SandboxError(m.text())
         if m.kind is Msg.READY:
-            life.ready(init_pid)
-            _join_view(sock, init_pid)
+            view = init_pid
+            if cfg.pid1:
+                view = sb.init_pid = _only_child(init_pid)
+                if sb.cgroup is not None:
+                    sb.cgroup.add(view)        # before it starts anything: it waits for our "G"
+            life.ready(view)
+            _join_view(sock, view)
         elif m.kind is Msg.SEIZE and plat.seize_before_filter:   # before the workload loads its filter
-            (workload,) = hostproc.read(f"{init_pid}/task/{init_pid}/children").split()
-            plat.seize(int(workload))
+            plat.seize(_only_child(init_pid))
             protocol.send(sock, Msg.SEIZED)
+        elif m.kind is Msg.USERNS and cfg.uid_map and not cfg.userns_path:
+            _map_ids(_only_child(init_pid), cfg)
+            protocol.send(sock, Msg.MAPPED)
         elif m.kind is Msg.TTY:
             master = None if life.console(m.fds[0]) else m.fds[0]
         elif m.kind is Msg.LISTENER:                             # the filter is loaded
             return (m.fds[0] if plat.has_listener else None), master
         else:
             raise SandboxError(f"unexpected start-up message {m.kind.name} from the sandbox init")
+
+
+def _only_child(pid: int) -> int:
+    """The one child of our init or holder: the workload, before it runs."""
+    kids = hostproc.read(f"{pid}/task/{pid}/children").split()
+    if len(kids) != 1:
+        raise SandboxError(f"the sandbox init has {len(kids)} children, not one workload")
+    return int(kids[0])
+
+
+def _map_ids(pid: int, cfg) -> None:
+    """Write the id maps of the user namespace the workload has just made
+    (we are still host root: the writer needs CAP_SETUID and CAP_SETGID in
+    its parent namespace, the host's).  Through the host's /proc: we stand
+    in the sandbox's mount namespace by now."""
+    for name, mapping in (("uid_map", cfg.uid_map), ("gid_map", cfg.gid_map)):
+        fd = hostproc.open(f"{pid}/{name}", os.O_WRONLY)
+        try:
+            os.write(fd, "".join(f"{a} {b} {n}\n" for a, b, n in mapping).encode())
+        except OSError as e:
+            raise SandboxError(f"writing the workload's {name}: {e.strerror}") from None
+        finally:
+            os.close(fd)
 
 
 def _fatal(pid: int, message: str) -> None:

@@ -399,7 +399,8 @@ def test_ctr_task_under_shim_exec_and_kill(containerd):
     running pysandbox-oci, the shim's child); `ctr task ps` lists the
     workload below it under the sentry's filter (traced by the sentry on
     the ptrace platform); `ctr task exec` runs in it; `ctr task kill` ends
-    it and `ctr run` reports 128+SIGTERM."""
+    it (SIGTERM is ignored by its pid 1 `sleep`, as under runc; SIGKILL is
+    not) and `ctr run` reports 128+SIGKILL."""
     cd = containerd
     cd.shim_ids.add((cd.ns, "sleeper"))
     proc = subprocess.Popen(cd.ctr_run_args("--rm", BUSYBOX_IMAGE, "sleeper", "sleep", "300"),
@@ -436,9 +437,14 @@ def test_ctr_task_under_shim_exec_and_kill(containerd):
                    "uname -r; grep '^Seccomp:' /proc/self/status; exit 5", check=False)
         assert (r.returncode, r.stdout) == (5, "6.1.0-pysandbox\nSeccomp:\t2\n"), r.stderr
 
-        cd.ctr("task", "kill", "sleeper")              # SIGTERM
+        r = cd.ctr("task", "exec", "--exec-id", "e2", "sleeper", "cat", "/proc/1/cmdline", check=False)
+        assert r.stdout == "sleep\x00300\x00", r.stderr     # the container's own process is its pid 1
+        cd.ctr("task", "kill", "sleeper")              # SIGTERM: pid 1 `sleep` has no handler, as under runc
+        time.sleep(1)
+        assert proc.poll() is None and cd.tasks()["sleeper"][1] == "RUNNING", cd.tasks()
+        cd.ctr("task", "kill", "-s", "SIGKILL", "sleeper")
         out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 128 + signal.SIGTERM, f"{out}{err}\n{cd.log}"
+        assert proc.returncode == 128 + signal.SIGKILL, f"{out}{err}\n{cd.log}"
         assert not os.path.exists(f"/proc/{sentry}"), "the sentry outlived its container"
         assert "sleeper" not in cd.tasks()
     finally:
@@ -575,8 +581,9 @@ def test_cri_pod_runs_under_sentry(cri, tmp_path):
 
 def test_cri_exec_and_stop(cri, tmp_path):
     """A long-running pod container: its sentry is under the pod's shim,
-    ExecSync runs under a sentry too, and StopContainer ends it with
-    SIGTERM (exit 143)."""
+    ExecSync runs under a sentry too, and StopContainer ends it: its pid 1
+    `sleep` ignores SIGTERM, as under runc, so with SIGKILL after the grace
+    period (exit 137)."""
     pod = Pod(cri, "pysbk-pod2", tmp_path)
     try:
         cid = pod.create("sleeper", ["sleep", "300"])
@@ -590,9 +597,14 @@ def test_cri_exec_and_stop(cri, tmp_path):
         r = cri.ExecSync(cri.pb.ExecSyncRequest(container_id=cid, timeout=20, cmd=[
             "sh", "-c", "uname -r; grep '^Seccomp:' /proc/self/status; echo oops >&2; exit 4"]), timeout=60)
         assert (r.exit_code, r.stdout, r.stderr) == (4, b"6.1.0-pysandbox\nSeccomp:\t2\n", b"oops\n")
-        cri.StopContainer(cri.pb.StopContainerRequest(container_id=cid, timeout=10), timeout=60)
+        r = cri.ExecSync(cri.pb.ExecSyncRequest(container_id=cid, timeout=20, cmd=["cat", "/proc/1/cmdline"]),
+                         timeout=60)
+        assert r.stdout == b"sleep\x00300\x00", r           # the container's own process is its pid 1
+        started = time.monotonic()
+        cri.StopContainer(cri.pb.StopContainerRequest(container_id=cid, timeout=2), timeout=60)
         st, _ = pod.container(cid)
-        assert (st.state, st.exit_code) == (cri.pb.CONTAINER_EXITED, 128 + signal.SIGTERM), st
+        assert (st.state, st.exit_code) == (cri.pb.CONTAINER_EXITED, 128 + signal.SIGKILL), st
+        assert time.monotonic() - started >= 2, "pid 1 `sleep` has no SIGTERM handler: killed after the grace period"
         assert not os.path.exists(f"/proc/{sentry}")
     finally:
         pod.remove()

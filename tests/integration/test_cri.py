@@ -430,6 +430,7 @@ def test_security_context(cri, tmp_path):
     cc = cri.container_config("default", ["sleep", "1000"])
     cc.linux.security_context.seccomp.profile_type = api_pb2.SecurityProfile.RuntimeDefault
     cc.linux.security_context.capabilities.add_capabilities.append("NET_ADMIN")
+    cc.linux.security_context.no_new_privs = True      # allowPrivilegeEscalation: false
     default = cri.create(pod, pc, cc)
     for cid in (locked, default):
         cri.start(cid)

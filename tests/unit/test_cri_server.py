@@ -70,7 +70,13 @@ def test_argv_env_cwd_and_user_from_the_image(image):
     assert "A=cri" in p["env"] and "A=image" not in p["env"] and "HOSTNAME=podhost" in p["env"]
     assert p["cwd"] == "/work"
     assert p["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 2000]}   # primary, then Merge
-    assert p["noNewPrivileges"] is True
+    assert p["noNewPrivileges"] is False        # the request's no_new_privs, as containerd reads it
+
+
+def test_no_new_privs_is_the_requests(image):
+    cfg, build = _build(image)
+    cfg.linux.security_context.no_new_privs = True
+    assert build().spec["process"]["noNewPrivileges"] is True
 
 
 def test_command_replaces_entrypoint_and_drops_cmd(image):
