@@ -10,12 +10,11 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
 - process: args, env (exactly as given), cwd, user (uid, gid,
   additionalGids), capabilities (the bounding set is the one mask the
   workload keeps: bounding = permitted = effective for uid 0), rlimits,
-  terminal, oomScoreAdj, noNewPrivileges: false lets a setuid binary gain
-  privileges (up to the bounding set, still under the sentry's filter);
-  absent means true here (runc reads false), so no_new_privs stays on
-  unless a config asks otherwise.  (Go's runtime-spec omits a false
-  value, so a config written by containerd never asks: our CRI server
-  writes it explicitly.)
+  terminal, oomScoreAdj, noNewPrivileges (absent means false, as the
+  runtime spec and runc read it: Go's runtime-spec omits a false value, so
+  containerd's configs say it only when true; false lets a setuid binary
+  gain privileges, up to the bounding set and still under the sentry's
+  filter).
 - root: path (relative to the bundle) and readonly; used as it is (the
   engine prepared it), not through our copy-on-write layer.
 - mounts: bind (ro/rw), tmpfs (size=), mqueue.  proc, sysfs, devpts, the
@@ -210,7 +209,7 @@ def _process(cfg: RunConfig, p: dict) -> None:
         raise SandboxError(f"process.cwd {cwd!r}: must be an absolute path")
     cfg.cwd = cwd
     cfg.tty = _get(p, "terminal", bool, "process.", False)
-    cfg.no_new_privs = _get(p, "noNewPrivileges", bool, "process.", True)
+    cfg.no_new_privs = _get(p, "noNewPrivileges", bool, "process.", False)
     user = _get(p, "user", dict, "process.", {})
     cfg.uid = _id(user.get("uid", 0), "process.user.uid")
     cfg.gid = _id(user.get("gid", 0), "process.user.gid")
