@@ -44,7 +44,10 @@ choices the CRI leaves open):
   both); POD in a pod without one gets the container's own, as CONTAINER
   does.  NODE and TARGET are refused (Unimplemented).
 - mounts: CRI mounts as binds (host_path must exist; symlinks resolved;
-  readonly -> ro), then the pod's /etc/hostname, /etc/hosts and
+  readonly -> ro: the bind's own mount only, mounts below it on the host
+  stay writable, as with containerd and runc; recursive_read_only -> rro,
+  all of it, only with readonly and PROPAGATION_PRIVATE, as containerd
+  requires), then the pod's /etc/hostname, /etc/hosts and
   /etc/resolv.conf unless a CRI mount covers them.  Propagation as
   containerd maps it: PRIVATE -> rprivate, HOST_TO_CONTAINER -> rslave,
   BIDIRECTIONAL -> rshared; the last two need the host path on a shared
@@ -400,13 +403,18 @@ def _mounts(config, pod_files: dict[str, str], readonly_rootfs: bool) -> list[di
         src = os.path.realpath(m.host_path)
         if not os.path.exists(src):
             raise InvalidArgument(f"{where}.host_path {m.host_path}: does not exist")
-        if m.recursive_read_only and (not m.readonly or m.propagation != api_pb2.PROPAGATION_PRIVATE):
-            raise InvalidArgument(f"{where}.recursive_read_only: needs readonly and private propagation")
         if m.propagation not in PROPAGATION:
             raise InvalidArgument(f"{where}.propagation {m.propagation}: not a MountPropagation value")
+        # As containerd: a mount propagated in later would not be read-only.
+        if m.recursive_read_only and not m.readonly:
+            raise InvalidArgument(f"{where}.recursive_read_only: needs readonly")
+        if m.recursive_read_only and m.propagation != api_pb2.PROPAGATION_PRIVATE:
+            raise InvalidArgument(f"{where}.recursive_read_only: needs PROPAGATION_PRIVATE, not "
+                                  f"{api_pb2.MountPropagation.Name(m.propagation)}")
         _check_source_propagation(m, src, where)
+        options = ["rbind", PROPAGATION[m.propagation], "ro" if m.readonly else "rw"]
         out.append({"destination": dst, "type": "bind", "source": src,
-                    "options": ["rbind", PROPAGATION[m.propagation], "ro" if m.readonly else "rw"]})
+                    "options": options + (["rro"] if m.recursive_read_only else [])})
         seen.add(dst)
     for dst, src in sorted(pod_files.items()):
         if dst not in seen:

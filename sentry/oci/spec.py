@@ -19,13 +19,14 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   engine prepared it), not through our copy-on-write layer.
 - mounts: bind, tmpfs (size=), mqueue.  proc, sysfs, devpts, the
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
-  A bind is read-only with "ro"; runc's propagation options (r)private,
-  (r)slave, (r)shared, (r)unbindable are applied in order (none:
-  rprivate, where runc inherits rootfsPropagation, rslave by default).
-  linux.rootfsPropagation takes the same names.  sentry/sandbox/mounts.py
-  says what each does here: host mounts reach the container through a
-  slave or shared bind, but nothing made in the container's namespace
-  ever propagates to the host.
+  A bind's "ro" makes only its own mount read-only (the mounts below it
+  stay writable, as with runc), "rro" the whole tree; runc's propagation
+  options (r)private, (r)slave, (r)shared, (r)unbindable are applied in
+  order (none: rprivate, where runc inherits rootfsPropagation, rslave
+  by default).  linux.rootfsPropagation takes the same names.
+  sentry/sandbox/mounts.py says what each does here: host mounts reach
+  the container through a slave or shared bind, but nothing made in the
+  container's namespace ever propagates to the host.
 - linux.namespaces: mount is always new; network, uts and ipc are new,
   joined by path (a pod's), or absent (the host's, as runc does); pid is
   new, and the container's process is its pid 1 (cfg.pid1, as with runc:
@@ -385,9 +386,15 @@ def _mounts(cfg: RunConfig, mounts: list, bundle: str) -> None:
 
 
 def _bind(src: str, dst: str, options: list[str]) -> Bind:
-    """runc's reading of a bind's options: propagation flags apply in their order."""
+    """runc's reading of a bind's options: the last of ro and rw wins, rro
+    is read-only all the way down, propagation flags apply in their order."""
+    readonly = False
+    for opt in options:
+        if opt in ("ro", "rw"):
+            readonly = opt == "ro"
+    rro = "rro" in options
     propagation = tuple(PROPAGATION[o] for o in options if o in PROPAGATION) or (MS_REC | MS_PRIVATE,)
-    return Bind(src, dst, "ro" in options, propagation=propagation)
+    return Bind(src, dst, readonly or rro, recursive_ro=rro, propagation=propagation)
 
 
 def _linux(cfg: RunConfig, linux: dict) -> None:

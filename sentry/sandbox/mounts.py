@@ -22,11 +22,17 @@ Kernel facts relied upon (Documentation/filesystems/sharedsubtree.rst):
   through a bind or a root that asks for it.
 - pivot_root(2) fails with EINVAL when the new root is a shared mount:
   shared root propagation is applied after it, as runc does.
-- mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY) makes a whole bind tree
-  read-only at once; a plain MS_RDONLY remount covers only the top mount.
+- MS_REMOUNT|MS_BIND|MS_RDONLY, and mount_setattr(2) without AT_RECURSIVE,
+  change only the mount at the path: mounts below it stay writable (an
+  OCI "ro" bind, as runc).  mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)
+  makes the whole tree read-only at once, or fails leaving it unchanged
+  ("rro", the CLI's :ro).  mount_setattr leaves the other per-mount flags
+  (nosuid, nodev, noexec, atime) as they are; a remount resets those it is
+  not given.
 - A mount propagated in later gets the flags of the mount it copies, not
-  those of the mount it lands under: a read-only slave bind can gain
-  writable mounts below it.
+  those of the mount it lands under: a read-only slave bind, even a
+  recursively read-only one, can gain writable mounts below it (so the
+  CRI refuses recursive_read_only without private propagation).
 - A proc mount belongs to the pid namespace of the process that mounts it,
   so this must run inside the new pid namespace.
 - pivot_root(".", ".") stacks the old root on top of the new one; a lazy
@@ -47,6 +53,7 @@ from dataclasses import dataclass
 from sentry import native
 from sentry.abi.linux import (
     MNT_DETACH,
+    MOUNT_ATTR_RDONLY,
     MS_BIND,
     MS_NODEV,
     MS_NOEXEC,
@@ -84,6 +91,7 @@ class Bind:
     src: str
     dst: str
     readonly: bool = False
+    recursive_ro: bool = True     # with readonly: the mounts below too (CLI :ro, OCI "rro"); else the top only
     # mount(2) propagation flags applied in order to the new mount, as runc
     # applies an OCI mount's propagation options; the default: rprivate.
     propagation: tuple[int, ...] = (MS_REC | MS_PRIVATE,)
@@ -157,7 +165,8 @@ def setup(cfg) -> None:
         with _target(root, cfg.cwd, True, True):
             pass                   # runc makes a missing process.cwd too
     if cfg.rootfs_direct and cfg.read_only:
-        native.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        # The root's own mount only (runc's root.readonly), its flags kept.
+        native.mount_setattr(root, attr_set=MOUNT_ATTR_RDONLY)
 
     os.chdir(root)
     native.pivot_root(".", ".")
@@ -356,7 +365,7 @@ def _bind(root: str, b: Bind, fd: int, create: bool) -> None:
         for flags in b.propagation:
             native.mount(None, target, None, flags)
         if b.readonly:
-            native.make_tree_readonly(target)
+            native.mount_setattr(target, recursive=b.recursive_ro, attr_set=MOUNT_ATTR_RDONLY)
 
 
 def _mask(root: str, masked, readonly) -> None:

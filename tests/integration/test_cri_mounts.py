@@ -1,7 +1,8 @@
 """CRI mounts through a real `pysandbox cri` over gRPC, on the platform
 under test: propagation (containerd's mapping and its check of the host
-path's mount) with real mounts made on the host under a running
-container's host_path."""
+path's mount) and read-only mounts (readonly: the bind's own mount;
+recursive_read_only: all below it too), with real mounts made on the
+host under a container's host_path."""
 from __future__ import annotations
 
 import os
@@ -137,3 +138,51 @@ def test_bidirectional_carries_nothing_out(cri, pod, host_dirs):
     assert cap_eff & 1 << 21, out                # CAP_SYS_ADMIN, and still no mount
     assert "\nrefused\n" in out and "mount: permission denied" in out, out      # EPERM
     assert not os.path.ismount(host_dirs["shared"] / "out")
+
+
+@pytest.fixture
+def ro_source(tmp_path):
+    """A tmpfs with another tmpfs mounted at sub/ below it."""
+    src = tmp_path / "ro-src"
+    src.mkdir()
+    sh("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", src)
+    (src / "sub").mkdir()
+    sh("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", src / "sub")
+    yield src
+    unmount_all(src)
+
+
+@pytest.mark.parametrize("readonly, recursive, expect", [
+    (True, False, ["top-ro", "sub-rw"]),       # as containerd + runc: the mount below stays writable
+    (True, True, ["top-ro", "sub-ro"]),
+    (False, False, ["top-rw", "sub-rw"]),
+])
+def test_read_only_mounts(cri, pod, ro_source, readonly, recursive, expect):
+    cid = start(cri, pod, [api_pb2.Mount(container_path="/mnt", host_path=str(ro_source), readonly=readonly,
+                                         recursive_read_only=recursive)])
+    out = sh_in(cri, cid, "touch /mnt/top 2>/dev/null && echo top-rw || echo top-ro; "
+                          "touch /mnt/sub/f 2>/dev/null && echo sub-rw || echo sub-ro")
+    assert out.split() == expect
+    assert (ro_source / "sub" / "f").exists() == (expect[1] == "sub-rw")
+
+
+@pytest.mark.parametrize("readonly, propagation, message", [
+    (False, PRIVATE, "config.mounts[0].recursive_read_only: needs readonly"),
+    (True, TO_CONTAINER, "config.mounts[0].recursive_read_only: needs PROPAGATION_PRIVATE, "
+                         "not PROPAGATION_HOST_TO_CONTAINER"),
+])
+def test_recursive_read_only_needs_readonly_and_private(cri, pod, host_dirs, readonly, propagation, message):
+    pod_id, pod_cfg = pod
+    cfg = cri.container_config("c", ["true"], mounts=[api_pb2.Mount(
+        container_path="/mnt", host_path=str(host_dirs["shared"]), readonly=readonly, recursive_read_only=True,
+        propagation=propagation)])
+    with pytest.raises(grpc.RpcError) as e:
+        cri.create(pod_id, pod_cfg, cfg)
+    assert (e.value.code(), e.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def test_status_reports_recursive_read_only_mounts(cri):
+    st = cri.rt.Status(api_pb2.StatusRequest())
+    handlers = {h.name: h.features for h in st.runtime_handlers}
+    assert set(handlers) == {"pysandbox", ""}
+    assert all(f.recursive_read_only_mounts and not f.user_namespaces for f in handlers.values())

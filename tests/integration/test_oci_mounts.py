@@ -1,6 +1,7 @@
 """Bind mounts through pysandbox-oci as runc makes them: propagation
-(bind options and linux.rootfsPropagation) tested with real mounts made on
-the host under a running container's bind source.
+(bind options and linux.rootfsPropagation) and read-only binds ("ro": the
+bind's own mount, "rro": everything below too), tested with real mounts
+made on the host under a running container's bind source.
 
 The host here has no shared mounts of its own (no systemd), so each test
 makes one: a directory bound onto itself and marked shared, as
@@ -163,3 +164,49 @@ def test_bad_rootfs_propagation_is_named(bundle, root):
     r = oci(root, "create", "--bundle", bundle, "bad")
     assert r.returncode == 1 and "linux.rootfsPropagation 'sideways'" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and not (root / "bad").exists()
+
+
+def mount_options(pid: int, point: str) -> set[str]:
+    """The per-mount options of the mount at point in pid's mount namespace,
+    as the kernel lists them (the host's /proc: not the sandbox's view)."""
+    with open(f"/proc/{pid}/mountinfo") as f:
+        found = [line.split()[5] for line in f if line.split()[4] == point]
+    assert found, f"nothing mounted at {point}"
+    return set(found[-1].split(","))
+
+
+@pytest.fixture
+def ro_source(tmp_path):
+    """A nosuid,nodev tmpfs with another tmpfs mounted at sub/ below it."""
+    src = tmp_path / "ro-src"
+    src.mkdir()
+    sh("mount", "-t", "tmpfs", "-o", "size=1m,nosuid,nodev", "tmpfs", src)
+    (src / "sub").mkdir()
+    sh("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", src / "sub")
+    yield src
+    unmount_all(src)
+
+
+@pytest.mark.parametrize("options, below_writable", [
+    (["rbind", "ro"], True),             # as runc: the mounts below an ro bind stay writable
+    (["rbind", "rw", "ro"], True),       # the last of ro and rw wins
+    (["rbind", "rro"], False),
+    (["rbind", "ro", "rro"], False),
+])
+def test_read_only_binds(bundle, root, ro_source, options, below_writable):
+    add_mounts(bundle, {"destination": "/mnt", "type": "bind", "source": str(ro_source), "options": options})
+    pid = run_detached(root, bundle, "ro1")
+    out = in_container(root, "ro1", "touch /mnt/top 2>/dev/null && echo top-rw || echo top-ro; "
+                                    "touch /mnt/sub/f 2>/dev/null && echo sub-rw || echo sub-ro")
+    assert out.split() == ["top-ro", "sub-rw" if below_writable else "sub-ro"]
+    assert not (ro_source / "top").exists() and (ro_source / "sub" / "f").exists() == below_writable
+    top, below = mount_options(pid, "/mnt"), mount_options(pid, "/mnt/sub")
+    assert {"ro", "nosuid", "nodev"} <= top       # read-only, and the host mount's own flags kept
+    assert ("rw" if below_writable else "ro") in below
+
+
+def test_rw_bind_is_writable_all_the_way(bundle, root, ro_source):
+    add_mounts(bundle, {"destination": "/mnt", "type": "bind", "source": str(ro_source), "options": ["rbind"]})
+    run_detached(root, bundle, "rw1")
+    assert in_container(root, "rw1", "touch /mnt/top /mnt/sub/f && echo ok") == "ok\n"
+    assert (ro_source / "top").exists() and (ro_source / "sub" / "f").exists()
