@@ -19,8 +19,10 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   engine prepared it), not through our copy-on-write layer.
 - mounts: bind, tmpfs (size=), mqueue.  proc, sysfs, devpts, the
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
-  A bind's "ro" makes only its own mount read-only (the mounts below it
-  stay writable, as with runc), "rro" the whole tree; runc's propagation
+  A bind brings the mounts below its source along ("rbind", or type
+  bind alone), or not ("bind" without "rbind"), as runc.  Its "ro" makes
+  only its own mount read-only (the mounts below it stay writable, as
+  with runc), "rro" the whole tree; runc's propagation
   options (r)private, (r)slave, (r)shared, (r)unbindable are applied in
   order (none: rprivate, where runc inherits rootfsPropagation, rslave
   by default).  linux.rootfsPropagation takes the same names.
@@ -394,7 +396,8 @@ def _bind(src: str, dst: str, options: list[str]) -> Bind:
             readonly = opt == "ro"
     rro = "rro" in options
     propagation = tuple(PROPAGATION[o] for o in options if o in PROPAGATION) or (MS_REC | MS_PRIVATE,)
-    return Bind(src, dst, readonly or rro, recursive_ro=rro, propagation=propagation)
+    return Bind(src, dst, readonly or rro, recursive_ro=rro, recursive="rbind" in options or "bind" not in options,
+                propagation=propagation)
 
 
 def _linux(cfg: RunConfig, linux: dict) -> None:

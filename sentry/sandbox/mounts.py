@@ -92,6 +92,7 @@ class Bind:
     dst: str
     readonly: bool = False
     recursive_ro: bool = True     # with readonly: the mounts below too (CLI :ro, OCI "rro"); else the top only
+    recursive: bool = True        # MS_REC: the mounts below src come along (OCI "rbind"; "bind" alone: not)
     # mount(2) propagation flags applied in order to the new mount, as runc
     # applies an OCI mount's propagation options; the default: rprivate.
     propagation: tuple[int, ...] = (MS_REC | MS_PRIVATE,)
@@ -359,7 +360,7 @@ def _bind(root: str, b: Bind, fd: int, create: bool) -> None:
     with _target(root, b.dst, os.path.isdir(src), create) as target:
         if os.path.isdir(src) != os.path.isdir(target):
             raise SandboxError(f"--bind {b.src}:{b.dst}: one is a directory and the other is not")
-        native.mount(src, target, None, MS_BIND | MS_REC)
+        native.mount(src, target, None, MS_BIND | (MS_REC if b.recursive else 0))
     # Again: the fd above names the mount point, not the new mount.
     with _target(root, b.dst, os.path.isdir(src), False) as target:
         for flags in b.propagation:

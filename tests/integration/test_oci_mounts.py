@@ -210,3 +210,15 @@ def test_rw_bind_is_writable_all_the_way(bundle, root, ro_source):
     run_detached(root, bundle, "rw1")
     assert in_container(root, "rw1", "touch /mnt/top /mnt/sub/f && echo ok") == "ok\n"
     assert (ro_source / "top").exists() and (ro_source / "sub" / "f").exists()
+
+
+@pytest.mark.parametrize("options, below", [(["bind"], False), (["rbind"], True), ([], True)])
+def test_bind_alone_leaves_the_mounts_below_out(bundle, root, ro_source, options, below):
+    """runc: "bind" is MS_BIND, "rbind" MS_BIND|MS_REC (type bind alone: rbind here)."""
+    (ro_source / "sub" / "f").write_text("in the tmpfs below\n")
+    add_mounts(bundle, {"destination": "/mnt", "type": "bind", "source": str(ro_source), "options": options})
+    pid = run_detached(root, bundle, "b1")
+    seen = in_container(root, "b1", "cat /mnt/sub/f 2>/dev/null || echo nothing")
+    assert seen == ("in the tmpfs below\n" if below else "nothing\n")
+    with open(f"/proc/{pid}/mountinfo") as f:
+        assert any(line.split()[4] == "/mnt/sub" for line in f) == below
