@@ -6,7 +6,8 @@ fields that pysandbox-oci (sentry/oci/spec.py) accepts; a field asking for
 something we cannot give raises InvalidArgument or Unimplemented naming
 the field (as `config.linux.security_context.run_as_group`), never
 silently dropped.  It does no I/O beyond reading the image's passwd/group
-files and a Localhost seccomp profile, so it is unit-tested without root.
+files, a Localhost seccomp profile and /proc/self/mountinfo, so it is
+unit-tested without root.
 
 What is mapped, and how (containerd's CRI plugin is the reference for the
 choices the CRI leaves open):
@@ -43,8 +44,19 @@ choices the CRI leaves open):
   both); POD in a pod without one gets the container's own, as CONTAINER
   does.  NODE and TARGET are refused (Unimplemented).
 - mounts: CRI mounts as binds (host_path must exist; symlinks resolved;
-  readonly -> ro), then the pod's /etc/hostname, /etc/hosts and
-  /etc/resolv.conf unless a CRI mount covers them.
+  readonly -> ro: the bind's own mount only, mounts below it on the host
+  stay writable, as with containerd and runc; recursive_read_only -> rro,
+  all of it, only with readonly and PROPAGATION_PRIVATE, as containerd
+  requires), then the pod's /etc/hostname, /etc/hosts and
+  /etc/resolv.conf unless a CRI mount covers them.  Propagation as
+  containerd maps it: PRIVATE -> rprivate, HOST_TO_CONTAINER -> rslave,
+  BIDIRECTIONAL -> rshared; the last two need the host path on a shared
+  or slave (HOST_TO_CONTAINER) or shared (BIDIRECTIONAL) mount of the
+  host, read from /proc/self/mountinfo (cri_handler.hostmounts), else
+  FailedPrecondition naming the mount.  BIDIRECTIONAL carries host mounts
+  in only: no container can mount anything (the sentry's filter refuses
+  mount(2) to all, privileged ones too), and nothing mounted in its
+  namespace propagates out (sentry/sandbox/mounts.py).
 - resources: memory_limit_in_bytes, cpu_quota/cpu_period, cpu_shares,
   cpuset; oom_score_adj -> process.oomScoreAdj.
 - security: masked/readonly paths (runc's defaults when the request has
@@ -60,8 +72,8 @@ import json
 import os
 import stat
 
-from cri_handler import podinit
-from cri_handler.errors import InvalidArgument, Unimplemented
+from cri_handler import hostmounts, podinit
+from cri_handler.errors import FailedPrecondition, InvalidArgument, Unimplemented
 from cri_handler.v1 import api_pb2
 from sentry.errors import SandboxError
 from sentry.sandbox import caps
@@ -69,6 +81,9 @@ from sentry.sandbox import caps
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_SECCOMP_PROFILE = 1 << 20
+# containerd's mapping of the CRI's propagation to OCI mount options.
+PROPAGATION = {api_pb2.PROPAGATION_PRIVATE: "rprivate", api_pb2.PROPAGATION_HOST_TO_CONTAINER: "rslave",
+               api_pb2.PROPAGATION_BIDIRECTIONAL: "rshared"}
 
 # runc's (and containerd's) defaults, used when the request names none.
 DEFAULT_MASKED_PATHS = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -388,19 +403,39 @@ def _mounts(config, pod_files: dict[str, str], readonly_rootfs: bool) -> list[di
         src = os.path.realpath(m.host_path)
         if not os.path.exists(src):
             raise InvalidArgument(f"{where}.host_path {m.host_path}: does not exist")
-        if m.recursive_read_only and (not m.readonly or m.propagation != api_pb2.PROPAGATION_PRIVATE):
-            raise InvalidArgument(f"{where}.recursive_read_only: needs readonly and private propagation")
-        propagation = {api_pb2.PROPAGATION_PRIVATE: "rprivate",
-                       api_pb2.PROPAGATION_HOST_TO_CONTAINER: "rslave",
-                       api_pb2.PROPAGATION_BIDIRECTIONAL: "rshared"}.get(m.propagation, "rprivate")
+        if m.propagation not in PROPAGATION:
+            raise InvalidArgument(f"{where}.propagation {m.propagation}: not a MountPropagation value")
+        # As containerd: a mount propagated in later would not be read-only.
+        if m.recursive_read_only and not m.readonly:
+            raise InvalidArgument(f"{where}.recursive_read_only: needs readonly")
+        if m.recursive_read_only and m.propagation != api_pb2.PROPAGATION_PRIVATE:
+            raise InvalidArgument(f"{where}.recursive_read_only: needs PROPAGATION_PRIVATE, not "
+                                  f"{api_pb2.MountPropagation.Name(m.propagation)}")
+        _check_source_propagation(m, src, where)
+        options = ["rbind", PROPAGATION[m.propagation], "ro" if m.readonly else "rw"]
         out.append({"destination": dst, "type": "bind", "source": src,
-                    "options": ["rbind", propagation, "ro" if m.readonly else "rw"]})
+                    "options": options + (["rro"] if m.recursive_read_only else [])})
         seen.add(dst)
     for dst, src in sorted(pod_files.items()):
         if dst not in seen:
             out.append({"destination": dst, "type": "bind", "source": src,
                         "options": ["rbind", "rprivate", "ro" if readonly_rootfs else "rw"]})
     return out
+
+
+def _check_source_propagation(m, src: str, where: str) -> None:
+    """containerd's ensureShared / ensureSharedOrSlave: a private host mount
+    has nothing to pass on, so asking for its mounts is a mistake to report."""
+    need = {api_pb2.PROPAGATION_HOST_TO_CONTAINER: {"shared", "slave"},
+            api_pb2.PROPAGATION_BIDIRECTIONAL: {"shared"}}.get(m.propagation)
+    if need is None:
+        return
+    point, kinds = hostmounts.propagation(src)
+    if not kinds & need:
+        name = api_pb2.MountPropagation.Name(m.propagation)
+        want = "a shared mount" if need == {"shared"} else "a shared or slave mount"
+        raise FailedPrecondition(f"{where}.propagation {name}: host_path {m.host_path} is on the mount at "
+                                 f"{point}, which is not {want} (see mount --make-shared)")
 
 
 def _paths(given, default: list[str], name: str) -> list[str]:

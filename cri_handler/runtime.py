@@ -26,6 +26,9 @@ Facts relied upon:
   of the events of what it does next.
 - Status.features.supplemental_groups_policy: the kubelet rejects pods with
   supplementalGroupsPolicy Strict unless the runtime sets it.
+- Status.runtime_handlers[].features.recursive_read_only_mounts: the
+  kubelet rejects recursiveReadOnly: Enabled mounts, and treats IfPossible
+  as plain read-only, unless the pod's handler reports it.
 """
 from __future__ import annotations
 
@@ -330,7 +333,12 @@ class RuntimeServicer(api_pb2_grpc.RuntimeServiceServicer):
         if not ready:
             net.reason, net.message = "NetworkPluginNotReady", reason
         for name in HANDLERS:
-            resp.runtime_handlers.add(name=name)
+            # recursive_read_only: mount_setattr(AT_RECURSIVE) in the sandbox's
+            # start-up (sentry/sandbox/mounts.py); the kubelet refuses
+            # recursiveReadOnly mounts on handlers that do not report it.
+            handler = resp.runtime_handlers.add(name=name)
+            handler.features.recursive_read_only_mounts = True
+            handler.features.user_namespaces = False      # pod user namespaces: not supported
         # Strict and Merge are both served (ocispec) and ContainerStatus.user is
         # reported; without this the kubelet refuses pods asking for Strict.
         resp.features.supplemental_groups_policy = True

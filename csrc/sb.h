@@ -188,6 +188,8 @@ int sb_mount(const char *src, const char *target, const char *fstype,
 int sb_umount(const char *target, int flags);
 int sb_pivot_root(const char *new_root, const char *put_old);
 int sb_mount_setattr_ro(const char *path);
+int sb_mount_setattr(const char *path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
+                     uint64_t propagation);
 int sb_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 void sb_hide_cmdline(const char *name);
 int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);

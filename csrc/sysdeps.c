@@ -56,6 +56,18 @@ int sb_mount_setattr_ro(const char *path)
     RET((int)syscall(SYS_mount_setattr, AT_FDCWD, path, AT_RECURSIVE, &a, sizeof a));
 }
 
+/* mount_setattr(2) (Linux 5.12) on one mount (flags 0) or its whole tree
+ * (AT_RECURSIVE): set and clear MOUNT_ATTR_* bits, leaving every other
+ * per-mount flag as it is (a MS_REMOUNT|MS_BIND remount resets those it
+ * is not given), and change the propagation type (MS_PRIVATE, MS_SLAVE,
+ * MS_SHARED, MS_UNBINDABLE; 0 leaves it). */
+int sb_mount_setattr(const char *path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
+                     uint64_t propagation)
+{
+    struct sb_mount_attr a = { .attr_set = attr_set, .attr_clr = attr_clr, .propagation = propagation };
+    RET((int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a, sizeof a));
+}
+
 /* openat2(2) (Linux 5.6), which glibc 2.36 does not wrap. */
 #ifndef SYS_openat2
 #define SYS_openat2 437

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 
 from sentry._native import ffi, lib
-from sentry.abi.linux import O_CLOEXEC
+from sentry.abi.linux import AT_RECURSIVE, O_CLOEXEC
 from sentry.errors import TaskGone
 
 
@@ -392,6 +392,15 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 def make_tree_readonly(path: str) -> None:
     check(lib.sb_mount_setattr_ro(path.encode()), f"read-only {path}")
+
+
+def mount_setattr(path: str, *, recursive: bool = False, attr_set: int = 0, attr_clr: int = 0,
+                  propagation: int = 0) -> None:
+    """mount_setattr(2) on the mount at path (its whole tree when recursive):
+    MOUNT_ATTR_* bits to set and clear, the others left as they are, and a
+    propagation type (MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_UNBINDABLE; 0: kept)."""
+    check(lib.sb_mount_setattr(path.encode(), AT_RECURSIVE if recursive else 0, attr_set, attr_clr,
+                               propagation), f"mount_setattr {path}")
 
 
 def prctl(option: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0) -> int:

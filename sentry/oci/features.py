@@ -17,7 +17,9 @@ def features() -> dict:
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.1.0",
         "hooks": ["prestart", "createRuntime", "poststart", "poststop"],
-        "mountOptions": ["bind", "rbind", "ro", "rw", "size", "nosuid", "nodev", "noexec"],
+        "mountOptions": ["bind", "rbind", "ro", "rw", "rro", "size", "nosuid", "nodev", "noexec",
+                         "private", "rprivate", "slave", "rslave", "shared", "rshared",
+                         "unbindable", "runbindable"],
         "linux": {
             "namespaces": ["pid", "network", "mount", "ipc", "uts", "cgroup"],
             "capabilities": ["CAP_" + n for n in NAMES],

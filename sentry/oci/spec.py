@@ -17,8 +17,18 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   filter).
 - root: path (relative to the bundle) and readonly; used as it is (the
   engine prepared it), not through our copy-on-write layer.
-- mounts: bind (ro/rw), tmpfs (size=), mqueue.  proc, sysfs, devpts, the
+- mounts: bind, tmpfs (size=), mqueue.  proc, sysfs, devpts, the
   /dev tmpfs and /dev/shm are always ours; cgroup mounts are not made.
+  A bind brings the mounts below its source along ("rbind", or type
+  bind alone), or not ("bind" without "rbind"), as runc.  Its "ro" makes
+  only its own mount read-only (the mounts below it stay writable, as
+  with runc), "rro" the whole tree; runc's propagation
+  options (r)private, (r)slave, (r)shared, (r)unbindable are applied in
+  order (none: rprivate, where runc inherits rootfsPropagation, rslave
+  by default).  linux.rootfsPropagation takes the same names.
+  sentry/sandbox/mounts.py says what each does here: host mounts reach
+  the container through a slave or shared bind, but nothing made in the
+  container's namespace ever propagates to the host.
 - linux.namespaces: mount is always new; network, uts and ipc are new,
   joined by path (a pod's), or absent (the host's, as runc does); pid is
   new, and the container's process is its pid 1 (cfg.pid1, as with runc:
@@ -54,7 +64,7 @@ import stat
 from dataclasses import dataclass, field
 
 from sentry import inputs
-from sentry.abi.linux import RLIMIT
+from sentry.abi.linux import MS_PRIVATE, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, RLIMIT
 from sentry.errors import SandboxError
 from sentry.sandbox import caps
 from sentry.sandbox.config import DEFAULT_PATH, MAX_QUOTA_US, PID_MAX_LIMIT, RunConfig, Tmpfs, _sandbox_path
@@ -69,6 +79,10 @@ NS_GET_NSTYPE = 0xB703           # _IO(0xb7, 0x3), linux/nsfs.h
 NS_FLAGS = {"pid": 0x20000000, "network": 0x40000000, "ipc": 0x08000000, "uts": 0x04000000,
             "mount": 0x00020000, "cgroup": 0x02000000, "user": 0x10000000}
 MAX_HOOK_TIMEOUT = 1 << 31       # seconds; more than that is no timeout anyone means
+# runc's names for mount propagation (libcontainer/specconv), as mount(2) flags.
+PROPAGATION = {"private": MS_PRIVATE, "rprivate": MS_REC | MS_PRIVATE, "slave": MS_SLAVE,
+               "rslave": MS_REC | MS_SLAVE, "shared": MS_SHARED, "rshared": MS_REC | MS_SHARED,
+               "unbindable": MS_UNBINDABLE, "runbindable": MS_REC | MS_UNBINDABLE}
 
 
 @dataclass
@@ -357,7 +371,7 @@ def _mounts(cfg: RunConfig, mounts: list, bundle: str) -> None:
             src = src if os.path.isabs(src) else os.path.join(bundle, src)
             if not os.path.exists(src):
                 raise SandboxError(f"{where}.source {src}: does not exist")
-            cfg.binds.append(Bind(src, dst, "ro" in options))
+            cfg.binds.append(_bind(src, dst, options))
         elif kind == "tmpfs":
             size = None
             for opt in options:
@@ -373,7 +387,26 @@ def _mounts(cfg: RunConfig, mounts: list, bundle: str) -> None:
                                "(bind, tmpfs and mqueue are; proc, sysfs, devpts are always provided)")
 
 
+def _bind(src: str, dst: str, options: list[str]) -> Bind:
+    """runc's reading of a bind's options: the last of ro and rw wins, rro
+    is read-only all the way down, propagation flags apply in their order."""
+    readonly = False
+    for opt in options:
+        if opt in ("ro", "rw"):
+            readonly = opt == "ro"
+    rro = "rro" in options
+    propagation = tuple(PROPAGATION[o] for o in options if o in PROPAGATION) or (MS_REC | MS_PRIVATE,)
+    return Bind(src, dst, readonly or rro, recursive_ro=rro, recursive="rbind" in options or "bind" not in options,
+                propagation=propagation)
+
+
 def _linux(cfg: RunConfig, linux: dict) -> None:
+    propagation = _get(linux, "rootfsPropagation", str, "linux.", "")
+    if propagation:
+        if propagation not in PROPAGATION:
+            raise SandboxError(f"linux.rootfsPropagation {propagation!r}: expected one of "
+                               f"{', '.join(PROPAGATION)}")
+        cfg.root_propagation = PROPAGATION[propagation]
     path = _get(linux, "cgroupsPath", str, "linux.", "")
     if path:
         if not path.startswith("/"):

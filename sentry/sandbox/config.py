@@ -63,6 +63,7 @@ class RunConfig:
     cap_mask: int = 0                # filled by normalise
     # Set by the OCI front end (sentry/oci/spec.py) only:
     rootfs_direct: bool = False      # use rootfs itself (writable unless read_only), no overlay
+    root_propagation: int = 0        # rootfsPropagation's mount(2) flags; 0: MS_REC|MS_PRIVATE
     private_tmp: bool = True         # a fresh tmpfs on /tmp
     mqueue: bool = False             # mount mqueue at /dev/mqueue
     join: dict = field(default_factory=dict)      # "net"/"ipc"/"uts" -> nsfs path to join

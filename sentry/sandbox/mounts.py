@@ -3,11 +3,36 @@
 Runs in the sandbox's init (pid 1 of the new pid namespace), as real root,
 after unshare(CLONE_NEWNS) and before the workload exists.
 
-Kernel facts relied upon:
-- After unshare(CLONE_NEWNS) mounts still propagate to and from the host
-  unless the tree is made private first (MS_REC|MS_PRIVATE).
-- mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY) makes a whole bind tree
-  read-only at once; a plain MS_RDONLY remount covers only the top mount.
+Kernel facts relied upon (Documentation/filesystems/sharedsubtree.rst):
+- unshare(CLONE_NEWNS) within the same user namespace copies every mount
+  into its original's peer group: a shared host mount stays shared with
+  the host's, so mounts would propagate both ways.  MS_REC|MS_SLAVE on
+  "/" first turns each such copy into a slave of that group (a copy with
+  no peer and no master, of a private mount, stays private): from then on
+  nothing mounted in this namespace reaches the host, while the host's
+  mounts still arrive.  That link is what rslave and rshared binds need;
+  MS_REC|MS_PRIVATE would cut it for good.
+- A bind of a slave mount is a slave of the same master, a bind of a
+  private one private.  MS_SLAVE on a private mount has no master to
+  follow and leaves it private; MS_SHARED on a slave makes it "shared and
+  slave": a new peer group of this namespace that still only receives
+  from the host.  So no propagation flag set here sends anything out.
+- The view's base is made MS_REC|MS_PRIVATE at once (or what
+  rootfsPropagation says): nothing of the host's reaches the sandbox but
+  through a bind or a root that asks for it.
+- pivot_root(2) fails with EINVAL when the new root is a shared mount:
+  shared root propagation is applied after it, as runc does.
+- MS_REMOUNT|MS_BIND|MS_RDONLY, and mount_setattr(2) without AT_RECURSIVE,
+  change only the mount at the path: mounts below it stay writable (an
+  OCI "ro" bind, as runc).  mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY)
+  makes the whole tree read-only at once, or fails leaving it unchanged
+  ("rro", the CLI's :ro).  mount_setattr leaves the other per-mount flags
+  (nosuid, nodev, noexec, atime) as they are; a remount resets those it is
+  not given.
+- A mount propagated in later gets the flags of the mount it copies, not
+  those of the mount it lands under: a read-only slave bind, even a
+  recursively read-only one, can gain writable mounts below it (so the
+  CRI refuses recursive_read_only without private propagation).
 - A proc mount belongs to the pid namespace of the process that mounts it,
   so this must run inside the new pid namespace.
 - pivot_root(".", ".") stacks the old root on top of the new one; a lazy
@@ -28,6 +53,7 @@ from dataclasses import dataclass
 from sentry import native
 from sentry.abi.linux import (
     MNT_DETACH,
+    MOUNT_ATTR_RDONLY,
     MS_BIND,
     MS_NODEV,
     MS_NOEXEC,
@@ -36,6 +62,8 @@ from sentry.abi.linux import (
     MS_RDONLY,
     MS_REC,
     MS_REMOUNT,
+    MS_SHARED,
+    MS_SLAVE,
     RESOLVE_IN_ROOT,
     RESOLVE_NO_MAGICLINKS,
 )
@@ -63,6 +91,11 @@ class Bind:
     src: str
     dst: str
     readonly: bool = False
+    recursive_ro: bool = True     # with readonly: the mounts below too (CLI :ro, OCI "rro"); else the top only
+    recursive: bool = True        # MS_REC: the mounts below src come along (OCI "rbind"; "bind" alone: not)
+    # mount(2) propagation flags applied in order to the new mount, as runc
+    # applies an OCI mount's propagation options; the default: rprivate.
+    propagation: tuple[int, ...] = (MS_REC | MS_PRIVATE,)
 
 
 @dataclass(frozen=True)
@@ -80,7 +113,7 @@ class Device:
 def setup(cfg) -> None:
     """Build the view cfg (a normalised RunConfig) asks for and pivot into
     it.  Raises SandboxError naming the path at fault."""
-    native.mount(None, "/", None, MS_REC | MS_PRIVATE)
+    native.mount(None, "/", None, MS_REC | MS_SLAVE)     # out: nothing; in: kept for the binds
     # Hold every bind source before anything is mounted over the host paths
     # (the staging tmpfs hides the host's /tmp).
     sources = [_open_source(b) for b in cfg.binds]
@@ -102,6 +135,9 @@ def setup(cfg) -> None:
         native.make_tree_readonly(root)
     else:
         _mount_overlay(cfg, root, held)
+    root_propagation = cfg.root_propagation or MS_REC | MS_PRIVATE
+    if not root_propagation & MS_SHARED:
+        native.mount(None, root, None, root_propagation)
     for fd in held.values():
         os.close(fd)
     create = cfg.rootfs_direct
@@ -130,12 +166,15 @@ def setup(cfg) -> None:
         with _target(root, cfg.cwd, True, True):
             pass                   # runc makes a missing process.cwd too
     if cfg.rootfs_direct and cfg.read_only:
-        native.mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        # The root's own mount only (runc's root.readonly), its flags kept.
+        native.mount_setattr(root, attr_set=MOUNT_ATTR_RDONLY)
 
     os.chdir(root)
     native.pivot_root(".", ".")
     native.umount(".", MNT_DETACH)
     os.chdir("/")
+    if root_propagation & MS_SHARED:
+        native.mount(None, "/", None, root_propagation)
 
 
 def _mount_overlay(cfg, root: str, held: dict[str, int]) -> None:
@@ -321,11 +360,13 @@ def _bind(root: str, b: Bind, fd: int, create: bool) -> None:
     with _target(root, b.dst, os.path.isdir(src), create) as target:
         if os.path.isdir(src) != os.path.isdir(target):
             raise SandboxError(f"--bind {b.src}:{b.dst}: one is a directory and the other is not")
-        native.mount(src, target, None, MS_BIND | MS_REC)
-    if b.readonly:
-        # Again: the fd above names the mount point, not the new mount.
-        with _target(root, b.dst, os.path.isdir(src), False) as target:
-            native.make_tree_readonly(target)
+        native.mount(src, target, None, MS_BIND | (MS_REC if b.recursive else 0))
+    # Again: the fd above names the mount point, not the new mount.
+    with _target(root, b.dst, os.path.isdir(src), False) as target:
+        for flags in b.propagation:
+            native.mount(None, target, None, flags)
+        if b.readonly:
+            native.mount_setattr(target, recursive=b.recursive_ro, attr_set=MOUNT_ATTR_RDONLY)
 
 
 def _mask(root: str, masked, readonly) -> None:
