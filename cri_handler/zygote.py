@@ -1,0 +1,343 @@
+"""The launcher ("zygote"): a pre-imported Python that becomes `pysandbox-oci ARGV` on request.
+
+Run by the CRI server (cri_handler.spawn) as
+
+    python -c BOOT FD BINDIR ROOT TARGET PRELOAD
+
+it imports TARGET ("module:function", sentry.cli.oci:main) and the PRELOAD
+modules (what `pysandbox-oci create`, its sentry and `exec` import), then
+serves the daemon on FD, its end of a SOCK_SEQPACKET socketpair.  A request
+is one JSON message {"id", "argv", "env", "cwd", "umask", "rlimits",
+"session"} carrying the child's fds 0, 1, 2 (SCM_RIGHTS); the launcher forks
+a child that sets itself up as a fresh `pysandbox-oci` process would be, and
+answers {"id", "pid"} with a pidfd of the child, later {"id", "exit"} with
+its status as subprocess reports it (negative: killed by that signal), or
+{"id", "errno", "error"} if the child could not be set up (as Popen raises
+OSError for a cwd that is gone).  A sentry is always a fresh, single-threaded
+process: the launcher has one thread, and forks; it never runs a sentry itself.
+
+Facts relied upon:
+- fork(2) of a single-threaded process copies it whole: the child has one
+  thread, the imported modules, and no lock held by another thread (there
+  is none).  Python's os.fork reseeds `random` and resets threading state
+  in the child.  Pending signals are not inherited; PR_SET_PDEATHSIG is
+  cleared (so the launcher never sets it: its death must not kill anything).
+- The child is made what the subprocess was (subprocess.Popen with
+  close_fds=True, restore_signals=True, exec of the console script):
+  fds 0-2 are the request's (dup2), every other fd is closed (close_range;
+  the launcher's socket object is detached first, so that no finalizer ever
+  closes a number reused later), the environment, cwd, umask and rlimits
+  are the daemon's at the time of the request, the signal mask is empty
+  and every disposition is the default but those a fresh interpreter sets
+  (SIGINT: KeyboardInterrupt; SIGPIPE, SIGXFSZ: ignored), sys.argv,
+  sys.path and sys.std* are rebuilt as Python's start-up builds them
+  (buffering from isatty), and "session" makes it a session and group
+  leader (start_new_session).  The rest is inherited from the launcher,
+  forked from the daemon: credentials, capabilities, namespaces, nice,
+  affinity, oom_score_adj, and the cgroups (spawn.py checks before each
+  request that the launcher is still in the daemon's cgroups, and starts a
+  new one if not).  The interpreter's own settings (sys.flags, the locale
+  and the stdio encodings) come from the environment the launcher was
+  started with: the daemon's, which it does not change.
+- The exit is Python's: sys.exit(main()) semantics for the status, then as
+  Py_FinalizeEx: non-daemon threads joined, atexit handlers, stdio flushed
+  (a failed flush is 120), then _exit.
+- No half-run request: the child waits, after its set-up and before
+  running anything, for a "go" byte, which the launcher writes only once
+  the daemon has been sent the pid.  A launcher that dies in between
+  leaves the child EOF: it exits unseen, so the daemon may run the request
+  as a subprocess instead without running it twice.
+- Who reaps: the launcher, which is the child's parent; the status goes to
+  the daemon over the socket.  The CRI path needs no shim: `create`'s child
+  forks the sentry and exits once the container exists; the sentry is then
+  reparented to init (or the nearest subreaper), exactly as when the daemon
+  ran `create` itself, and the container's status is in the runtime's
+  state directory (exit.json), not in anybody's wait().  So containers do
+  not depend on the launcher, nor on the daemon: a daemon restart leaves
+  them running as before.  An exec's child is the exec sentry itself; its
+  status is the command's.
+- The daemon gone (EOF on the socket, also when it was SIGKILLed) ends the
+  launcher at once; children still running are reparented as the
+  daemon's own children would have been, and nobody waits for them.  A
+  launcher that died makes the daemon wait for its running children
+  through their pidfds (pidfd_open(2), Linux 5.3, readable at exit) and
+  report their status as lost; spawn.py starts a new launcher.
+"""
+from __future__ import annotations
+
+import atexit
+import io
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+
+MAX_MESSAGE = 256 << 10
+NFDS = 3
+# What `pysandbox-oci create`, the sentry it forks and `exec` import (found
+# with -X importtime on a CRI create and exec); one missing here is only
+# imported later, in the child.
+OCI_PRELOAD = (
+    "sentry.cli.oci:build_parser", "sentry.oci.container", "sentry.oci.launch", "sentry.oci.spec",
+    "sentry.sandbox.lifecycle", "sentry.sandbox.init", "sentry.sandbox.mounts", "sentry.sandbox.net",
+    "sentry.sandbox.cgroups", "sentry.sandbox.caps", "sentry.sandbox.config", "sentry.sandbox.protocol",
+    "sentry.sandbox.state", "sentry.sandbox.synthesized", "sentry.platform.base", "sentry.platform.dispatch",
+    "sentry.syscalls.filter", "sentry.syscalls.model", "sentry.syscalls.table", "sentry.handlers.attrs",
+    "sentry.handlers.common", "sentry.handlers.current", "sentry.handlers.dirs", "sentry.handlers.fileopen",
+    "sentry.handlers.identity", "sentry.handlers.inotify", "sentry.handlers.stat", "sentry.handlers.sysinfo",
+    "sentry.handlers.times", "sentry.handlers.uts", "sentry.handlers.xattr", "sentry.vfs.fuse",
+    "sentry.vfs.hostproc", "sentry.vfs.procfs", "sentry.vfs.procfuse", "sentry.vfs.resolve",
+    "sentry.inputs", "sentry.native", "subprocess", "shutil", "selectors", "queue",
+)
+
+BOOT = ("import sys\n"
+        "sys.path[0] = sys.argv[2]\n"             # the console script's own: its directory
+        "added = sys.argv[3] not in sys.path\n"   # our package, should the install not map it
+        "added and sys.path.append(sys.argv[3])\n"
+        "from cri_handler.zygote import main\n"
+        "sys.exit(main(int(sys.argv[1]), sys.argv[3] if added else '', sys.argv[4], sys.argv[5]))\n")
+
+
+def main(fd: int, added_path: str, target: str, preload: str) -> int:
+    sock = socket.socket(fileno=fd)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # ^C on the daemon's terminal: the daemon decides
+    run = _load(target, [m for m in preload.split(",") if m])
+    os.chdir("/")                                   # hold no directory; children chdir as asked
+    import gc
+    gc.freeze()                                     # children do not touch these pages again
+    try:
+        _send(sock, {"ready": os.getpid()})
+        _serve(sock, run, added_path)
+    except (BrokenPipeError, ConnectionResetError):
+        pass                                        # the daemon is gone
+    return 0
+
+
+def _load(target: str, preload: list[str]):
+    """Import the preload modules; a "module:function" entry is also called
+    (a warm-up: build_parser fills the caches argparse and re keep, 5 ms
+    on a cold start, 2 ms after)."""
+    import importlib
+    for name in preload:
+        module, _, func = name.partition(":")
+        try:
+            m = importlib.import_module(module)
+            if func:
+                getattr(m, func)()
+        except ImportError:
+            pass                    # renamed or gone: the child imports what it needs
+    module, _, func = target.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def _serve(sock: socket.socket, run, added_path: str) -> None:
+    poll = select.poll()
+    poll.register(sock.fileno(), select.POLLIN)
+    children: dict[int, tuple[int, int]] = {}        # pidfd -> (pid, request id)
+    while True:
+        for fd, _ in poll.poll():
+            if fd != sock.fileno():
+                pid, rid = children.pop(fd)
+                poll.unregister(fd)
+                os.close(fd)
+                _, status = os.waitpid(pid, 0)
+                _send(sock, {"id": rid, "exit": os.waitstatus_to_exitcode(status)})
+                continue
+            got = _recv(sock)
+            if got is None:
+                return
+            req, fds = got
+            child = _spawn(sock, req, fds, run, added_path)
+            if child is not None:
+                poll.register(child[0], select.POLLIN)
+                children[child[0]] = (child[1], req["id"])
+
+
+def _recv(sock: socket.socket):
+    """(request, fds), or None at EOF.  A malformed request is answered
+    with an error and skipped."""
+    while True:
+        msg, anc, flags, _ = sock.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(NFDS * 4), socket.MSG_CMSG_CLOEXEC)
+        fds: list[int] = []
+        req = None
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds += [int.from_bytes(data[i:i + 4], sys.byteorder) for i in range(0, len(data) - 3, 4)]
+        if not msg and not fds:
+            return None
+        try:
+            req = json.loads(msg)
+            if not isinstance(req, dict) or flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(fds) != NFDS:
+                raise ValueError(f"{len(fds)} fds, flags {flags:#x}")
+            return req, fds
+        except ValueError as e:
+            for f in fds:
+                os.close(f)
+            rid = req.get("id") if isinstance(req, dict) else None
+            _send(sock, {"id": rid, "errno": 22, "error": f"malformed request: {e}"})
+
+
+def _send(sock: socket.socket, msg: dict, fds=()) -> None:
+    data = json.dumps(msg).encode()
+    if fds:
+        socket.send_fds(sock, [data], list(fds))
+    else:
+        sock.send(data)
+
+
+def _spawn(sock: socket.socket, req: dict, fds: list[int], run, added_path: str):
+    """Fork the child for req; (pidfd, pid) once it runs, None if it could not."""
+    rid = req["id"]
+    try:
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+    except OSError as e:
+        for f in fds:
+            os.close(f)
+        _send(sock, {"id": rid, "errno": e.errno, "error": f"fork: {e.strerror}"})
+        return None
+    if pid == 0:
+        try:
+            os.close(status_r)
+            os.close(go_w)
+            _child(sock, req, fds, status_w, go_r, run, added_path)
+        finally:
+            os._exit(255)
+    for f in (status_w, go_r, *fds):
+        os.close(f)
+    report = _read_all(status_r)
+    if report != b"k":
+        os.close(go_w)
+        os.waitpid(pid, 0)
+        err = json.loads(report) if report.startswith(b"{") else {"errno": 0, "error": "child set-up died"}
+        _send(sock, {"id": rid, **err})
+        return None
+    pidfd = os.pidfd_open(pid)
+    try:
+        _send(sock, {"id": rid, "pid": pid}, [pidfd])
+    except OSError:
+        os.close(go_w)              # nobody to tell: the child exits without running
+        os.waitpid(pid, 0)
+        raise
+    os.write(go_w, b"g")
+    os.close(go_w)
+    return pidfd, pid
+
+
+def _read_all(fd: int) -> bytes:
+    out = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk or chunk == b"k":
+            os.close(fd)
+            return out + chunk
+        out += chunk
+
+
+# -- the child ----------------------------------------------------------------------------
+
+def _child(sock, req: dict, fds: list[int], status_w: int, go_r: int, run, added_path: str) -> None:
+    """Become `TARGET ARGV` as a fresh process (see the module docstring); never returns."""
+    sock.detach()
+    try:
+        if req["session"]:
+            os.setsid()
+        for num, (soft, hard) in req["rlimits"].items():
+            if resource.getrlimit(int(num)) != (soft, hard):
+                resource.setrlimit(int(num), (soft, hard))
+        os.umask(req["umask"])
+        os.chdir(req["cwd"])
+        os.environ.clear()
+        os.environ.update(req["env"])
+        _default_signals()
+        for i, f in enumerate(fds):
+            os.dup2(f, i)
+    except OSError as e:
+        os.write(status_w, json.dumps({"errno": e.errno or 0, "error": str(e)}).encode())
+        os._exit(255)
+    os.write(status_w, b"k")
+    if os.read(go_r, 1) != b"g":
+        os._exit(255)               # the launcher died before the daemon knew of us
+    os.closerange(3, 0x7FFFFFFF)     # close_range(2): one call, whatever the limit
+    sys.argv = list(req["argv"])
+    if added_path and added_path in sys.path:
+        sys.path.remove(added_path)
+    _fresh_stdio()
+    os._exit(_run(run))
+
+
+def _default_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    for s in signal.valid_signals():
+        if s in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(s, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass                    # the kernel's own (32, 33: glibc's)
+    # What Python's start-up sets (_PyOS_InitSignals, the signal module):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.set_wakeup_fd(-1)
+
+
+def _fresh_stdio() -> None:
+    """sys.stdin/stdout/stderr over the new fds 0-2, as create_stdio()
+    makes them (line buffering on a tty, stderr always line-buffered)."""
+    buffered = not sys.__stdout__.write_through
+    made = []
+    for fd, like, write, name in ((0, sys.__stdin__, False, "<stdin>"), (1, sys.__stdout__, True, "<stdout>"),
+                                  (2, sys.__stderr__, True, "<stderr>")):
+        buffering = 0 if write and not buffered else -1
+        buf = io.open(fd, "wb" if write else "rb", buffering, closefd=False)
+        raw = buf if buffering == 0 else buf.raw
+        raw.name = name
+        text = io.TextIOWrapper(buf, like.encoding, like.errors, "\n",
+                                buffered and (raw.isatty() or fd == 2), not buffered)
+        text.mode = "w" if write else "r"
+        made.append(text)
+    sys.stdin, sys.stdout, sys.stderr = made
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = made
+
+
+def _exit_status(code) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _run(run) -> int:
+    """sys.exit(run()) and the interpreter's exit, as the console script has them."""
+    interrupted = False
+    try:
+        status = _exit_status(run())
+    except SystemExit as e:
+        status = _exit_status(e.code)
+    except KeyboardInterrupt:
+        sys.excepthook(*sys.exc_info())
+        status, interrupted = 130, True
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        status = 1
+    import threading
+    shutdown = getattr(threading, "_shutdown", None)     # joins non-daemon threads, as Py_Finalize
+    if shutdown is not None:
+        shutdown()
+    atexit._run_exitfuncs()
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            status = 120 if status == 0 else status
+    if interrupted:                 # Python exits by the signal, as the shell expects
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    return status
