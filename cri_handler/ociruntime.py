@@ -79,21 +79,6 @@ def find_binary(explicit: str | None = None) -> str:
     return found
 
 
-def ours(binary: str) -> bool:
-    """Whether binary is our console script run by our Python: what the
-    launcher (which runs sentry.cli.oci:main with this interpreter) stands in for."""
-    try:
-        with open(binary, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
-    first = head.split(b"\n", 1)[0]
-    # The interpreter by its own name, not its target: a venv's python is a
-    # symlink to the base one, with other site-packages.
-    return (first[:2] == b"#!" and os.path.normpath(os.fsdecode(first[2:].strip())) == os.path.normpath(sys.executable)
-            and b"from sentry.cli.oci import main" in head)
-
-
 class OciRuntime:
     def __init__(self, root: str, binary: str | None = None, platform: str | None = None,
                  launcher: bool = True):
@@ -103,7 +88,7 @@ class OciRuntime:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_mu = threading.Lock()
         os.makedirs(root, 0o711, exist_ok=True)
-        self.spawner = spawn.Spawner(self.binary) if launcher and ours(self.binary) else None
+        self.spawner = spawn.Spawner(self.binary) if launcher else None
 
     def close(self) -> None:
         if self.spawner is not None:

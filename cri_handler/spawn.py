@@ -19,7 +19,8 @@ Facts relied upon:
 - The launcher is forked from the daemon (subprocess, same session and
   process group), so it shares the daemon's credentials, namespaces and
   cgroups; the per-request state (environment, cwd, umask, rlimits) goes
-  with each request.
+  with each request (the environment as the C library has it: what
+  execve would pass).
 - A pidfd is readable once its process has exited; pidfd_send_signal(2)
   never reaches a reused pid.  killpg of the child's group is sent only
   while the pidfd says the leader has not exited, as Popen signals only
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 
 READY_S = 10.0          # a launcher not ready this long after its start is replaced
 RESTART_S = 1.0         # at most one new launcher per this long
-OCI_TARGET = "sentry.cli.oci:main"
 RLIMITS = sorted(getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_"))
 
 
@@ -162,13 +162,12 @@ class ZygoteChild(Child):
 class _Conn:
     """One launcher process and the thread reading its answers."""
 
-    def __init__(self, binary: str, target: str, preload: str):
+    def __init__(self, binary: str, preload: str):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", zygote.BOOT, str(theirs.fileno()), os.path.dirname(binary), root,
-                 target, preload],
+                [sys.executable, "-c", zygote.BOOT, str(theirs.fileno()), os.path.dirname(binary), root, preload],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
         finally:
             theirs.close()
@@ -281,22 +280,35 @@ class _Conn:
             self.proc.wait()
 
 
-class Spawner:
-    """Runs `binary ARGV` (binary: a console script for target) through a
-    launcher, or as a subprocess when that cannot be had."""
+def python_script(binary: str) -> bool:
+    """Whether binary is a script our Python runs (#! sys.executable, by its
+    own name, not its target: a venv's python is a symlink to the base one,
+    with other site-packages): what a launcher can stand in for."""
+    try:
+        with open(binary, "rb") as f:
+            first = f.readline(4096)
+    except OSError:
+        return False
+    return first[:2] == b"#!" and os.path.normpath(os.fsdecode(first[2:].strip())) == os.path.normpath(sys.executable)
 
-    def __init__(self, binary: str, target: str = OCI_TARGET, preload=zygote.OCI_PRELOAD):
-        self.binary, self.target, self.preload = binary, target, ",".join(preload)
+
+class Spawner:
+    """Runs `binary ARGV` (binary: a Python script, pysandbox-oci's console
+    script) through a launcher, or as a subprocess when that cannot be had."""
+
+    def __init__(self, binary: str, preload=zygote.OCI_PRELOAD):
+        self.binary, self.preload = binary, ",".join(preload)
         self._mu = threading.Lock()
         self._conn: _Conn | None = None
         self._last_start = 0.0
-        self._closed = False
-        self._start()
+        self._closed = not python_script(binary)      # then every request is a subprocess
+        if not self._closed:
+            self._start()
 
     def _start(self) -> None:
         self._last_start = time.monotonic()
         try:
-            self._conn = _Conn(self.binary, self.target, self.preload)
+            self._conn = _Conn(self.binary, self.preload)
             log.info("launcher started", extra={"pid": self._conn.proc.pid})
         except OSError as e:
             self._conn = None
@@ -346,7 +358,7 @@ class Spawner:
                 cwd = os.getcwd()
             except OSError:
                 return None             # gone: only a subprocess can inherit it as it is
-            req = {"argv": list(argv), "env": dict(os.environ), "cwd": cwd, "umask": _umask(),
+            req = {"argv": list(argv), "env": c_environ(), "cwd": cwd, "umask": _umask(),
                    "rlimits": {str(r): list(resource.getrlimit(r)) for r in RLIMITS}, "session": new_session}
             return conn.send(req, fds)
         finally:
@@ -364,6 +376,26 @@ class Spawner:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+_environ = None
+
+
+def c_environ() -> dict[str, str]:
+    """The process's environment as a subprocess gets it: the C library's
+    `environ`, which a library may have changed behind os.environ's back
+    (readline sets COLUMNS and LINES)."""
+    global _environ
+    if _environ is None:
+        import ctypes
+        _environ = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+    env: dict[str, str] = {}
+    i = 0
+    while (entry := _environ[i]) is not None:
+        key, _, value = entry.partition(b"=")
+        env.setdefault(os.fsdecode(key), os.fsdecode(value))
+        i += 1
+    return env
 
 
 def _umask() -> int:

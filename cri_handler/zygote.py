@@ -2,11 +2,12 @@
 
 Run by the CRI server (cri_handler.spawn) as
 
-    python -c BOOT FD BINDIR ROOT TARGET PRELOAD
+    python -c BOOT FD BINDIR ROOT PRELOAD
 
-it imports TARGET ("module:function", sentry.cli.oci:main) and the PRELOAD
-modules (what `pysandbox-oci create`, its sentry and `exec` import), then
-serves the daemon on FD, its end of a SOCK_SEQPACKET socketpair.  A request
+it imports the PRELOAD modules (what `pysandbox-oci create`, its sentry
+and `exec` import), then serves the daemon on FD, its end of a
+SOCK_SEQPACKET socketpair.  The child runs the console script argv[0]
+(`pysandbox-oci`, whose imports are done) as the interpreter runs a script.  A request
 is one JSON message {"id", "argv", "env", "cwd", "umask", "rlimits",
 "session"} carrying the child's fds 0, 1, 2 (SCM_RIGHTS); the launcher forks
 a child that sets itself up as a fresh `pysandbox-oci` process would be, and
@@ -31,15 +32,16 @@ Facts relied upon:
   and every disposition is the default but those a fresh interpreter sets
   (SIGINT: KeyboardInterrupt; SIGPIPE, SIGXFSZ: ignored), sys.argv,
   sys.path and sys.std* are rebuilt as Python's start-up builds them
-  (buffering from isatty), and "session" makes it a session and group
-  leader (start_new_session).  The rest is inherited from the launcher,
+  (buffering from isatty), a new __main__ module runs the script's code,
+  and "session" makes it a session and group leader (start_new_session).  The rest is inherited from the launcher,
   forked from the daemon: credentials, capabilities, namespaces, nice,
   affinity, oom_score_adj, and the cgroups (spawn.py checks before each
   request that the launcher is still in the daemon's cgroups, and starts a
   new one if not).  The interpreter's own settings (sys.flags, the locale
   and the stdio encodings) come from the environment the launcher was
   started with: the daemon's, which it does not change.
-- The exit is Python's: sys.exit(main()) semantics for the status, then as
+- The exit is Python's: SystemExit's code, or an uncaught exception's
+  traceback (without our frame: as the script's own) and 1, then as
   Py_FinalizeEx: non-daemon threads joined, atexit handlers, stdio flushed
   (a failed flush is 120), then _exit.
 - No half-run request: the child waits, after its set-up and before
@@ -66,6 +68,7 @@ Facts relied upon:
 from __future__ import annotations
 
 import atexit
+import ctypes
 import io
 import json
 import os
@@ -75,6 +78,7 @@ import signal
 import socket
 import sys
 
+_libc = ctypes.CDLL(None)
 MAX_MESSAGE = 256 << 10
 NFDS = 3
 # What `pysandbox-oci create`, the sentry it forks and `exec` import (found
@@ -90,7 +94,7 @@ OCI_PRELOAD = (
     "sentry.handlers.identity", "sentry.handlers.inotify", "sentry.handlers.stat", "sentry.handlers.sysinfo",
     "sentry.handlers.times", "sentry.handlers.uts", "sentry.handlers.xattr", "sentry.vfs.fuse",
     "sentry.vfs.hostproc", "sentry.vfs.procfs", "sentry.vfs.procfuse", "sentry.vfs.resolve",
-    "sentry.inputs", "sentry.native", "subprocess", "shutil", "selectors", "queue",
+    "sentry.inputs", "sentry.native", "subprocess", "shutil", "selectors", "queue", "re",
 )
 
 BOOT = ("import sys\n"
@@ -98,25 +102,25 @@ BOOT = ("import sys\n"
         "added = sys.argv[3] not in sys.path\n"   # our package, should the install not map it
         "added and sys.path.append(sys.argv[3])\n"
         "from cri_handler.zygote import main\n"
-        "sys.exit(main(int(sys.argv[1]), sys.argv[3] if added else '', sys.argv[4], sys.argv[5]))\n")
+        "sys.exit(main(int(sys.argv[1]), sys.argv[3] if added else '', sys.argv[4]))\n")
 
 
-def main(fd: int, added_path: str, target: str, preload: str) -> int:
+def main(fd: int, added_path: str, preload: str) -> int:
     sock = socket.socket(fileno=fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # ^C on the daemon's terminal: the daemon decides
-    run = _load(target, [m for m in preload.split(",") if m])
+    _load([m for m in preload.split(",") if m])
     os.chdir("/")                                   # hold no directory; children chdir as asked
     import gc
     gc.freeze()                                     # children do not touch these pages again
     try:
         _send(sock, {"ready": os.getpid()})
-        _serve(sock, run, added_path)
+        _serve(sock, added_path)
     except (BrokenPipeError, ConnectionResetError):
         pass                                        # the daemon is gone
     return 0
 
 
-def _load(target: str, preload: list[str]):
+def _load(preload: list[str]) -> None:
     """Import the preload modules; a "module:function" entry is also called
     (a warm-up: build_parser fills the caches argparse and re keep, 5 ms
     on a cold start, 2 ms after)."""
@@ -129,11 +133,9 @@ def _load(target: str, preload: list[str]):
                 getattr(m, func)()
         except ImportError:
             pass                    # renamed or gone: the child imports what it needs
-    module, _, func = target.partition(":")
-    return getattr(importlib.import_module(module), func)
 
 
-def _serve(sock: socket.socket, run, added_path: str) -> None:
+def _serve(sock: socket.socket, added_path: str) -> None:
     poll = select.poll()
     poll.register(sock.fileno(), select.POLLIN)
     children: dict[int, tuple[int, int]] = {}        # pidfd -> (pid, request id)
@@ -150,7 +152,7 @@ def _serve(sock: socket.socket, run, added_path: str) -> None:
             if got is None:
                 return
             req, fds = got
-            child = _spawn(sock, req, fds, run, added_path)
+            child = _spawn(sock, req, fds, added_path)
             if child is not None:
                 poll.register(child[0], select.POLLIN)
                 children[child[0]] = (child[1], req["id"])
@@ -188,7 +190,7 @@ def _send(sock: socket.socket, msg: dict, fds=()) -> None:
         sock.send(data)
 
 
-def _spawn(sock: socket.socket, req: dict, fds: list[int], run, added_path: str):
+def _spawn(sock: socket.socket, req: dict, fds: list[int], added_path: str):
     """Fork the child for req; (pidfd, pid) once it runs, None if it could not."""
     rid = req["id"]
     try:
@@ -204,7 +206,7 @@ def _spawn(sock: socket.socket, req: dict, fds: list[int], run, added_path: str)
         try:
             os.close(status_r)
             os.close(go_w)
-            _child(sock, req, fds, status_w, go_r, run, added_path)
+            _child(sock, req, fds, status_w, go_r, added_path)
         finally:
             os._exit(255)
     for f in (status_w, go_r, *fds):
@@ -240,8 +242,9 @@ def _read_all(fd: int) -> bytes:
 
 # -- the child ----------------------------------------------------------------------------
 
-def _child(sock, req: dict, fds: list[int], status_w: int, go_r: int, run, added_path: str) -> None:
-    """Become `TARGET ARGV` as a fresh process (see the module docstring); never returns."""
+def _child(sock, req: dict, fds: list[int], status_w: int, go_r: int, added_path: str) -> None:
+    """Become `ARGV` (argv[0]: a Python script) as a fresh process (see the
+    module docstring); never returns."""
     sock.detach()
     try:
         if req["session"]:
@@ -251,6 +254,7 @@ def _child(sock, req: dict, fds: list[int], status_w: int, go_r: int, run, added
                 resource.setrlimit(int(num), (soft, hard))
         os.umask(req["umask"])
         os.chdir(req["cwd"])
+        _libc.clearenv()            # also what the launcher had outside os.environ
         os.environ.clear()
         os.environ.update(req["env"])
         _default_signals()
@@ -267,7 +271,7 @@ def _child(sock, req: dict, fds: list[int], status_w: int, go_r: int, run, added
     if added_path and added_path in sys.path:
         sys.path.remove(added_path)
     _fresh_stdio()
-    os._exit(_run(run))
+    os._exit(_run(sys.argv[0]))
 
 
 def _default_signals() -> None:
@@ -294,7 +298,7 @@ def _fresh_stdio() -> None:
     for fd, like, write, name in ((0, sys.__stdin__, False, "<stdin>"), (1, sys.__stdout__, True, "<stdout>"),
                                   (2, sys.__stderr__, True, "<stderr>")):
         buffering = 0 if write and not buffered else -1
-        buf = io.open(fd, "wb" if write else "rb", buffering, closefd=False)
+        buf = open(fd, "wb" if write else "rb", buffering, closefd=False)
         raw = buf if buffering == 0 else buf.raw
         raw.name = name
         text = io.TextIOWrapper(buf, like.encoding, like.errors, "\n",
@@ -314,18 +318,19 @@ def _exit_status(code) -> int:
     return 1
 
 
-def _run(run) -> int:
-    """sys.exit(run()) and the interpreter's exit, as the console script has them."""
+def _run(script: str) -> int:
+    """Run the script as `python SCRIPT` does, and exit as the interpreter does."""
     interrupted = False
     try:
-        status = _exit_status(run())
+        _exec_main(script)
+        status = 0
     except SystemExit as e:
         status = _exit_status(e.code)
     except KeyboardInterrupt:
-        sys.excepthook(*sys.exc_info())
+        _print_exception()
         status, interrupted = 130, True
     except BaseException:
-        sys.excepthook(*sys.exc_info())
+        _print_exception()
         status = 1
     import threading
     shutdown = getattr(threading, "_shutdown", None)     # joins non-daemon threads, as Py_Finalize
@@ -341,3 +346,24 @@ def _run(run) -> int:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
     return status
+
+
+def _exec_main(script: str) -> None:
+    import builtins
+    import types
+    with open(script, "rb") as f:
+        code = compile(f.read(), script, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__dict__.update(__file__=script, __builtins__=builtins, __cached__=None)
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
+def _print_exception() -> None:
+    """As the interpreter prints it: from the script's frame on (ours left out)."""
+    kind, value, tb = sys.exc_info()
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    if value is not None:
+        value.__traceback__ = tb        # what the default hook prints
+    sys.excepthook(kind, value, tb)
