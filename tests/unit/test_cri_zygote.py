@@ -298,3 +298,43 @@ def test_the_launcher_ends_with_its_daemon_and_its_children_do_not(probe, tmp_pa
     finally:
         daemon.kill()
         daemon.wait()
+
+
+# -- pysandbox-oci itself -----------------------------------------------------------------
+
+OCI = os.path.join(os.path.dirname(sys.executable), "pysandbox-oci")
+
+
+@pytest.fixture
+def oci_spawner():
+    sp = spawn.Spawner(OCI)
+    yield sp
+    sp.close()
+
+
+def test_the_oci_launcher_holds_no_fd_a_child_would_lose(oci_spawner):
+    """Each child closes every fd but 0-2: an fd that an imported module
+    kept open would be gone from under it in the child (a fresh process
+    would have opened its own)."""
+    oci_spawner.start([OCI, "--version"]).wait(30)
+    pid = oci_spawner.launcher_pid
+    fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    assert sorted(fds)[:3] == [0, 1, 2] and len(fds) == 4 and fds[max(fds)].startswith("socket:")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["state", "no-such-container"], ["kill", "bad/id"],
+                                  ["--platform", "nope", "list"], []], ids=["version", "state", "bad-id",
+                                                                           "bad-flag", "no-command"])
+def test_oci_output_exit_code_and_log_are_the_subprocess_ones(oci_spawner, tmp_path, args):
+    results = []
+    for i, start in enumerate((oci_spawner.start, spawn.subprocess_child)):
+        log = tmp_path / f"log-{i}"
+        argv = [OCI, "--root", str(tmp_path), "--log", str(log), "--log-format", "json", *args]
+        code, out, err, child = _run(start, argv)
+        lines = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        results.append((code, out, err, [(e["level"], e["msg"]) for e in lines], type(child)))
+    (z, s) = results
+    assert z[4] is spawn.ZygoteChild and s[4] is spawn.PopenChild
+    assert z[:4] == s[:4]
+    assert z[0] == (0 if args == ["--version"] else 1)
+    assert bool(z[3]) is (z[0] != 0) and bool(z[2]) is (z[0] != 0)     # the error: on stderr and in --log
