@@ -183,7 +183,7 @@ class _Conn:
     def _read(self) -> None:
         try:
             while True:
-                msg, anc, _, _ = self.sock.recvmsg(zygote.MAX_MESSAGE, socket.CMSG_SPACE(4), socket.MSG_CMSG_CLOEXEC)
+                msg, anc, _, _ = self.sock.recvmsg(zygote.MAX_MESSAGE, socket.CMSG_SPACE(8), socket.MSG_CMSG_CLOEXEC)
                 fds = [int.from_bytes(d[i:i + 4], sys.byteorder) for lvl, kind, d in anc
                        if lvl == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS for i in range(0, len(d) - 3, 4)]
                 if not msg:
@@ -197,11 +197,17 @@ class _Conn:
                     if ch is not None and "pid" not in m:
                         del self.pending[m["id"]]
                 if ch is None:
-                    for f in fds:
+                    for f in fds:           # a "go" pipe among them closed: that child exits unrun
                         os.close(f)
                     log.warning("launcher: an answer to no request", extra={"answer": m})
                 elif "pid" in m:
-                    ch._on_pid(m["pid"], fds[0])
+                    pidfd, go = fds
+                    try:
+                        os.write(go, b"g")  # the child may run: we know its pid (zygote.py)
+                    except OSError:
+                        pass                # it died already: its exit comes next
+                    os.close(go)
+                    ch._on_pid(m["pid"], pidfd)
                 elif "exit" in m:
                     ch._on_exit(m["exit"])
                 else:
@@ -339,13 +345,17 @@ class Spawner:
         return conn
 
     def start(self, argv, stdin: int = -1, stdout: int = -1, stderr: int = -1, new_session: bool = False) -> Child:
-        """argv[0] must be self.binary.  fds: -1 is /dev/null.  Raises
+        """argv through the launcher if argv[0] is self.binary and a launcher
+        can be had, else as a subprocess.  fds: -1 is /dev/null.  Raises
         OSError as subprocess.Popen does."""
-        conn = self._usable() if argv and argv[0] == self.binary else None
+        ours = bool(argv) and argv[0] == self.binary and not self._closed
+        conn = self._usable() if ours else None
         if conn is not None:
             ch = self._via(conn, argv, [stdin, stdout, stderr], new_session)
             if ch is not None:
                 return ch
+        if ours:                        # slower: say so (bench/cri_lifecycle.py counts these)
+            log.info("launcher unavailable: running a subprocess", extra={"binary": self.binary})
         return subprocess_child(argv, stdin, stdout, stderr, new_session)
 
     def _via(self, conn: _Conn, argv, fds: list[int], new_session: bool) -> ZygoteChild | None:

@@ -11,7 +11,7 @@ SOCK_SEQPACKET socketpair.  The child runs the console script argv[0]
 is one JSON message {"id", "argv", "env", "cwd", "umask", "rlimits",
 "session"} carrying the child's fds 0, 1, 2 (SCM_RIGHTS); the launcher forks
 a child that sets itself up as a fresh `pysandbox-oci` process would be, and
-answers {"id", "pid"} with a pidfd of the child, later {"id", "exit"} with
+answers {"id", "pid"} with a pidfd of the child and its "go" pipe, later {"id", "exit"} with
 its status as subprocess reports it (negative: killed by that signal), or
 {"id", "errno", "error"} if the child could not be set up (as Popen raises
 OSError for a cwd that is gone).  A sentry is always a fresh, single-threaded
@@ -44,11 +44,13 @@ Facts relied upon:
   traceback (without our frame: as the script's own) and 1, then as
   Py_FinalizeEx: non-daemon threads joined, atexit handlers, stdio flushed
   (a failed flush is 120), then _exit.
-- No half-run request: the child waits, after its set-up and before
-  running anything, for a "go" byte, which the launcher writes only once
-  the daemon has been sent the pid.  A launcher that dies in between
-  leaves the child EOF: it exits unseen, so the daemon may run the request
-  as a subprocess instead without running it twice.
+- No request run twice, none lost: the child waits, after its set-up and
+  before running anything, for a "go" byte on a pipe whose only writer
+  goes to the daemon with the pid (SCM_RIGHTS); the daemon writes it on
+  receipt.  A launcher that dies before sending leaves the child EOF: it
+  exits unseen, and the daemon, with no pid, runs the request as a
+  subprocess.  Once sent, the message is the daemon's to read even if the
+  launcher dies: the child runs, and the daemon knows it.
 - Who reaps: the launcher, which is the child's parent; the status goes to
   the daemon over the socket.  The CRI path needs no shim: `create`'s child
   forks the sentry and exits once the container exists; the sentry is then
@@ -220,13 +222,12 @@ def _spawn(sock: socket.socket, req: dict, fds: list[int], added_path: str):
         return None
     pidfd = os.pidfd_open(pid)
     try:
-        _send(sock, {"id": rid, "pid": pid}, [pidfd])
+        _send(sock, {"id": rid, "pid": pid}, [pidfd, go_w])     # the daemon writes the go byte
     except OSError:
-        os.close(go_w)              # nobody to tell: the child exits without running
-        os.waitpid(pid, 0)
-        raise
-    os.write(go_w, b"g")
-    os.close(go_w)
+        os.close(pidfd)
+        raise                       # the daemon is gone; so is the child, at EOF on go
+    finally:
+        os.close(go_w)
     return pidfd, pid
 
 
@@ -265,7 +266,7 @@ def _child(sock, req: dict, fds: list[int], status_w: int, go_r: int, added_path
         os._exit(255)
     os.write(status_w, b"k")
     if os.read(go_r, 1) != b"g":
-        os._exit(255)               # the launcher died before the daemon knew of us
+        os._exit(255)               # the daemon never heard of us: it runs the request elsewhere
     os.closerange(3, 0x7FFFFFFF)     # close_range(2): one call, whatever the limit
     sys.argv = list(req["argv"])
     if added_path and added_path in sys.path:
