@@ -6,16 +6,16 @@ Run by the CRI server (cri_handler.spawn) as
 
 it imports the PRELOAD modules (what `pysandbox-oci create`, its sentry
 and `exec` import), then serves the daemon on FD, its end of a
-SOCK_SEQPACKET socketpair.  The child runs the console script argv[0]
-(`pysandbox-oci`, whose imports are done) as the interpreter runs a script.  A request
-is one JSON message {"id", "argv", "env", "cwd", "umask", "rlimits",
-"session"} carrying the child's fds 0, 1, 2 (SCM_RIGHTS); the launcher forks
-a child that sets itself up as a fresh `pysandbox-oci` process would be, and
-answers {"id", "pid"} with a pidfd of the child and its "go" pipe, later {"id", "exit"} with
-its status as subprocess reports it (negative: killed by that signal), or
-{"id", "errno", "error"} if the child could not be set up (as Popen raises
-OSError for a cwd that is gone).  A sentry is always a fresh, single-threaded
-process: the launcher has one thread, and forks; it never runs a sentry itself.
+SOCK_SEQPACKET socketpair.  A request is one JSON message {"id", "argv",
+"env", "cwd", "umask", "rlimits", "session"} carrying the child's fds 0, 1,
+2 (SCM_RIGHTS).  The launcher forks a child that sets itself up as a fresh
+process of the console script argv[0] would be, and runs that script (its
+imports already done).  Answers: {"id", "pid"} with a pidfd of the child
+and its "go" pipe; later {"id", "exit"}, the status as subprocess reports
+it (negative: killed by that signal); or {"id", "errno", "error"} if the
+child could not be set up (as Popen raises OSError for a cwd that is gone).
+A sentry is always a fresh, single-threaded process: the launcher has one
+thread and forks; it never runs a sentry itself.
 
 Facts relied upon:
 - fork(2) of a single-threaded process copies it whole: the child has one
@@ -33,11 +33,13 @@ Facts relied upon:
   (SIGINT: KeyboardInterrupt; SIGPIPE, SIGXFSZ: ignored), sys.argv,
   sys.path and sys.std* are rebuilt as Python's start-up builds them
   (buffering from isatty), a new __main__ module runs the script's code,
-  and "session" makes it a session and group leader (start_new_session).  The rest is inherited from the launcher,
-  forked from the daemon: credentials, capabilities, namespaces, nice,
-  affinity, oom_score_adj, and the cgroups (spawn.py checks before each
-  request that the launcher is still in the daemon's cgroups, and starts a
-  new one if not).  The interpreter's own settings (sys.flags, the locale
+  and "session" makes it a session and group leader (start_new_session).
+  The rest is inherited from the launcher, forked from the daemon:
+  credentials, capabilities, namespaces, nice, affinity, oom_score_adj,
+  and the cgroups (spawn.py checks before each request that the launcher
+  is still in the daemon's cgroups, and starts a new one if not).  The
+  modules in sys.modules are more than a fresh process has: those it
+  would import anyway, ctypes, and this one.  The interpreter's own settings (sys.flags, the locale
   and the stdio encodings) come from the environment the launcher was
   started with: the daemon's, which it does not change.
 - The exit is Python's: SystemExit's code, or an uncaught exception's
@@ -51,6 +53,8 @@ Facts relied upon:
   exits unseen, and the daemon, with no pid, runs the request as a
   subprocess.  Once sent, the message is the daemon's to read even if the
   launcher dies: the child runs, and the daemon knows it.
+- The launcher holds no fd but 0-2 and its socket (tests check it): an fd
+  an imported module kept would be closed from under it in the child.
 - Who reaps: the launcher, which is the child's parent; the status goes to
   the daemon over the socket.  The CRI path needs no shim: `create`'s child
   forks the sentry and exits once the container exists; the sentry is then
