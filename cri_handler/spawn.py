@@ -167,7 +167,8 @@ class _Conn:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", zygote.BOOT, str(theirs.fileno()), os.path.dirname(binary), root, preload],
+                [sys.executable, "-c", zygote.BOOT, str(theirs.fileno()), os.path.dirname(binary), root, preload,
+                 "-" * zygote.CMDLINE_ROOM],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True)
         finally:
             theirs.close()
@@ -368,6 +369,8 @@ class Spawner:
                 cwd = os.getcwd()
             except OSError:
                 return None             # gone: only a subprocess can inherit it as it is
+            if len(os.fsencode(sys.executable)) + sum(len(os.fsencode(a)) + 1 for a in argv) >= zygote.CMDLINE_ROOM:
+                return None             # its command line would not fit the launcher's
             req = {"argv": list(argv), "env": c_environ(), "cwd": cwd, "umask": _umask(),
                    "rlimits": {str(r): list(resource.getrlimit(r)) for r in RLIMITS}, "session": new_session}
             return conn.send(req, fds)

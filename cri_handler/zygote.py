@@ -86,6 +86,10 @@ import sys
 
 _libc = ctypes.CDLL(None)
 MAX_MESSAGE = 256 << 10
+# The launcher's command line is padded to this many bytes: the room for a
+# child's (the kernel shows the argument area the process was exec'd with).
+CMDLINE_ROOM = 16 << 10
+PR_SET_NAME = 15
 NFDS = 3
 # What `pysandbox-oci create`, the sentry it forks and `exec` import (found
 # with -X importtime on a CRI create and exec); one missing here is only
@@ -103,7 +107,7 @@ OCI_PRELOAD = (
     "sentry.inputs", "sentry.native", "subprocess", "shutil", "selectors", "queue", "re",
 )
 
-BOOT = ("import sys\n"
+BOOT = ("import sys\n"               # argv: FD BINDIR ROOT PRELOAD PADDING
         "sys.path[0] = sys.argv[2]\n"             # the console script's own: its directory
         "added = sys.argv[3] not in sys.path\n"   # our package, should the install not map it
         "added and sys.path.append(sys.argv[3])\n"
@@ -113,6 +117,7 @@ BOOT = ("import sys\n"
 
 def main(fd: int, added_path: str, preload: str) -> int:
     sock = socket.socket(fileno=fd)
+    _set_cmdline([sys.executable, "-m", __name__])      # not BOOT and its padding
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # ^C on the daemon's terminal: the daemon decides
     _load([m for m in preload.split(",") if m])
     os.chdir("/")                                   # hold no directory; children chdir as asked
@@ -271,12 +276,33 @@ def _child(sock, req: dict, fds: list[int], status_w: int, go_r: int, added_path
     os.write(status_w, b"k")
     if os.read(go_r, 1) != b"g":
         os._exit(255)               # the daemon never heard of us: it runs the request elsewhere
+    # What ps and pgrep show of the subprocess: the kernel's comm is the
+    # script's name (execve of a #! file), the command line the interpreter's
+    # and the script's.  Both are cosmetic to the kernel, not to operators.
+    _set_cmdline([sys.executable, *req["argv"]])
+    _libc.prctl(PR_SET_NAME, os.fsencode(os.path.basename(req["argv"][0]))[:15], 0, 0, 0)
     os.closerange(3, 0x7FFFFFFF)     # close_range(2): one call, whatever the limit
     sys.argv = list(req["argv"])
     if added_path and added_path in sys.path:
         sys.path.remove(added_path)
     _fresh_stdio()
     os._exit(_run(sys.argv[0]))
+
+
+def _set_cmdline(args) -> bool:
+    """Write args over our argument area ([arg_start, arg_end) of
+    /proc/self/stat, fields 48-49), zero-filled: /proc/PID/cmdline then
+    shows them, followed by NULs.  False if they do not fit."""
+    with open("/proc/self/stat", "rb") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(b")") + 2:].split()     # from field 3 on
+    start, end = int(fields[45]), int(fields[46])
+    data = b"\0".join(os.fsencode(a) for a in args) + b"\0"
+    if not start or len(data) > end - start:
+        return False
+    ctypes.memset(start, 0, end - start)
+    ctypes.memmove(start, data, len(data))
+    return True
 
 
 def _default_signals() -> None:

@@ -26,6 +26,10 @@ def report() -> dict:
         cgroup = f.read()
     with open("/proc/self/oom_score_adj") as f:
         oom = f.read().strip()
+    with open("/proc/self/cmdline", "rb") as f:
+        cmdline = [os.fsdecode(a) for a in f.read().rstrip(b"\0").split(b"\0")]
+    with open("/proc/self/comm") as f:
+        comm = f.read().strip()
     ns = {n: os.readlink(f"/proc/self/ns/{n}") for n in sorted(os.listdir("/proc/self/ns"))}
     fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))   # listdir's own fd is among them
     handlers = {}
@@ -53,7 +57,7 @@ def report() -> dict:
         "sid": "self" if os.getsid(0) == os.getpid() else os.getsid(0),
         "group_leader": os.getpgid(0) == os.getpid(), "handlers": handlers,
         "wakeup_fd": signal.set_wakeup_fd(-1), "stdio": stdio, "argv": sys.argv, "path": sys.path,
-        "flags": list(sys.flags),
+        "flags": list(sys.flags), "cmdline": cmdline, "comm": comm,
     }
 
 

@@ -5,6 +5,7 @@ replaced and no call fails for it; a daemon killed takes its launcher
 along and leaves its containers running."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -89,6 +90,13 @@ def test_containers_and_execs_have_only_their_stdio(server, tmp_path):
     assert _wait_for(lambda: b"ready" in (tmp_path / "c.log").read_bytes())
     lines = [line.split(b" ", 3)[3] for line in (tmp_path / "c.log").read_bytes().splitlines()]
     assert lines[:4] == [b"0", b"1", b"2", b"ready"]
+    # Its sentry, forked by `pysandbox-oci create` in the launcher's child, shows as that command.
+    info = json.loads(cri.rt.ContainerStatus(api_pb2.ContainerStatusRequest(container_id=cid, verbose=True)).info["info"])
+    with open(f"/proc/{info['sentryPid']}/cmdline", "rb") as f:
+        args = f.read().rstrip(b"\0").split(b"\0")
+    assert args[1].endswith(b"/pysandbox-oci") and b"create" in args and args[-1] == cid.encode()
+    with open(f"/proc/{info['sentryPid']}/comm") as f:
+        assert f.read() == "pysandbox-oci\n"
     r = cri.exec_sync(cid, ["sh", "-c", "ls /proc/$$/fd; echo $PYTHONPATH; umask"])
     assert (r.exit_code, r.stdout, r.stderr) == (0, b"0\n1\n2\n\n0022\n", b"")
     r = cri.exec_sync(cid, ["sh", "-c", "echo out; echo err >&2; exit 3"])

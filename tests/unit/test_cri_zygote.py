@@ -124,6 +124,7 @@ def test_child_is_what_the_subprocess_is(spawner, probe, tmp_path, monkeypatch, 
     assert zr["status"]["Threads"] == "1" and zr["status"]["SigBlk"] == "0000000000000000"
     assert zr["session_leader"] is new_session and zr["group_leader"] is new_session
     assert zr["stdio"]["stdout"]["line_buffering"] is False and zr["stdio"]["stderr"]["line_buffering"] is True
+    assert zr["cmdline"] == [sys.executable, probe, "report"] and zr["comm"] == "probe"     # as ps shows them
     assert zr == sr
 
 
@@ -318,6 +319,8 @@ def test_the_oci_launcher_holds_no_fd_a_child_would_lose(oci_spawner):
     would have opened its own)."""
     oci_spawner.start([OCI, "--version"]).wait(30)
     pid = oci_spawner.launcher_pid
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().rstrip(b"\0").split(b"\0") == [os.fsencode(sys.executable), b"-m", b"cri_handler.zygote"]
     fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
     assert sorted(fds)[:3] == [0, 1, 2] and len(fds) == 4 and fds[max(fds)].startswith("socket:")
 
