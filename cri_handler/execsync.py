@@ -11,8 +11,9 @@ Facts relied upon:
 - CRI: the output is capped (16 MB per stream, as containerd since
   CVE-2022-1708); on timeout the command is killed and the call fails
   with DEADLINE_EXCEEDED; timeout 0 means none.
-- The exec runs in a session of its own (start_new_session), so killpg
-  reaches the exec sentry and whatever it started outside the sandbox.
+- The exec runs in a session of its own (OciRuntime.exec_process), so
+  killing its group reaches the exec sentry and whatever it started
+  outside the sandbox.
 - A background child of the command can keep the pipes open after the
   command exited: the output is read until EOF or a short grace period.
 """
@@ -26,7 +27,8 @@ import subprocess
 import threading
 
 from cri_handler import ocispec
-from cri_handler.errors import DeadlineExceeded
+from cri_handler.errors import DeadlineExceeded, RuntimeFailure
+from cri_handler.spawn import LostChild
 from cri_handler.store import ContainerRecord
 from cri_handler.v1 import api_pb2
 
@@ -47,22 +49,32 @@ def exec_sync(oci, rec: ContainerRecord, cmd, timeout: int):
     checked).  oci: ociruntime.OciRuntime."""
     pfile = process_file(rec, list(cmd))
     try:
-        p = subprocess.Popen(oci.exec_argv(rec.id, pfile), stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                             close_fds=True)
-        out, err = _CappedReader(p.stdout), _CappedReader(p.stderr)
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
         try:
-            p.wait(timeout or None)
+            p = oci.exec_process(rec.id, pfile, -1, out_w, err_w)
+        except OSError as e:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            raise RuntimeFailure(f"cannot run the OCI runtime: {e.strerror}") from None
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        out, err = _CappedReader(open(out_r, "rb")), _CappedReader(open(err_r, "rb"))
+        try:
+            code = p.wait(timeout or None)
         except subprocess.TimeoutExpired:
-            _killpg(p)
+            _kill(p)
             out.finish(DRAIN_AFTER_KILL_S)
             err.finish(DRAIN_AFTER_KILL_S)
             raise DeadlineExceeded(f"timeout {timeout}s exceeded running {list(cmd)} in container {rec.id}") from None
+        except LostChild as e:
+            raise RuntimeFailure(f"exec in container {rec.id}: {e}") from None
         out.finish(DRAIN_S)
         err.finish(DRAIN_S)
     finally:
         unlink(pfile)
-    code = p.returncode if p.returncode >= 0 else 128 - p.returncode
+    code = code if code >= 0 else 128 - code
     return api_pb2.ExecSyncResponse(stdout=out.data(), stderr=err.data(), exit_code=code)
 
 
@@ -97,12 +109,12 @@ class _CappedReader:
         return b"".join(self.chunks)
 
 
-def _killpg(p: subprocess.Popen) -> None:
+def _kill(p) -> None:
+    p.signal_group(signal.SIGKILL)
     try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
+        p.wait()
+    except LostChild:
         pass
-    p.wait()
 
 
 def unlink(path: str) -> None:

@@ -3,7 +3,10 @@
 create and exec fork a sentry: they run `pysandbox-oci` as a short-lived
 process, as containerd's shim runs runc, and its errors come back as the
 JSON lines it appends to `--log` (runc's --log-format json), so the message
-a client sees is the runtime's own.
+a client sees is the runtime's own.  The process comes from the launcher
+(cri_handler.spawn, cri_handler.zygote: the runtime's imports paid once)
+when the binary is the console script beside our Python, else, and
+whenever the launcher cannot serve, from a subprocess.
 
 start, kill, delete, update and reading the state fork nothing: they are
 file operations, signals and cgroup writes, done here in-process with
@@ -37,11 +40,13 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 
+from cri_handler import spawn
 from cri_handler.errors import RuntimeFailure
 from sentry.errors import SandboxError
 
@@ -65,7 +70,6 @@ def find_binary(explicit: str | None = None) -> str:
     (the venv's console script), else PATH."""
     if explicit:
         return explicit
-    import sys
     beside = os.path.join(os.path.dirname(sys.executable), "pysandbox-oci")
     if os.access(beside, os.X_OK):
         return beside
@@ -76,13 +80,26 @@ def find_binary(explicit: str | None = None) -> str:
 
 
 class OciRuntime:
-    def __init__(self, root: str, binary: str | None = None, platform: str | None = None):
+    def __init__(self, root: str, binary: str | None = None, platform: str | None = None,
+                 launcher: bool = True):
         self.root = root
         self.binary = find_binary(binary)
         self.platform = platform
         self._locks: dict[str, threading.Lock] = {}
         self._locks_mu = threading.Lock()
         os.makedirs(root, 0o711, exist_ok=True)
+        self.spawner = spawn.Spawner(self.binary) if launcher else None
+
+    def close(self) -> None:
+        if self.spawner is not None:
+            self.spawner.close()
+
+    def popen(self, argv, stdin: int = -1, stdout: int = -1, stderr: int = -1,
+              new_session: bool = False) -> spawn.Child:
+        """argv (self.binary first) through the launcher or as a subprocess; fds -1: /dev/null."""
+        if self.spawner is not None:
+            return self.spawner.start(argv, stdin, stdout, stderr, new_session)
+        return spawn.subprocess_child(argv, stdin, stdout, stderr, new_session)
 
     # -- commands -------------------------------------------------------------
 
@@ -92,25 +109,28 @@ class OciRuntime:
             cmd += ["--platform", self.platform]
         return cmd
 
-    def _call(self, what: str, args: list[str], *, input: bytes | None = None, stdin=None, stdout=None,
-              stderr=None, timeout: float = CALL_TIMEOUT, pass_fds=()) -> subprocess.CompletedProcess:
+    def _call(self, what: str, args: list[str], *, stdin: int, stdout: int, stderr: int,
+              timeout: float = CALL_TIMEOUT) -> None:
         fd, log_file = tempfile.mkstemp(prefix="oci-", suffix=".log", dir=self.root)
         os.close(fd)
         try:
-            kwargs = dict(stdout=stdout if stdout is not None else subprocess.PIPE,
-                          stderr=stderr if stderr is not None else subprocess.PIPE)
-            if input is None:
-                kwargs["stdin"] = stdin if stdin is not None else subprocess.DEVNULL
             try:
-                proc = subprocess.run(self._base(log_file) + args, input=input, timeout=timeout,
-                                      pass_fds=pass_fds, close_fds=True, **kwargs)
-            except subprocess.TimeoutExpired:
-                raise RuntimeFailure(f"pysandbox-oci {what}: no answer within {timeout:.0f}s") from None
+                child = self.popen(self._base(log_file) + args, stdin, stdout, stderr)
             except OSError as e:
                 raise RuntimeFailure(f"cannot run {self.binary}: {e.strerror}") from None
-            if proc.returncode != 0:
-                raise RuntimeFailure(f"pysandbox-oci {what}: {self._message(log_file, proc)}")
-            return proc
+            try:
+                code = child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.signal_group(signal.SIGKILL)
+                try:
+                    child.wait()
+                except spawn.LostChild:
+                    pass
+                raise RuntimeFailure(f"pysandbox-oci {what}: no answer within {timeout:.0f}s") from None
+            except spawn.LostChild as e:
+                raise RuntimeFailure(f"pysandbox-oci {what}: {e}") from None
+            if code != 0:
+                raise RuntimeFailure(f"pysandbox-oci {what}: {self._message(log_file, code)}")
         finally:
             try:
                 os.unlink(log_file)
@@ -118,7 +138,7 @@ class OciRuntime:
                 pass
 
     @staticmethod
-    def _message(log_file: str, proc) -> str:
+    def _message(log_file: str, code: int) -> str:
         msgs = []
         try:
             with open(log_file) as f:
@@ -131,9 +151,7 @@ class OciRuntime:
                         msgs.append(str(entry["msg"]))
         except OSError:
             pass
-        if not msgs and isinstance(proc.stderr, bytes) and proc.stderr.strip():
-            msgs.append(proc.stderr.decode(errors="replace").strip().removeprefix("pysandbox-oci: "))
-        return "; ".join(msgs) or f"exit status {proc.returncode}"
+        return "; ".join(msgs) or f"exit status {code}"
 
     def create(self, cid: str, bundle: str, stdin: int, stdout: int, stderr: int,
                console_socket: str = "") -> int:
@@ -192,6 +210,12 @@ class OciRuntime:
         if self.platform:
             cmd += ["--platform", self.platform]
         return cmd + ["exec", "--process", process_file, cid]
+
+    def exec_process(self, cid: str, process_file: str, stdin: int = -1, stdout: int = -1,
+                     stderr: int = -1) -> spawn.Child:
+        """Start a foreground exec in a session of its own (so that
+        signal_group reaches whatever it started outside the sandbox)."""
+        return self.popen(self.exec_argv(cid, process_file), stdin, stdout, stderr, new_session=True)
 
     # -- state, read from the runtime's state directory ------------------------
 

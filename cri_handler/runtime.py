@@ -167,6 +167,9 @@ class Runtime:
     def close(self) -> None:
         self.monitor.stop()
         self.events.close()
+        close = getattr(self.oci, "close", None)      # the launcher (a test's fake has none)
+        if close is not None:
+            close()
 
 
 def pod_cidr_for_bridge(value: str) -> str:

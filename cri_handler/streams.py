@@ -26,12 +26,11 @@ import logging
 import os
 import socket
 import struct
-import subprocess
 import termios
 import threading
 import time
 
-from cri_handler.errors import FailedPrecondition, NotFound
+from cri_handler.errors import FailedPrecondition, NotFound, RuntimeFailure
 from cri_handler.execsync import process_file
 from cri_handler.store import RUNNING
 
@@ -49,27 +48,25 @@ class StreamBackend:
         ctrs = self.rt.ctrs
         rec = ctrs.running(container_id)
         pfile = process_file(rec, list(cmd))
-        argv = self.rt.oci.exec_argv(rec.id, pfile)
         try:
             if tty:
-                return self._exec_tty(argv, stdin, stdout, resize_queue)
-            null = subprocess.DEVNULL
-            p = subprocess.Popen(argv, stdin=stdin.fileno() if stdin else null,
-                                 stdout=stdout.fileno() if stdout else null,
-                                 stderr=stderr.fileno() if stderr else null,
-                                 start_new_session=True, close_fds=True)
-            return p.wait()
+                return self._exec_tty(rec.id, pfile, stdin, stdout, resize_queue)
+            p = self.rt.oci.exec_process(rec.id, pfile, stdin.fileno() if stdin else -1,
+                                         stdout.fileno() if stdout else -1, stderr.fileno() if stderr else -1)
+            return _wait(p)
         finally:
             try:
                 os.unlink(pfile)
             except FileNotFoundError:
                 pass
 
-    def _exec_tty(self, argv, stdin, stdout, resize_queue) -> int:
+    def _exec_tty(self, cid, pfile, stdin, stdout, resize_queue) -> int:
         master, slave = os.openpty()
         try:
-            p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                                 close_fds=True)
+            p = self.rt.oci.exec_process(cid, pfile, slave, slave, slave)
+        except BaseException:
+            os.close(master)
+            raise
         finally:
             os.close(slave)
         threads = []
@@ -78,7 +75,7 @@ class StreamBackend:
         if resize_queue is not None:
             threads.append(_thread(_resizer, resize_queue, master))
         out = _thread(_copy_fd, master, stdout.fileno() if stdout else -1, True)
-        code = p.wait()
+        code = _wait(p)
         out.join(2.0)
         if resize_queue is not None:
             resize_queue.put(None)
@@ -165,6 +162,14 @@ class StreamBackend:
             return _connect(port)
         from cri_handler.netns import run_in_netns
         return run_in_netns(pod.namespaces["net"], _connect, port)
+
+
+def _wait(p) -> int:
+    from cri_handler.spawn import LostChild
+    try:
+        return p.wait()
+    except LostChild as e:
+        raise RuntimeFailure(str(e)) from None
 
 
 def _connect(port: int) -> socket.socket:

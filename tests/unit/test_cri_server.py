@@ -296,6 +296,10 @@ class FakeOci:
         return [sys.executable, "-c", "import json, os, sys; a = json.load(open(sys.argv[1]))['args'];"
                 " os.execvp(a[0], a)", process_file]
 
+    def exec_process(self, cid, process_file, stdin=-1, stdout=-1, stderr=-1):
+        from cri_handler.spawn import subprocess_child
+        return subprocess_child(self.exec_argv(cid, process_file), stdin, stdout, stderr, new_session=True)
+
     def exit(self, cid, status):
         self.states[cid] = OciState("stopped", started=self.states[cid].started,
                                     exit={"status": status, "finishedAt": "2024-01-02T03:04:07Z", "oomKilled": False})
