@@ -68,18 +68,25 @@ class Server:
             except BaseException as e:    # then the main thread's setns would fail: say why
                 failed.append(e)
                 ready.set()
+                self.server.close()
                 return
             ready.set()
-            while not self.stopped.is_set():      # until init has mounted the connection
-                try:
-                    if not self.server.handle_one():
-                        return
-                    break
-                except PermissionError:
-                    time.sleep(0.001)
-                except OSError:
-                    return                        # the fd was closed: the sandbox did not start
-            self.server.serve()
+            # Fail closed: however this thread ends, the connection goes with
+            # it, so a reader gets ENOTCONN (and init's binds an error) instead
+            # of waiting forever for a server that is gone.
+            try:
+                while not self.stopped.is_set():      # until init has mounted the connection
+                    try:
+                        if not self.server.handle_one():
+                            return
+                        break
+                    except PermissionError:
+                        time.sleep(0.001)
+                else:
+                    return
+                self.server.serve()
+            finally:
+                self.server.close()
         self.thread = threading.Thread(target=run, name="sentry-procfs", daemon=True)
         self.thread.start()
         ready.wait()

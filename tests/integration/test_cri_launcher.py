@@ -91,7 +91,8 @@ def test_containers_and_execs_have_only_their_stdio(server, tmp_path):
     lines = [line.split(b" ", 3)[3] for line in (tmp_path / "c.log").read_bytes().splitlines()]
     assert lines[:4] == [b"0", b"1", b"2", b"ready"]
     # Its sentry, forked by `pysandbox-oci create` in the launcher's child, shows as that command.
-    info = json.loads(cri.rt.ContainerStatus(api_pb2.ContainerStatusRequest(container_id=cid, verbose=True)).info["info"])
+    status = cri.rt.ContainerStatus(api_pb2.ContainerStatusRequest(container_id=cid, verbose=True))
+    info = json.loads(status.info["info"])
     with open(f"/proc/{info['sentryPid']}/cmdline", "rb") as f:
         args = f.read().rstrip(b"\0").split(b"\0")
     assert args[1].endswith(b"/pysandbox-oci") and b"create" in args and args[-1] == cid.encode()
