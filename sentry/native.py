@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno as _errno
 import os
 import sys
-import traceback
 from collections.abc import Callable
 
 from sentry._native import ffi, lib
@@ -164,6 +163,7 @@ def set_dispatch(fn: Callable) -> None:
 
 
 def _dispatch_failed(exc_type, exc, tb):
+    import traceback  # only on this fatal path: ~1 ms off every start-up
     sys.stderr.write("pysandbox: sentry dispatch failed:\n")
     traceback.print_exception(exc_type, exc, tb)
     return lib.SB_PY_STOP

@@ -25,7 +25,6 @@ import os
 import queue
 import sys
 import threading
-import traceback
 from collections.abc import Callable
 from typing import Protocol
 
@@ -145,6 +144,7 @@ class Dispatcher:
 
 
 def _traceback() -> str:
+    import traceback  # fatal paths only: kept off the start-up
     return traceback.format_exc()
 
 

@@ -41,7 +41,6 @@ import os
 import select
 import signal
 import socket
-import traceback
 from resource import setrlimit
 
 from sentry import native
@@ -73,6 +72,7 @@ def main(cfg, sock: socket.socket, status_fd: int, filt, plat) -> None:
     except OSError as e:
         _fail(sock, f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
     except BaseException:
+        import traceback
         _fail(sock, "internal error in the sandbox init:\n" + traceback.format_exc())
     os._exit(EXIT_SANDBOX_ERROR)
 
