@@ -30,7 +30,11 @@ Facts relied upon:
   closes a number reused later), the environment, cwd, umask and rlimits
   are the daemon's at the time of the request, the signal mask is empty
   and every disposition is the default but those a fresh interpreter sets
-  (SIGINT: KeyboardInterrupt; SIGPIPE, SIGXFSZ: ignored), sys.argv,
+  (SIGINT: KeyboardInterrupt; SIGPIPE, SIGXFSZ: ignored) and those the
+  daemon was started with ignored (nohup's SIGHUP; SIGINT and SIGQUIT of a
+  background job): exec keeps SIG_IGN, so the subprocess's child inherits
+  them, and Python keeps an inherited SIGINT ignore.  The launcher reads
+  them at its start, when they are still the daemon's. sys.argv,
   sys.path and sys.std* are rebuilt as Python's start-up builds them
   (buffering from isatty), a new __main__ module runs the script's code,
   and "session" makes it a session and group leader (start_new_session).
@@ -118,6 +122,8 @@ BOOT = ("import sys\n"               # argv: FD BINDIR ROOT PRELOAD PADDING
 def main(fd: int, added_path: str, preload: str) -> int:
     sock = socket.socket(fileno=fd)
     _set_cmdline([sys.executable, "-m", __name__])      # not BOOT and its padding
+    global _INHERITED_IGNORED
+    _INHERITED_IGNORED = _ignored_at_start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # ^C on the daemon's terminal: the daemon decides
     _load([m for m in preload.split(",") if m])
     os.chdir("/")                                   # hold no directory; children chdir as asked
@@ -305,6 +311,18 @@ def _set_cmdline(args) -> bool:
     return True
 
 
+_INHERITED_IGNORED: frozenset[int] = frozenset()
+
+
+def _ignored_at_start() -> frozenset[int]:
+    """The signals this interpreter was started with ignored (the signal
+    module reads each disposition at start), but SIGPIPE and SIGXFSZ, which
+    Python ignores itself and the daemon's restore_signals undid."""
+    own = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGKILL, signal.SIGSTOP)
+    return frozenset(int(s) for s in signal.valid_signals()
+                     if s not in own and signal.getsignal(s) == signal.SIG_IGN)
+
+
 def _default_signals() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
     for s in signal.valid_signals():
@@ -316,6 +334,8 @@ def _default_signals() -> None:
             pass                    # the kernel's own (32, 33: glibc's)
     # What Python's start-up sets (_PyOS_InitSignals, the signal module):
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    for s in _INHERITED_IGNORED:    # kept by exec; SIGINT's too
+        signal.signal(s, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.set_wakeup_fd(-1)

@@ -140,6 +140,27 @@ def test_unbuffered_stdio_as_the_interpreter_was_started(probe, monkeypatch):
     assert zr == sr
 
 
+def test_ignores_the_daemon_was_started_with_are_kept_as_exec_keeps_them(probe):
+    # nohup ignores SIGHUP, a shell's background job SIGINT and SIGQUIT: the
+    # subprocess's child inherits these, and Python leaves SIGINT ignored.
+    sigs = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+    old = [signal.signal(s, signal.SIG_IGN) for s in sigs]
+    try:
+        sp = spawn.Spawner(probe, preload=("tests.zygote_probe",))
+        try:
+            z, s = _both(sp, [probe, "report"])
+        finally:
+            sp.close()
+    finally:
+        for sig, h in zip(sigs, old):
+            signal.signal(sig, h)
+    zr, sr = _report(z), _report(s)
+    ign = int(zr["status"]["SigIgn"], 16)
+    assert all(ign & (1 << (int(x) - 1)) for x in sigs), zr["status"]["SigIgn"]
+    assert zr["handlers"][str(int(signal.SIGINT))] == int(signal.SIG_IGN)
+    assert zr == sr
+
+
 def test_a_tty_makes_stdout_line_buffered_as_at_start_up(spawner, probe):
     z, s = _both(spawner, [probe, "report"], pty=True)
     zr, sr = _report(z), _report(s)
