@@ -11,9 +11,9 @@ and in total; with containerd, the ratio pysandbox / containerd.  The
 server forks pysandbox-oci (CreateContainer, ExecSync) from its launcher
 (cri_handler/zygote.py); a run it could not take is counted below the table.
 
-containerd's CreateContainer starts no process: its shim and `runc create`
-run in StartContainer.  pysandbox's CreateContainer builds the sandbox
-(`pysandbox-oci create`), and its StartContainer only opens the gate.
+Neither runtime's CreateContainer starts a process: containerd's shim and
+`runc create` run in StartContainer, and so do pysandbox's `pysandbox-oci
+create` (the sentry and the sandbox) and `start`.
 
 Both runtimes get the same busybox image (built from /bin/busybox) and a
 bridge network: pysandbox its built-in bridge, containerd a CNI conflist

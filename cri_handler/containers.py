@@ -10,12 +10,18 @@ from a bundle at <state_dir>/containers/<id>/:
                     the writable layer <root>/cri/rw/<id>/{upper,work}
     attach.sock     the relay's attach endpoint (cri_handler.attach)
 
+CreateContainer only prepares it: the bundle, the overlay, the spec
+(checked as `pysandbox-oci create` will load it), the record.  As in
+containerd, whose CreateContainer makes no task, the sentry is made by
+StartContainer, which runs `create` and then `start` (record.launched);
+resources updated in between go into config.json.
+
 Its stdout and stderr are pipes read by a log relay (cri_handler.logrelay),
 a detached process that writes the CRI log file and outlives a restart of
 this server.  The relay is started alongside `create` but gated: it reads
 nothing until `create` has succeeded, because until then whatever reaches
 the pipes is pysandbox-oci's own complaint, which we read back to report a
-failed create instead of leaving it in the container log.
+failed start instead of leaving it in the container log.
 
 A container gets a relay when it has a log, a tty or stdin (cri_handler.ctrio);
 the relay also serves its attach socket and holds the pty master or the
@@ -140,7 +146,6 @@ class Containers:
             resources=to_json(cfg.linux.resources), mounts=[to_json(m) for m in cfg.mounts],
             stop_signal=_stop_signal(cfg, image))
         mounted = False
-        stdio = ctrio.CreateIO(cfg, bundle, log_path)
         try:
             os.makedirs(bundle, 0o711)
             os.makedirs(os.path.join(rw, "upper"), 0o755)
@@ -156,40 +161,61 @@ class Containers:
                 json.dump(built.spec, f, indent=1)
             rootfs.mount_overlay(image, rw, root)
             mounted = True
+            # what `pysandbox-oci create` would refuse is refused now, not at start
+            ocispec.check_bundle(bundle, getattr(rt.oci, "platform", None))
             if log_path:
                 os.makedirs(os.path.dirname(log_path), 0o755, exist_ok=True)
-            stdio.setup()                        # the relay, its attach socket, the console socket
-            rec.tty, rec.attach_dir = bool(cfg.tty), stdio.attach_dir
-            rt.meta.save_container(rec)          # before create: a crash leaves something to clean up
-            try:
-                rt.oci.create(cid, bundle, stdio.stdin, stdio.out_w, stdio.err_w, stdio.console_path)
-            except RuntimeFailure as e:
-                noise = stdio.failed()
-                if noise.strip():
-                    log.debug("create output",
-                              extra={"container": cid, "output": noise[-2000:].decode(errors="replace")})
-                raise RuntimeFailure(f"creating container {cfg.metadata.name}: {e}") from None
-            rec.relay_pid = stdio.open_gate()
-            if rec.relay_pid:
-                from sentry.oci.container import start_time
-                rec.relay_start = start_time(rec.relay_pid)
+            rec.launched = False                 # the sentry is made by StartContainer (see the header)
             with rt.mu:
                 rt.containers[cid] = rec
                 rt.meta.save_container(rec)
                 self._publish(rec, CREATED)
-            rt.monitor.watch(rec.id)
             return rec
         except BaseException:
-            stdio.abort()
-            try:
-                rt.oci.delete(cid, force=True)
-            except Exception:
-                pass
             if mounted:
                 rootfs.umount(root)
             shutil.rmtree(bundle, ignore_errors=True)
             shutil.rmtree(rw, ignore_errors=True)
             rt.meta.delete_container(cid)
+            raise
+
+    def _launch(self, rec: ContainerRecord) -> None:
+        """`pysandbox-oci create` with the container's stdio and log relay:
+        its sentry waits on exec.fifo. Undone whole on failure (the bundle
+        and the writable layer stay, for RemoveContainer)."""
+        from google.protobuf import json_format
+        rt = self.rt
+        cfg = json_format.ParseDict(rec.config, api_pb2.ContainerConfig(), ignore_unknown_fields=True)
+        stdio = ctrio.CreateIO(cfg, rec.bundle, rec.log_path)
+        try:
+            stdio.setup()                        # the relay, its attach socket, the console socket
+            rec.tty, rec.attach_dir = bool(cfg.tty), stdio.attach_dir
+            rec.launched = True
+            rt.meta.save_container(rec)          # before create: a crash leaves something to clean up
+            try:
+                rt.oci.create(rec.id, rec.bundle, stdio.stdin, stdio.out_w, stdio.err_w, stdio.console_path)
+            except RuntimeFailure as e:
+                noise = stdio.failed()
+                if noise.strip():
+                    log.debug("create output",
+                              extra={"container": rec.id, "output": noise[-2000:].decode(errors="replace")})
+                raise RuntimeFailure(f"creating container {rec.name}: {e}") from None
+            rec.relay_pid = stdio.open_gate()
+            if rec.relay_pid:
+                from sentry.oci.container import start_time
+                rec.relay_start = start_time(rec.relay_pid)
+            with rt.mu:
+                rt.meta.save_container(rec)
+            rt.monitor.watch(rec.id)
+        except BaseException:
+            stdio.abort()
+            try:
+                rt.oci.delete(rec.id, force=True)
+            except Exception:
+                pass
+            with rt.mu:
+                rec.launched, rec.attach_dir, rec.relay_pid, rec.relay_start = False, "", 0, 0
+                rt.meta.save_container(rec)
             raise
         finally:
             stdio.close()
@@ -207,6 +233,8 @@ class Containers:
             if pod is None or pod.state != POD_READY:
                 raise FailedPrecondition(f"the pod sandbox of container {rec.id} is not ready")
             try:
+                if not rec.launched:
+                    self._launch(rec)
                 rt.oci.start(rec.id)
             except RuntimeFailure as e:
                 self.refresh(rec.id)
@@ -238,7 +266,7 @@ class Containers:
         rt = self.rt
         with rt.mu:
             rec = rt.containers.get(cid)
-            if rec is None or rec.state not in (CREATED, RUNNING):
+            if rec is None or rec.state not in (CREATED, RUNNING) or not rec.launched:
                 return rec
             st = rt.oci.state(cid)
             started = rec.state == RUNNING or bool(st.started)
@@ -300,7 +328,7 @@ class Containers:
         """Forcibly end a created or running container (StopPodSandbox)."""
         with self.rt.op_lock(cid):
             rec = self.refresh(cid)
-            if rec is not None and rec.state in (CREATED, RUNNING):
+            if rec is not None and rec.state in (CREATED, RUNNING) and rec.launched:
                 self._kill9(rec)
 
     def _kill9(self, rec: ContainerRecord) -> None:
@@ -332,7 +360,7 @@ class Containers:
             if rec.id not in rt.containers:
                 return                      # removed meanwhile
             self.refresh(rec.id)
-            if rec.state in (CREATED, RUNNING):
+            if rec.state in (CREATED, RUNNING) and rec.launched:
                 self._kill9(rec)
             try:
                 rt.oci.delete(rec.id, force=True)
@@ -471,8 +499,10 @@ class Containers:
         res = ocispec.resources_to_oci(linux)
         with rt.op_lock(rec.id):
             self.refresh(rec.id)
-            if rec.state in (CREATED, RUNNING):
+            if rec.state in (CREATED, RUNNING) and rec.launched:
                 rt.oci.update(rec.id, res)
+            elif rec.state == CREATED:
+                ocispec.update_bundle_resources(rec.bundle, res)       # StartContainer's sentry applies them
             merged = api_pb2.LinuxContainerResources()
             json_format.ParseDict(rec.resources, merged, ignore_unknown_fields=True)
             merged.MergeFrom(linux)
@@ -498,7 +528,7 @@ class Containers:
         """After a restart: refresh from the runtime (exited meanwhile?) and
         watch the live ones."""
         self.refresh(rec.id)
-        if rec.state in (CREATED, RUNNING):
+        if rec.state in (CREATED, RUNNING) and rec.launched:
             self.rt.monitor.watch(rec.id)
 
     def _publish(self, rec: ContainerRecord, state: str | None) -> None:

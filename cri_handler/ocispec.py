@@ -510,3 +510,33 @@ def _devices(config, privileged: bool) -> list[dict]:
                     "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
                     "fileMode": stat.S_IMODE(st.st_mode), "uid": 0, "gid": 0})
     return out
+
+
+def check_bundle(bundle: str, platform: str | None) -> None:
+    """Load the bundle as `pysandbox-oci create` will (sentry.oci.spec), so
+    that a config it refuses fails CreateContainer, not StartContainer."""
+    from sentry.oci import spec
+    try:
+        spec.load(bundle, platform or "seccomp")
+    except SandboxError as e:
+        raise InvalidArgument(f"the container's OCI spec: {e}") from None
+
+
+def update_bundle_resources(bundle: str, res: dict) -> None:
+    """UpdateContainerResources before StartContainer: into config.json, as
+    containerd updates the spec of a container without a task."""
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        spec = json.load(f)
+    linux = spec.setdefault("linux", {})
+    merged = linux.get("resources", {})
+    for key, value in res.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    linux["resources"] = merged
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(spec, f, indent=1)
+    os.replace(tmp, path)

@@ -100,6 +100,7 @@ class ContainerRecord:
     cwd: str = "/"
     exec_caps: list = field(default_factory=list)   # the bounding set, for exec
     no_new_privs: bool = True               # the container's, for exec (older records: always on)
+    launched: bool = True                   # its sentry made (StartContainer; older records: at create)
 
     @property
     def labels(self) -> dict:

@@ -450,3 +450,27 @@ def test_security_context(cri, tmp_path):
     r = cri.exec_sync(default, ["sh", "-c", "touch /x && echo writable"])
     assert r.stdout == b"writable\n", r
     cri.remove_pod(pod)
+
+
+def test_create_makes_no_sentry_and_start_takes_resources_updated_meanwhile(cri, tmp_path):
+    # As containerd, whose CreateContainer makes no task: the sentry (`pysandbox-oci
+    # create`) is StartContainer's, so resources updated before it are what it applies.
+    pc = cri.pod_config("late")
+    pod = cri.run_pod(pc)
+    cid = cri.create(pod, pc, cri.container_config("worker", ["sleep", "1000"]))
+    info = json.loads(cri.rt.ContainerStatus(api_pb2.ContainerStatusRequest(
+        container_id=cid, verbose=True)).info["info"])
+    group = info["cgroupsPath"].strip("/")
+    assert cri.status(cid).state == api_pb2.CONTAINER_CREATED
+    assert _read_first(f"/sys/fs/cgroup/memory/{group}/memory.limit_in_bytes",
+                       f"/sys/fs/cgroup/{group}/memory.max") is None, "a cgroup already at create"
+    res = api_pb2.LinuxContainerResources(memory_limit_in_bytes=80 << 20)
+    cri.rt.UpdateContainerResources(api_pb2.UpdateContainerResourcesRequest(container_id=cid, linux=res))
+    code, _ = _code(cri.exec_sync, cid, ["true"])
+    assert code == grpc.StatusCode.FAILED_PRECONDITION       # not running yet
+    cri.start(cid)
+    assert cri.status(cid).state == api_pb2.CONTAINER_RUNNING
+    assert _read_first(f"/sys/fs/cgroup/memory/{group}/memory.limit_in_bytes",
+                       f"/sys/fs/cgroup/{group}/memory.max") == str(80 << 20)
+    assert cri.status(cid).resources.linux.memory_limit_in_bytes == 80 << 20
+    cri.stop_pod(pod)

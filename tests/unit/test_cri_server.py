@@ -382,13 +382,16 @@ def test_lifecycle_with_fakes(served):
     cc = c.container_config("app", ["sleep", "100"], log_path="app/0.log", labels={"k": "v"})
     cid = c.create(pod, pc, cc)
     assert c.status(cid).state == api_pb2.CONTAINER_CREATED
+    # as containerd's, CreateContainer makes no sentry yet: StartContainer runs `create`, then `start`
+    assert not any(call[0] == "create" for call in oci.calls)
+    c.start(cid)
+    assert [call[0] for call in oci.calls if call[0] in ("create", "start")] == ["create", "start"]
     # the output the "container" wrote during create reaches the CRI log through the relay
     deadline = time.time() + 10
     log_file = tmp / "logs" / "app" / "0.log"
     while time.time() < deadline and b"hello from create" not in (log_file.read_bytes() if log_file.exists() else b""):
         time.sleep(0.05)
     assert b" stdout F hello from create\n" in log_file.read_bytes()
-    c.start(cid)
     s = c.status(cid)
     assert s.state == api_pb2.CONTAINER_RUNNING and s.started_at == 1704164645500000000
     assert s.image.image == IMAGE and s.image_id.startswith("sha256:") and s.log_path == str(log_file)
