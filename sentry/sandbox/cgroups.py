@@ -275,6 +275,16 @@ class Cgroup:
         name = "memory.current" if self.version == 2 else "memory.usage_in_bytes"
         return int(_read(self._dir("memory"), name))
 
+    def memory_cache(self) -> int:
+        """Bytes of page cache charged to the group (memory.stat: v2 `file`,
+        v1 `total_cache`), a part of memory_usage."""
+        key = "file" if self.version == 2 else "total_cache"
+        for line in _read(self._dir("memory"), "memory.stat").splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+        return 0
+
     def oom_kills(self) -> int:
         """How many tasks the OOM killer has killed in the group."""
         name = "memory.events" if self.version == 2 else "memory.oom_control"

@@ -60,12 +60,14 @@ class Sandbox:
         from sentry.vfs import procfs  # imported before the sentry leaves the host (see sandbox.py)
         pids = self.pids()
         memory_limit, cpus = self.memory_limit or None, self.cpus
+        cache = None
         if self.cgroup is not None:
             # Read back: `pysandbox-oci update` may have changed them since.
             try:
                 limits = self.cgroup.limits()
                 memory_limit, cpus = limits.memory, limits.cpus
-            except (OSError, SandboxError):     # a removed group: keep the start values
+                cache = self.cgroup.memory_cache() if limits.memory else None
+            except (OSError, SandboxError, ValueError):     # a removed group: keep the start values
                 pass
         return procfs.View(
             read_host=hostproc.read, memory_limit=memory_limit,
@@ -74,7 +76,7 @@ class Sandbox:
             last_pid=max((_vpid(p) for p in pids), default=1),
             hostname=self.sentry.uts("nodename").decode(errors="replace"),
             mounts=self.mounts, release=self.release,
-            version=self.sentry.uts("version").decode(errors="replace"))
+            version=self.sentry.uts("version").decode(errors="replace"), memory_cache=cache)
 
     def info(self) -> dict[str, int]:
         """What sysinfo(2) shows (handlers/sysinfo.py), cheaply: see there."""

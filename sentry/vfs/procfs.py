@@ -54,6 +54,7 @@ class View:
     mounts: list[tuple[str, str, str, str]]  # (source, mountpoint, fstype, options), root first
     release: str = ""                       # what uname -r says in the sandbox
     version: str = ""                       # what uname -v says
+    memory_cache: int | None = None         # bytes of the cgroup's page cache, None = unknown
 
 
 SYNTHESIZED = frozenset({
@@ -141,10 +142,13 @@ def _meminfo(view: View) -> bytes:
            "SwapTotal": 0, "SwapFree": 0, "SwapCached": 0,
            # free(1) adds Buffers + Cached + SReclaimable as buff/cache and
            # subtracts them from used: their sum must fit in what is used.
-           # Without the cgroup's memory.stat we cannot split it, so all of
-           # it is counted as Cached.
+           # Cached is the cgroup's page cache (memory.stat), as LXCFS shows
+           # it; unknown, all of what is used.  Not all of it: busybox free
+           # takes MemFree from sysinfo(2), a moment earlier, and would show
+           # a negative "used" as soon as the cache grew in between.
            "Buffers": 0, "SReclaimable": 0, "KReclaimable": 0,
-           "Cached": min(values.get("Cached", 0), ceiling)}
+           "Cached": min(values.get("Cached", 0) if view.memory_cache is None else view.memory_cache // 1024,
+                         ceiling)}
     out = []
     for line in lines:
         m = _KB_LINE.fullmatch(line)
