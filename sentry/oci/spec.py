@@ -216,6 +216,7 @@ def _process(cfg: RunConfig, p: dict) -> None:
     if not cfg.argv:
         raise SandboxError("process.args: empty (nothing to run)")
     cfg.env = _strings(p.get("env") or [], "process.env")
+    cfg.check_exec = True
     if not any(e.startswith("PATH=") for e in cfg.env):
         cfg.env = [f"PATH={DEFAULT_PATH}"] + cfg.env     # what runc's exec lookup falls back on too
     cwd = _get(p, "cwd", str, "process.", "/")

@@ -41,6 +41,7 @@ import os
 import select
 import signal
 import socket
+import stat
 from resource import setrlimit
 
 from sentry import native
@@ -137,6 +138,8 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
         for key, value in cfg.sysctls.items():
             _sysctl(key, value)
         mounts.setup(cfg)
+        if cfg.check_exec:
+            _check_executable(cfg)
     native.prctl(PR_SET_DUMPABLE, 0)
     tty = -1
     if cfg.tty:
@@ -178,6 +181,32 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
     if cfg.pid1:
         native.pid1_exec(**spawn)         # never returns
     native.init_run(**spawn)
+
+
+def _check_executable(cfg) -> None:
+    """runc looks args[0] up in the container before `create` returns, so a
+    missing program fails `create` (containerd: StartContainer, StartError)
+    instead of exiting 127 after `start`.  Not a security check: the
+    workload's own execve is what runs it."""
+    name = cfg.argv[0]
+    cwd = cfg.cwd or "/"
+    if "/" in name:
+        candidates = [os.path.join(cwd, name)]
+    else:
+        path = next((e[5:] for e in reversed(cfg.env) if e.startswith("PATH=")), "")
+        candidates = [os.path.join(cwd, d or ".", name) for d in path.split(":")]
+    for c in candidates:
+        try:
+            st = os.stat(c)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            return
+        if "/" in name:
+            raise SandboxError(f"exec: {name}: permission denied")
+    if "/" in name:
+        raise SandboxError(f"exec: {name}: no such file or directory")
+    raise SandboxError(f"exec: {name!r}: executable file not found in $PATH")
 
 
 def _enter_namespaces(cfg) -> None:

@@ -474,3 +474,23 @@ def test_create_makes_no_sentry_and_start_takes_resources_updated_meanwhile(cri,
                        f"/sys/fs/cgroup/{group}/memory.max") == str(80 << 20)
     assert cri.status(cid).resources.linux.memory_limit_in_bytes == 80 << 20
     cri.stop_pod(pod)
+
+
+def test_a_missing_executable_fails_start_as_in_containerd(cri, tmp_path):
+    # containerd + runc: CreateContainer succeeds, StartContainer fails (runc
+    # create cannot exec), and the container is EXITED with reason StartError.
+    pc = cri.pod_config("nostart")
+    pod = cri.run_pod(pc)
+    cid = cri.create(pod, pc, cri.container_config("ghost", ["/no/such/binary"]))
+    assert cri.status(cid).state == api_pb2.CONTAINER_CREATED
+    code, details = _code(cri.start, cid)
+    assert code == grpc.StatusCode.UNKNOWN and "/no/such/binary" in details, (code, details)
+    st = cri.status(cid)
+    assert (st.state, st.reason) == (api_pb2.CONTAINER_EXITED, "StartError"), st
+    assert "/no/such/binary" in st.message
+    code, _ = _code(cri.start, cid)
+    assert code == grpc.StatusCode.FAILED_PRECONDITION      # exited: it cannot be started again
+    cri.rt.RemoveContainer(api_pb2.RemoveContainerRequest(container_id=cid))
+    code, _ = _code(cri.status, cid)
+    assert code == grpc.StatusCode.NOT_FOUND
+    cri.stop_pod(pod)

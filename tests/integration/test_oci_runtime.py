@@ -253,6 +253,10 @@ def test_seccomp_profile_only_narrows(bundle, root):
     ({"linux__cgroupsPath": "system.slice:x:y"}, "linux.cgroupsPath"),
     ({"process__rlimits": [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]}, "process.rlimits[0].type"),
     ({"hooks": {"createContainer": [{"path": "/bin/true"}]}}, "hooks.createContainer"),
+    # runc looks the program up at create: a missing one fails create, not the start
+    ({"process__args": ["/no/such/binary"]}, "exec: /no/such/binary: no such file or directory"),
+    ({"process__args": ["nosuchcmd", "x"]}, "exec: 'nosuchcmd': executable file not found in $PATH"),
+    ({"process__args": ["/bin"]}, "exec: /bin: permission denied"),
 ])
 def test_bad_config_is_named_and_leaves_nothing(bundle, root, tmp_path, change, message):
     cgroup = json.loads((bundle / "config.json").read_text())["linux"]["cgroupsPath"]
