@@ -66,6 +66,7 @@ from sentry.errors import SandboxError
 log = logging.getLogger(__name__)
 
 KILL_WAIT = 10.0
+START_ERROR_EXIT = 128          # the exit code of a container that failed to start
 _STATES = {CREATED: api_pb2.CONTAINER_CREATED, RUNNING: api_pb2.CONTAINER_RUNNING,
            EXITED: api_pb2.CONTAINER_EXITED, UNKNOWN: api_pb2.CONTAINER_UNKNOWN}
 _EVENTS = {CREATED: api_pb2.CONTAINER_CREATED_EVENT, RUNNING: api_pb2.CONTAINER_STARTED_EVENT,
@@ -242,6 +243,7 @@ class Containers:
                     ended_now = rec.state != EXITED
                     if ended_now:
                         self._mark_exited(rec, None)
+                        rec.exit_code = START_ERROR_EXIT        # containerd's (and Docker's)
                     rec.reason, rec.message = "StartError", str(e)
                     rt.meta.save_container(rec)
                     if ended_now:

@@ -486,7 +486,7 @@ def test_a_missing_executable_fails_start_as_in_containerd(cri, tmp_path):
     code, details = _code(cri.start, cid)
     assert code == grpc.StatusCode.UNKNOWN and "/no/such/binary" in details, (code, details)
     st = cri.status(cid)
-    assert (st.state, st.reason) == (api_pb2.CONTAINER_EXITED, "StartError"), st
+    assert (st.state, st.reason, st.exit_code) == (api_pb2.CONTAINER_EXITED, "StartError", 128), st
     assert "/no/such/binary" in st.message
     code, _ = _code(cri.start, cid)
     assert code == grpc.StatusCode.FAILED_PRECONDITION      # exited: it cannot be started again
