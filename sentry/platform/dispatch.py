@@ -26,11 +26,16 @@ import queue
 import sys
 import threading
 from collections.abc import Callable
-from typing import Protocol
 
 from sentry import native
 from sentry.errors import SysError, TaskGone
 from sentry.platform.base import ANSWERED, CONTINUE, Defer, InstallFd, Task, TaskFactory
+
+TYPE_CHECKING = False      # typing is not loaded at run time: ~3 ms of a start (sentry/record.py)
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object     # Deferral is an interface for mypy only
 
 
 class Workers:

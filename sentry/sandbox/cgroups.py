@@ -33,9 +33,9 @@ import os
 import re
 import signal
 import time
-from dataclasses import dataclass
 
 from sentry.errors import SandboxError
+from sentry.record import record
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 V2_CANDIDATES = (CGROUP_ROOT, CGROUP_ROOT + "/unified")   # pure v2, then hybrid
@@ -51,7 +51,7 @@ _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
-@dataclass
+@record
 class Limits:
     memory: int | None = None      # bytes
     cpus: float | None = None      # e.g. 0.5
@@ -91,7 +91,7 @@ def unique_name() -> str:
     return f"{PARENT}/{os.getpid()}-{os.urandom(4).hex()}"
 
 
-@dataclass
+@record
 class _Dir:
     """One group directory: per hierarchy in v1, the only one in v2."""
     path: str            # host path, for messages only

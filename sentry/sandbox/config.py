@@ -15,10 +15,10 @@ than as an errno from deep in the start-up:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from sentry import platform as platforms
 from sentry.errors import SandboxError
+from sentry.record import field, record
 from sentry.sandbox import caps
 from sentry.sandbox.mounts import Bind
 
@@ -30,7 +30,7 @@ MAX_ID = (1 << 32) - 2
 PLATFORMS = platforms.names()          # "seccomp" (the default), "ptrace"
 
 
-@dataclass
+@record
 class RunConfig:
     argv: list[str]
     rootfs: str | None = None
@@ -101,7 +101,7 @@ def parse_bind(spec: str) -> Bind:
                 len(parts) == 3 and parts[2] == "ro")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Tmpfs:
     dst: str
     size: int | None = None    # bytes; None: the kernel's default (half of RAM)

@@ -36,11 +36,11 @@ its id maps and answers MAPPED), SEIZE and LISTENER itself.
 """
 from __future__ import annotations
 
+import _socket  # not socket: see sentry/sandbox/protocol.py
 import math
 import os
 import select
 import signal
-import socket
 import stat
 from resource import setrlimit
 
@@ -62,7 +62,7 @@ from sentry.sandbox.config import host_id
 from sentry.sandbox.protocol import Msg
 
 
-def main(cfg, sock: socket.socket, status_fd: int, filt, plat) -> None:
+def main(cfg, sock: _socket.socket, status_fd: int, filt, plat) -> None:
     """Never returns."""
     try:
         if cfg.pid1:
@@ -132,7 +132,7 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
     else:
         _enter_namespaces(cfg)
         if cfg.hostname and "uts" not in cfg.host_ns:
-            socket.sethostname(cfg.hostname)
+            _socket.sethostname(cfg.hostname)
         if cfg.net == "none" and "net" not in cfg.join:
             net.loopback_up()
         for key, value in cfg.sysctls.items():

@@ -54,9 +54,9 @@ workload's OOM kill (137, oomKilled), not as an error of the sandbox.
 """
 from __future__ import annotations
 
+import _socket  # not socket: see sentry/sandbox/protocol.py
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable
 
@@ -175,7 +175,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     # OCI exec joins a container whose binds are in place).
     proc_fuse = None if cfg.strict_fs or cfg.exec_in else synthesized.Server()
     cfg.proc_fuse_fd = proc_fuse.fd if proc_fuse is not None else -1
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours, theirs = protocol.pair()
     status_r, status_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -310,7 +310,7 @@ def exit_code(wstatus: int) -> int:
     return os.WEXITSTATUS(wstatus)
 
 
-def _join_view(sock: socket.socket, init_pid: int) -> None:
+def _join_view(sock: _socket.socket, init_pid: int) -> None:
     """Move into the sandbox's ipc, uts, net and mount namespaces (its
     root becomes ours), then let init go on to start the workload.  The
     first three matter because /proc/sys/{kernel,net,fs/mqueue} show the
@@ -325,7 +325,7 @@ def _join_view(sock: socket.socket, init_pid: int) -> None:
     protocol.send(sock, Msg.GO)
 
 
-def _receive(sock: socket.socket, init_pid: int, life: Lifecycle, plat, cfg, sb: Sandbox):
+def _receive(sock: _socket.socket, init_pid: int, life: Lifecycle, plat, cfg, sb: Sandbox):
     """Follow the start-up protocol (csrc/protocol.h) until the filter is
     loaded: (listener fd or None, pty master or None).  Raises SandboxError
     if the sandbox did not start.  init_pid is our child: the init, or with

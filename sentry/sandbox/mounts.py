@@ -48,7 +48,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
 
 from sentry import native
 from sentry.abi.linux import (
@@ -68,6 +67,7 @@ from sentry.abi.linux import (
     RESOLVE_NO_MAGICLINKS,
 )
 from sentry.errors import SandboxError
+from sentry.record import record
 from sentry.sandbox import synthesized
 
 STAGING = "/tmp"                 # in our private mount ns only
@@ -86,7 +86,7 @@ DEV_LINKS = [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
              ("ptmx", "pts/ptmx")]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bind:
     src: str
     dst: str
@@ -98,7 +98,7 @@ class Bind:
     propagation: tuple[int, ...] = (MS_REC | MS_PRIVATE,)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Device:
     """An OCI linux.devices entry: a node made in the sandbox's /dev."""
     path: str          # /dev/...

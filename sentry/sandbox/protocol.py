@@ -14,12 +14,15 @@ init or the workload died before the sandbox started).
 """
 from __future__ import annotations
 
+# _socket is the C half of the socket module: socket.py adds IntEnum views of
+# its constants and imports selectors, ~2.5 ms of a `pysandbox run` start
+# (sentry/record.py).  socket.socket is a subclass, so callers may pass either.
+import _socket
 import array
 import enum
-import socket
-from dataclasses import dataclass, field
 
 from sentry import native
+from sentry.record import field, record
 
 
 class Msg(enum.IntEnum):
@@ -37,7 +40,7 @@ MAX_TEXT = 60000                  # an ERROR's text is cut here: one datagram
 REPORT_OK = b"ok"                 # a sentry's report to pysandbox-oci: the container exists
 
 
-@dataclass
+@record
 class Message:
     kind: Msg | None              # None: the peer closed the socket
     payload: bytes = b""
@@ -45,6 +48,12 @@ class Message:
 
     def text(self) -> str:
         return self.payload.decode(errors="replace")
+
+
+def pair() -> tuple[_socket.socket, _socket.socket]:
+    """The start-up channel between the sentry and the sandbox's first
+    process: SEQPACKET, so one send is one message."""
+    return _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
 
 
 def encode(kind: Msg, payload: bytes = b"") -> bytes:
@@ -56,28 +65,28 @@ def error(text: str) -> bytes:
     return encode(Msg.ERROR, text.encode(errors="replace")[:MAX_TEXT])
 
 
-def send(sock: socket.socket, kind: Msg, payload: bytes = b"", fd: int | None = None) -> None:
+def send(sock: _socket.socket, kind: Msg, payload: bytes = b"", fd: int | None = None) -> None:
     data = [encode(kind, payload)]
     if fd is None:
         sock.sendmsg(data)
     else:
-        sock.sendmsg(data, [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
+        sock.sendmsg(data, [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [fd]))])
 
 
-def recv(sock: socket.socket) -> Message:
+def recv(sock: _socket.socket) -> Message:
     """One message; kind is None if the peer closed.  An unknown tag is
     a ValueError (a bug on one end, never a message to act on)."""
-    msg, anc, _flags, _addr = sock.recvmsg(MAX_TEXT + 16, socket.CMSG_SPACE(4))
+    msg, anc, _flags, _addr = sock.recvmsg(MAX_TEXT + 16, _socket.CMSG_SPACE(4))
     fds = array.array("i")
     for level, kind, data in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             fds.frombytes(data[: len(data) - len(data) % 4])
     if not msg:
         return Message(None, b"", list(fds))
     return Message(Msg(msg[0]), msg[1:], list(fds))
 
 
-def expect(sock: socket.socket, kind: Msg) -> bool:
+def expect(sock: _socket.socket, kind: Msg) -> bool:
     """Wait for one message: is it `kind` (with no payload)?"""
     m = recv(sock)
     for fd in m.fds:

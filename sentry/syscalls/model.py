@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from sentry.record import field, record
 
 
 class Action(enum.Enum):
@@ -19,7 +20,7 @@ class Action(enum.Enum):
     KILL = "kill"                 # kills the process
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ArgRule:
     """When (args[arg] & mask) != 0, BPF refuses the call with `errno`, or,
     with allow=True, lets it run natively instead of taking the row's action.
@@ -34,7 +35,7 @@ class ArgRule:
     allow: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Row:
     nr: int
     name: str

@@ -36,10 +36,11 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from sentry.record import record
 
 
-@dataclass
+@record
 class View:
     """Everything the renderers need; the sentry fills it."""
     read_host: Callable[[str], bytes]       # read_host("meminfo") -> the host's /proc/meminfo

@@ -37,7 +37,8 @@ int main(void) {
 """
 
 SENTRY = textwrap.dedent("""
-    import dataclasses, sys, time
+    import sys, time
+    from sentry import record
     from sentry.syscalls import table
     from sentry.sandbox import lifecycle as sandbox
     from sentry.sandbox.config import RunConfig, normalise, parse_bind
@@ -47,7 +48,7 @@ SENTRY = textwrap.dedent("""
         return 0
 
     blocking = sys.argv[2] == "blocking"
-    table.ROWS = tuple(dataclasses.replace(r, handler=slow_sysinfo, blocking=blocking)
+    table.ROWS = tuple(record.replace(r, handler=slow_sysinfo, blocking=blocking)
                        if r.name == "sysinfo" else r for r in table.ROWS)
     cfg = normalise(RunConfig(argv=["/mnt/blocking_prog"], binds=[parse_bind(sys.argv[1] + ":/mnt:ro")],
                               fastpath=False))

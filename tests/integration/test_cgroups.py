@@ -210,8 +210,8 @@ def test_pids_limit_makes_fork_fail(groups):
 
 
 HIDDEN = textwrap.dedent("""
-    import dataclasses, json, os, subprocess, sys
-    from sentry import native
+    import json, os, subprocess, sys
+    from sentry import native, record
     from sentry.sandbox.cgroups import Cgroup, Limits
     from sentry.abi.linux import CLONE_NEWNS, MS_PRIVATE, MS_REC
     cg = Cgroup.create(sys.argv[1], Limits(memory=32 << 20, pids=7))
@@ -223,7 +223,7 @@ HIDDEN = textwrap.dedent("""
     try:
         cg.add(child.pid)
         res = {"hidden": os.listdir("/sys/fs/cgroup"), "child": child.pid, "procs": cg.procs(),
-               "limits": dataclasses.asdict(cg.limits()), "oom": cg.oom_kills(),
+               "limits": record.asdict(cg.limits()), "oom": cg.oom_kills(),
                "pids": cg.pids_current(), "mem": cg.memory_usage()}
         cg.remove()
         res["rc"] = child.wait(timeout=5)

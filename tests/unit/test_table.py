@@ -1,11 +1,11 @@
 """Unit tests for sentry/syscalls/table.py, the syscall table."""
-import dataclasses
 import errno
 import os
 import re
 
 import pytest
 
+from sentry import record
 from sentry.syscalls import table
 from sentry.syscalls.model import Action, D, P
 
@@ -151,7 +151,7 @@ def test_validate_rejects_malformed_tables():
         table.validate(good[1:])
     with pytest.raises(ValueError, match="DENY without errno"):
         table.validate([D(0, "read", 0)] + good[1:])
-    bad_emulate = dataclasses.replace(table.BY_NAME["uname"], handler=None)
+    bad_emulate = record.replace(table.BY_NAME["uname"], handler=None)
     with pytest.raises(ValueError, match="EMULATE without handler"):
         table.validate([bad_emulate if r.nr == 63 else r for r in good])
 
