@@ -65,7 +65,6 @@ pysandbox itself; 126/127 if CMD cannot be executed / found.
 # this way, so the sentry never imports the CRI daemon.  Only looked up
 # when the command is not one of ours, to keep `pysandbox run` quick.
 PLUGIN_GROUP = "pysandbox.commands"
-BUILTIN = frozenset({"run", "images", "conformance", "syscalls"})
 
 
 def _register_plugins(sub) -> None:
@@ -74,10 +73,21 @@ def _register_plugins(sub) -> None:
         ep.load()(sub)
 
 
-def build_parser(plugins: bool = True) -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The whole command line, or with `only` one built-in command's parser
+    beside the top level: each parser and argument costs a little of every
+    `pysandbox run` start (argparse's gettext lookups stat the locale dirs)."""
     p = Parser(prog="pysandbox", description="A gVisor-style userspace sandbox.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, add in _COMMANDS.items():
+        if only in (None, name):
+            add(sub)
+    if only is None:
+        _register_plugins(sub)
+    return p
 
+
+def _add_run(sub) -> None:
     r = sub.add_parser("run", help="run a command in a sandbox", description=RUN_HELP,
                        formatter_class=RawFormatter)
     r.add_argument("--rootfs", metavar="DIR", help="root filesystem (default: the host's, read-only)")
@@ -124,6 +134,8 @@ def build_parser(plugins: bool = True) -> Parser:
     r.add_argument("--user", metavar="UID[:GID]", help="run as this uid/gid (default 0:0)")
     r.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
 
+
+def _add_conformance(sub) -> None:
     c = sub.add_parser("conformance", help="run the syscall conformance suite natively and in the sandbox")
     c.add_argument("--platform", default="all", choices=["all", *PLATFORMS, *(p + "-strict" for p in PLATFORMS)],
                    help="all (default), a platform (both fs modes) or PLATFORM-strict (--strict-fs only)")
@@ -131,6 +143,8 @@ def build_parser(plugins: bool = True) -> Parser:
     c.add_argument("--json", action="store_true")
     c.add_argument("--failures-only", action="store_true", help="print only rows that did not pass everywhere")
 
+
+def _add_images(sub) -> None:
     i = sub.add_parser("images", help="import, pull, list, inspect and remove OCI images",
                        description="Manage the local image store (OCI image layout and docker-archive "
                                    "tars, registries).")
@@ -159,11 +173,15 @@ def build_parser(plugins: bool = True) -> Parser:
     for sp in (imp, pl, irm, ins, isub.choices["ls"]):
         sp.add_argument("--root", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+
+def _add_syscalls(sub) -> None:
     s = sub.add_parser("syscalls", help="print the syscall table")
     s.add_argument("--format", default="table", choices=["table", "json", "csv", "markdown"])
-    if plugins:
-        _register_plugins(sub)
-    return p
+
+
+# The built-in commands, in the order --help lists them.
+_COMMANDS = {"run": _add_run, "conformance": _add_conformance, "images": _add_images,
+             "syscalls": _add_syscalls}
 
 
 def exit_now(rc: int) -> None:
@@ -196,7 +214,7 @@ def main(argv=None) -> int:
         flag = next((a for a in argv if a not in ("-h", "--help")), None)
         if flag is not None:
             Parser(prog="pysandbox").error(f"unrecognized arguments: {flag}")
-    args = build_parser(plugins=command not in BUILTIN).parse_args(argv)
+    args = build_parser(only=command if command in _COMMANDS else None).parse_args(argv)
     try:
         if args.command == "run":
             from sentry.cli.run import run
