@@ -47,6 +47,7 @@ test: setup
 
 bench: setup
 	@for t in proot strace; do command -v $$t >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$t >/dev/null; }; done
+	$(PY) -m bench.startup
 	$(PY) -m bench.syscalls
 	$(PY) -m bench.workloads
 	$(PY) -m bench.oci_lifecycle

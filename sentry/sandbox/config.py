@@ -147,10 +147,11 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
             raise SandboxError(f"{what} {value}: must be from 0 to {MAX_ID}")
     if cfg.pids is not None and not 0 < cfg.pids <= PID_MAX_LIMIT:
         raise SandboxError(f"--pids {cfg.pids}: must be from 1 to {PID_MAX_LIMIT} (the kernel's PID_MAX_LIMIT)")
-    from sentry.sandbox.cgroups import PERIOD_US
-    if cfg.cpus is not None and cfg.cpus * PERIOD_US > MAX_QUOTA_US:
-        raise SandboxError(f"--cpus {cfg.cpus:g}: at most {MAX_QUOTA_US // PERIOD_US} "
-                           "(the kernel's largest CFS quota)")
+    if cfg.cpus is not None:
+        from sentry.sandbox.cgroups import PERIOD_US  # only with limits: it is not small
+        if cfg.cpus * PERIOD_US > MAX_QUOTA_US:
+            raise SandboxError(f"--cpus {cfg.cpus:g}: at most {MAX_QUOTA_US // PERIOD_US} "
+                               "(the kernel's largest CFS quota)")
     if cfg.rootfs is not None:
         if not os.path.isdir(cfg.rootfs):
             raise SandboxError(f"--rootfs {cfg.rootfs}: not a directory")
