@@ -38,6 +38,18 @@ Kernel facts relied on:
 - sethostname(2) changes the caller's UTS namespace only; HOST_NAME_MAX is
   64 bytes.  A new UTS ns starts as a copy of the host's name, so the pod
   name is always set.
+- A privileged pod also gets a user namespace of its own, and it must own
+  the pod's net, ipc and uts namespaces: a privileged container joins it,
+  and its capabilities then reach the pod's network (a bridge, routes,
+  /proc/sys/net) but nothing the host's user namespace owns.  Capabilities
+  cover the namespaces owned by a user namespace and its descendants, so
+  our own (host root) reach them all the same.  When clone(2) is given
+  CLONE_NEWUSER with other CLONE_NEW* flags, the kernel makes the user
+  namespace first and it owns the others.  A multithreaded process cannot
+  unshare(CLONE_NEWUSER) (EINVAL), so a child cloned that way
+  (sentry.native.ns_holder) holds them while we write its uid_map and
+  gid_map (as root of the parent namespace, no setgroups "deny" is
+  needed) and bind-mount its /proc/PID/ns files, then exits.
 - Mount/unshare/setns calls go through sentry.native (the one module that
   imports the compiled extension; Python 3.11's os lacks them).
 """
@@ -53,7 +65,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sentry import native
-from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWUTS, MNT_DETACH, MS_BIND, MS_SHARED, NS_FLAG
+from sentry.abi.linux import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+    MNT_DETACH,
+    MS_BIND,
+    MS_SHARED,
+    NS_FLAG,
+)
 
 NS_GET_NSTYPE = 0xB703          # _IO(0xb7, 0x3)
 NS_KINDS = {kind: NS_FLAG[kind] for kind in ("net", "ipc", "uts")}
@@ -75,6 +96,7 @@ class PodNamespaces:
     net: str
     ipc: str
     uts: str
+    user: str | None = None       # a privileged pod's: it owns the three above
 
 
 def check_pod_id(pod_id: str) -> str:
@@ -88,9 +110,13 @@ def pod_ns_paths(pod_id: str, run_dir: str = DEFAULT_RUN_DIR) -> PodNamespaces:
     return PodNamespaces(**{k: os.path.join(d, k) for k in NS_KINDS})
 
 
-def create_pod_namespaces(pod_id: str, hostname: str, run_dir: str = DEFAULT_RUN_DIR) -> PodNamespaces:
+def create_pod_namespaces(pod_id: str, hostname: str, run_dir: str = DEFAULT_RUN_DIR,
+                          user_mapping: tuple[int, int, int] | None = None) -> PodNamespaces:
     """Create the pod's net, ipc and uts namespaces, `lo` up and the
-    hostname set, pinned at <run_dir>/ns/<pod_id>/{net,ipc,uts}.
+    hostname set, pinned at <run_dir>/ns/<pod_id>/{net,ipc,uts}.  With
+    user_mapping (inside, outside, size: the same for uids and gids) they
+    are owned by a user namespace of the pod's own, mapped so and pinned
+    at <run_dir>/ns/<pod_id>/user.
 
     Raises NetworkError (bad id or hostname, already exists, or a kernel
     call failed); on failure nothing is left: no mount, file or directory."""
@@ -107,9 +133,16 @@ def create_pod_namespaces(pod_id: str, hostname: str, run_dir: str = DEFAULT_RUN
             _release_shared_dir(ns_dir)
             raise NetworkError(f"pod {pod_id}: namespaces already exist at {pod_dir}") from None
         try:
-            for path in (paths.net, paths.ipc, paths.uts):
-                os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
-            _in_thread(_unshare_and_pin, paths, hostname)
+            if user_mapping is not None:
+                paths = PodNamespaces(paths.net, paths.ipc, paths.uts, os.path.join(pod_dir, "user"))
+            for path in (paths.net, paths.ipc, paths.uts, paths.user):
+                if path is not None:
+                    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
+            if user_mapping is None:
+                _in_thread(_unshare_and_pin, paths, hostname)
+            else:
+                _clone_and_pin(paths, user_mapping)
+                _in_thread(_name_and_lo_up, paths, hostname)
         except BaseException as e:
             _remove_pod_dir(pod_dir)
             _release_shared_dir(ns_dir)
@@ -176,6 +209,38 @@ def _unshare_and_pin(paths: PodNamespaces, hostname: str) -> None:
         native.mount(f"/proc/thread-self/ns/{kind}", getattr(paths, kind), None, MS_BIND)
 
 
+def _clone_and_pin(paths: PodNamespaces, mapping: tuple[int, int, int]) -> None:
+    """A privileged pod's namespaces: the user namespace first, owning the
+    rest (see the module header), pinned like the others."""
+    pid, release = native.ns_holder(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
+    try:
+        for name in ("uid_map", "gid_map"):
+            with open(f"/proc/{pid}/{name}", "w") as f:
+                f.write(" ".join(map(str, mapping)) + "\n")
+        for kind in ("user", *NS_KINDS):
+            native.mount(f"/proc/{pid}/ns/{kind}", getattr(paths, kind), None, MS_BIND)
+    finally:
+        try:
+            os.write(release, b"x")
+        finally:
+            os.close(release)
+            os.waitpid(pid, 0)
+
+
+def _name_and_lo_up(paths: PodNamespaces, hostname: str) -> None:
+    """Runs in its own thread: it joins the pod's uts and net namespaces
+    (ours, host root, are capabilities over them), names the host and
+    brings `lo` up."""
+    for kind, flag in (("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET)):
+        fd = os.open(getattr(paths, kind), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            native.setns(fd, flag)
+        finally:
+            os.close(fd)
+    socket.sethostname(hostname)
+    _loopback_up()
+
+
 def _loopback_up() -> None:
     # The kernel creates lo down in a new netns; 127.0.0.1 needs it up.
     from pyroute2 import IPRoute
@@ -202,7 +267,7 @@ def _in_thread(fn, *args, **kwargs):
 
 
 def _remove_pod_dir(pod_dir: str) -> None:
-    for kind in NS_KINDS:
+    for kind in (*NS_KINDS, "user"):
         path = os.path.join(pod_dir, kind)
         try:
             native.umount(path, MNT_DETACH)

@@ -133,7 +133,8 @@ class Built:
         self.spec, self.user, self.env, self.cwd, self.bounding, self.argv = spec, user, env, cwd, bounding, argv
 
 
-PRIVILEGED_MAPPING = {"containerID": 0, "hostID": 0, "size": 65536}
+PRIVILEGED_IDS = (0, 0, 65536)       # (inside, outside, size): ids mapped to themselves
+PRIVILEGED_MAPPING = dict(zip(("containerID", "hostID", "size"), PRIVILEGED_IDS))
 
 def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: str,
           pod_files: dict[str, str], readonly_rootfs_default: bool = False) -> Built:
@@ -197,11 +198,25 @@ def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: s
             "sysctl": dict(pod.config.get("linux", {}).get("sysctls", {})),
         },
     }
-    if sc.privileged:
-        # Every capability, but those of a user namespace of the workload's
-        # own (ids mapped to themselves, so files keep their owners): the
-        # host's clock, kernel, network and mounts stay out of reach.
-        spec["linux"]["namespaces"].append({"type": "user"})
+    if sc.privileged and not pod_privileged(pod):
+        raise InvalidArgument("config.linux.security_context.privileged: the pod sandbox is not "
+                              "privileged (its config.linux.security_context.privileged is false), "
+                              "as containerd requires")
+    userns = pod.namespaces.get("user")
+    if userns or sc.privileged:
+        # A privileged pod's user namespace owns its network, ipc and uts
+        # namespaces (netns.py).  Every container of the pod joins it, ids
+        # mapped to themselves so files keep their owners, and has there
+        # the capabilities it was given: a privileged one every one, so a
+        # bridge, routes and /proc/sys/net are its to change; the others
+        # Docker's set.  None of them stays outside it: the kernel gives a
+        # process of the parent namespace whose euid owns a user namespace
+        # every capability in it, so a root container outside it would
+        # run the pod's network too.  A privileged container of a pod on
+        # the host's network gets a user namespace of its own, owning
+        # nothing.  Either way the host's clock, kernel, network and
+        # mounts stay out of reach.
+        spec["linux"]["namespaces"].append({"type": "user", "path": userns} if userns else {"type": "user"})
         spec["linux"]["uidMappings"] = [dict(PRIVILEGED_MAPPING)]
         spec["linux"]["gidMappings"] = [dict(PRIVILEGED_MAPPING)]
     seccomp = _seccomp(sc)
@@ -337,6 +352,11 @@ def _image_groups(layers: list[str], uid: int) -> list[int]:
         if len(row) > 3 and name in row[3].split(",") and row[2].isdigit():
             out.append(int(row[2]))
     return out
+
+
+def pod_privileged(pod) -> bool:
+    """The pod's config.linux.security_context.privileged (as stored)."""
+    return bool(pod.config.get("linux", {}).get("security_context", {}).get("privileged"))
 
 
 def _capabilities(sc) -> list[str]:

@@ -32,7 +32,7 @@ from dataclasses import asdict
 
 from google.protobuf import json_format
 
-from cri_handler import ctrstats, netns, podinit
+from cri_handler import ctrstats, netns, ocispec, podinit
 from cri_handler.errors import InvalidArgument, NotFound, Unimplemented
 from cri_handler.network import PortMapping
 from cri_handler.store import POD_NOTREADY, POD_READY, PodRecord
@@ -124,9 +124,16 @@ class Pods:
                 os.makedirs(cfg.log_directory, 0o755, exist_ok=True)
             _write(os.path.join(rec.pod_dir, "hostname"), rec.hostname + "\n")
             _write(os.path.join(rec.pod_dir, "resolv.conf"), _resolv_conf(cfg.dns_config, rec.host_network))
-            paths = netns.create_pod_namespaces(rec.id, rec.hostname, rt.cfg.state_dir)
+            # A privileged pod with a network of its own: its namespaces are
+            # owned by a user namespace of its own, which its privileged
+            # containers join (cri_handler/ocispec.py).
+            own_userns = cfg.linux.security_context.privileged and not rec.host_network
+            paths = netns.create_pod_namespaces(rec.id, rec.hostname, rt.cfg.state_dir,
+                                                user_mapping=ocispec.PRIVILEGED_IDS if own_userns else None)
             made_ns = True
             rec.namespaces = {"net": paths.net, "ipc": paths.ipc, "uts": paths.uts}
+            if paths.user is not None:
+                rec.namespaces["user"] = paths.user
             rt.meta.save_pod(rec)                # from here on a restart can clean up
             if share_pid:
                 rec.pid_init_pid, rec.pid_init_start = podinit.start(rec.cgroup_parent)

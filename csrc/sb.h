@@ -183,6 +183,7 @@ int sb_unbecome(void);
 /* sysdeps.c */
 int sb_unshare(int flags);
 int sb_setns(int fd, int nstype);
+int sb_ns_holder(int flags, int *release_fd);
 int sb_mount(const char *src, const char *target, const char *fstype,
              unsigned long flags, const char *data);
 int sb_umount(const char *target, int flags);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/inotify.h>
 #include <sys/mount.h>
@@ -66,6 +67,60 @@ int sb_mount_setattr(const char *path, unsigned flags, uint64_t attr_set, uint64
 {
     struct sb_mount_attr a = { .attr_set = attr_set, .attr_clr = attr_clr, .propagation = propagation };
     RET((int)syscall(SYS_mount_setattr, AT_FDCWD, path, flags, &a, sizeof a));
+}
+
+/* A process in new namespaces, for the caller to pin (bind-mount its
+ * /proc/PID/ns files) and then release.
+ *
+ * clone(2) with `flags` and SIGCHLD.  With CLONE_NEWUSER among them the
+ * kernel makes the user namespace first, so it owns the other namespaces
+ * made by the same call: what a privileged pod's net, ipc and uts need
+ * (cri_handler/netns.py).  A multithreaded caller cannot unshare
+ * CLONE_NEWUSER itself (EINVAL), and this is safe from one: the child
+ * runs no library code, only read(2) and _exit(2), on a stack of its own
+ * in its copy of the address space.
+ *
+ * Returns the child's pid, with *release_fd the write end of a pipe the
+ * child reads: write a byte to it (or close it), then waitpid() the child.
+ * -errno if the clone or the pipe failed. */
+struct ns_holder { int release_r, release_w; };
+
+static int ns_holder_main(void *arg)
+{
+    const struct ns_holder *h = arg;
+    char c;
+    close(h->release_w);
+    while (read(h->release_r, &c, 1) < 0 && errno == EINTR)
+        ;
+    _exit(0);
+}
+
+int sb_ns_holder(int flags, int *release_fd)
+{
+    enum { STACK = 64 * 1024 };
+    struct ns_holder h;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    h.release_r = p[0];
+    h.release_w = p[1];
+    char *stack = malloc(STACK);
+    if (!stack) {
+        close(p[0]);
+        close(p[1]);
+        return -ENOMEM;
+    }
+    /* The child runs on its copy of `stack` and `h`: freeing ours is fine. */
+    int pid = clone(ns_holder_main, stack + STACK, flags | SIGCHLD, &h);
+    int err = errno;
+    free(stack);
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return -err;
+    }
+    *release_fd = p[1];
+    return pid;
 }
 
 /* openat2(2) (Linux 5.6), which glibc 2.36 does not wrap. */

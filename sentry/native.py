@@ -376,6 +376,15 @@ def setns(fd: int, nstype: int) -> None:
     check(lib.sb_setns(fd, nstype), "setns")
 
 
+def ns_holder(flags: int) -> tuple[int, int]:
+    """A child cloned with `flags` (CLONE_NEW*; a new user namespace owns
+    the others), blocked until released: (pid, release_fd).  Write a byte
+    to release_fd, close it, then waitpid(pid) (csrc/sysdeps.c)."""
+    release = ffi.new("int *")
+    pid = check(lib.sb_ns_holder(flags, release), "cloning into new namespaces")
+    return pid, release[0]
+
+
 def mount(src: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     def enc(s):
         return s.encode() if s is not None else ffi.NULL

@@ -76,6 +76,7 @@ IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", 
                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
 NS_GET_NSTYPE = 0xB703           # _IO(0xb7, 0x3), linux/nsfs.h
+NS_GET_USERNS = 0xB701           # _IO(0xb7, 0x1): an fd of the user namespace owning it
 NS_FLAGS = {"pid": 0x20000000, "network": 0x40000000, "ipc": 0x08000000, "uts": 0x04000000,
             "mount": 0x00020000, "cgroup": 0x02000000, "user": 0x10000000}
 MAX_HOOK_TIMEOUT = 1 << 31       # seconds; more than that is no timeout anyone means
@@ -276,8 +277,6 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
         seen[kind] = path
         if kind == "time":
             raise SandboxError(f"{where}: time namespaces are not supported")
-        if kind == "user" and path:
-            raise SandboxError(f"{where}: joining an existing user namespace ({path}) is not supported")
         if kind not in ("pid", "network", "mount", "ipc", "uts", "cgroup", "user"):
             raise SandboxError(f"{where}.type: unknown namespace type {kind!r}")
         if path and kind in ("mount", "cgroup"):
@@ -287,13 +286,25 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
             if not os.path.isabs(path):
                 raise SandboxError(f"{where}.path {path!r}: must be absolute")
             _check_nsfs(path, kind, where)
-            cfg.join["net" if kind == "network" else kind] = path
+            if kind == "user":
+                _joinable_userns(linux, path, where)
+                cfg.userns_path = path      # only the workload joins it, last (csrc/spawn.c)
+            else:
+                cfg.join["net" if kind == "network" else kind] = path
     cfg.pid1 = "pid" not in cfg.join          # a pid namespace of its own: the container is its pid 1
     cfg.net = "none" if "network" in seen else "host"
     cfg.host_ns = frozenset(k for k in ("ipc", "uts") if k not in seen)   # as runc: absent means the host's
     if "user" in seen:
         cfg.uid_map = _mapping(linux, "uidMappings")
         cfg.gid_map = _mapping(linux, "gidMappings")
+        # Its own network, owned by the user namespace it joins, and
+        # CAP_NET_ADMIN there (a privileged container in a privileged CRI
+        # pod): it may change that network's settings, and no other's.
+        # Not without the capability: root of that namespace passes the
+        # sysctl files' permission check, and some of them check no more.
+        net = cfg.join.get("net")
+        cfg.sysctl_net_rw = bool(cfg.userns_path and net and cfg.cap_mask & caps.mask({"NET_ADMIN"})
+                                 and _owned_by(net, cfg.userns_path))
     elif linux.get("uidMappings") or linux.get("gidMappings"):
         raise SandboxError("linux.uidMappings: given without a user namespace in linux.namespaces")
 
@@ -315,6 +326,38 @@ def _check_nsfs(path: str, kind: str, where: str) -> None:
     if got != NS_FLAGS[kind]:
         have = next((k for k, v in NS_FLAGS.items() if v == got), hex(got))
         raise SandboxError(f"{where}.path {path}: is a {have} namespace (type is {kind})")
+
+
+def _joinable_userns(linux: dict, path: str, where: str) -> None:
+    if not (linux.get("uidMappings") and linux.get("gidMappings")):
+        # The sentry translates ids by them; a joined namespace's own maps
+        # cannot be read from its nsfs file.
+        raise SandboxError("linux.uidMappings, linux.gidMappings: needed with a user namespace "
+                           f"joined by path ({path}), saying how that namespace maps ids")
+    if _same_file(path, "/proc/self/ns/user"):
+        raise SandboxError(f"{where}.path {path}: is the host's user namespace; leave the user "
+                           "entry out to run in it")
+
+
+def _same_file(a: str, b: str) -> bool:
+    sa, sb = os.stat(a), os.stat(b)
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _owned_by(ns_path: str, userns_path: str) -> bool:
+    """Whether the user namespace at userns_path owns the namespace at
+    ns_path (both checked nsfs files)."""
+    fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        owner = fcntl.ioctl(fd, NS_GET_USERNS)
+    except OSError:
+        return False                  # EPERM: owned by a namespace above ours
+    finally:
+        os.close(fd)
+    try:
+        return _same_file(f"/proc/self/fd/{owner}", userns_path)
+    finally:
+        os.close(owner)
 
 
 def cpu_period(period, where: str) -> int:

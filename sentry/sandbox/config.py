@@ -76,7 +76,8 @@ class RunConfig:
     exec_in: int = 0                 # OCI exec: host pid of the container's init to join
     uid_map: list = field(default_factory=list)   # [(inside, outside, size)]: a user namespace
     gid_map: list = field(default_factory=list)
-    userns_path: str | None = None   # OCI exec: the container's user namespace to join
+    userns_path: str | None = None   # OCI: a user namespace to join (exec: the container's)
+    sysctl_net_rw: bool = False      # OCI: /proc/sys/net writable; its userns owns its netns (spec.py)
     host_ns: frozenset = frozenset()  # "ipc"/"uts" the OCI config leaves out: the host's are kept
     pid1: bool = False               # OCI, a pid namespace of its own: the workload is its pid 1 (init.py)
     check_exec: bool = False         # OCI: args[0] must resolve before `create` returns, as runc's lookup

@@ -125,9 +125,9 @@ def _hold(cfg, sock, status_fd: int) -> None:
 def _start(cfg, sock, status_fd, filt, plat) -> None:
     _tie_to_parent(sock)
     userns = -1
+    if cfg.userns_path:           # opened while the host's /proc and paths are still ours
+        userns = os.open(cfg.userns_path, os.O_RDONLY | os.O_CLOEXEC)
     if cfg.exec_in:
-        if cfg.userns_path:       # opened while the host's /proc is still ours
-            userns = os.open(cfg.userns_path, os.O_RDONLY | os.O_CLOEXEC)
         _join_container(cfg.exec_in)
     else:
         _enter_namespaces(cfg)

@@ -162,6 +162,10 @@ def setup(cfg) -> None:
         with _target(root, t.dst, True, create) as path:
             native.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777" + size)
     _mask(root, MASKED + list(cfg.masks), READONLY + list(cfg.ro_paths))
+    if cfg.sysctl_net_rw and os.path.isdir(root + "/proc/sys/net"):
+        # Its own mount, writable: the rest of /proc/sys stays read-only.
+        native.mount(root + "/proc/sys/net", root + "/proc/sys/net", None, MS_BIND)
+        native.mount_setattr(root + "/proc/sys/net", attr_clr=MOUNT_ATTR_RDONLY)
     if cfg.rootfs_direct and cfg.cwd:
         with _target(root, cfg.cwd, True, True):
             pass                   # runc makes a missing process.cwd too

@@ -71,6 +71,8 @@ def host_dirs(tmp_path):
 def pod(cri, request):
     name = f"mnt-{os.urandom(4).hex()}"
     cfg = cri.pod_config(name)
+    # A privileged container needs a privileged pod, as in containerd.
+    cfg.linux.security_context.privileged = getattr(request, "param", False)
     pod_id = cri.run_pod(cfg)
     yield pod_id, cfg
     cri.stop_pod(pod_id)
@@ -127,6 +129,7 @@ def test_propagation_needs_a_shared_or_slave_host_mount(cri, pod, host_dirs, pro
         filter=api_pb2.ContainerFilter(pod_sandbox_id=pod_id))).containers
 
 
+@pytest.mark.parametrize("pod", [True], indirect=True, ids=["privileged pod"])
 def test_bidirectional_carries_nothing_out(cri, pod, host_dirs):
     """Even privileged, a container cannot mount (the sentry's filter
     refuses mount(2)): BIDIRECTIONAL's container-to-host half never happens."""

@@ -46,11 +46,16 @@ def image(tmp_path) -> Image:
                              "WorkingDir": "/work", "User": "app"}}, [str(layer)])
 
 
-def _pod(host_network=False) -> PodRecord:
+def _pod(host_network=False, privileged=False) -> PodRecord:
+    linux: dict = {"sysctls": {"kernel.shm_rmid_forced": "1"}}
+    namespaces = {"net": "/ns/net", "ipc": "/ns/ipc", "uts": "/ns/uts"}
+    if privileged:
+        linux["security_context"] = {"privileged": True}
+        if not host_network:
+            namespaces["user"] = "/ns/user"
     return PodRecord(id="p" * 64, name="pod", namespace="ns", uid="u", attempt=0, created_at=1,
-                     hostname="podhost", host_network=host_network,
-                     namespaces={"net": "/ns/net", "ipc": "/ns/ipc", "uts": "/ns/uts"},
-                     config={"linux": {"sysctls": {"kernel.shm_rmid_forced": "1"}}})
+                     hostname="podhost", host_network=host_network, namespaces=namespaces,
+                     config={"linux": linux})
 
 
 def _build(image, pod=None, **kw):
@@ -125,14 +130,37 @@ def test_capabilities(image):
 
 
 def test_privileged_gets_every_host_capability_and_no_masks(image):
-    cfg, build = _build(image)
+    cfg, build = _build(image, pod=_pod(privileged=True))
     cfg.linux.security_context.privileged = True
     spec = build().spec
     assert set(spec["process"]["capabilities"]["bounding"]) == {"CAP_" + c for c in caps.host_bounding()}
     assert spec["linux"]["maskedPaths"] == [] and "seccomp" not in spec["linux"]
-    # ... of a user namespace of its own
-    assert {"type": "user"} in spec["linux"]["namespaces"]
+    # ... of the pod's user namespace, which owns the pod's network
+    assert {"type": "user", "path": "/ns/user"} in spec["linux"]["namespaces"]
     assert spec["linux"]["uidMappings"] == [{"containerID": 0, "hostID": 0, "size": 65536}]
+    assert spec["linux"]["gidMappings"] == spec["linux"]["uidMappings"]
+
+
+def test_every_container_of_a_privileged_pod_joins_its_user_namespace(image):
+    # Outside it, a root container would have every capability in it (the
+    # kernel's rule for the namespace's owner): the pod's network too.
+    cfg, build = _build(image, pod=_pod(privileged=True))
+    spec = build().spec
+    assert {"type": "user", "path": "/ns/user"} in spec["linux"]["namespaces"]
+    assert "CAP_NET_ADMIN" not in spec["process"]["capabilities"]["bounding"]
+
+
+def test_privileged_on_the_host_network_gets_a_user_namespace_of_its_own(image):
+    cfg, build = _build(image, pod=_pod(host_network=True, privileged=True))
+    cfg.linux.security_context.privileged = True
+    assert {"type": "user"} in build().spec["linux"]["namespaces"]
+
+
+def test_a_privileged_container_needs_a_privileged_pod_as_in_containerd(image):
+    cfg, build = _build(image)
+    cfg.linux.security_context.privileged = True
+    with pytest.raises(InvalidArgument, match="security_context.privileged: the pod sandbox is not privileged"):
+        build()
 
 
 def test_namespaces(image):
