@@ -16,7 +16,8 @@ Same spelling and meaning as dataclasses, for what is here:
 - the class gets `__init__` (positional or keyword; `__post_init__` is
   called last if defined), `__repr__`, `__eq__` (same class, fields equal),
   and for frozen ones `__hash__` plus a `__setattr__` that refuses;
-- `replace(obj, **changes)` and `asdict(obj)` (shallow: values as they are).
+- `replace(obj, **changes)` and `asdict(obj)` (shallow: values as they are),
+  and `required(cls)`: the fields a caller must give.
 Anything else (inheriting from a record, ClassVar fields, order=True) is not
 supported and fails at class creation rather than behaving differently.
 
@@ -67,6 +68,11 @@ def replace(obj: T, **changes) -> T:
     return type(obj)(**changes)
 
 
+def required(cls) -> tuple[str, ...]:
+    """The fields without a default or a factory, in order."""
+    return cls.__record_required__
+
+
 def asdict(obj) -> dict:
     """{field: value}, in field order (values are not copied or recursed)."""
     return {name: getattr(obj, name) for name in obj.__record_fields__}
@@ -76,7 +82,7 @@ def _build(cls, frozen: bool):
     if any("__record_fields__" in vars(base) for base in cls.__mro__[1:]):
         raise TypeError(f"{cls.__name__}: a record cannot inherit from another record")
     names = tuple(cls.__dict__.get("__annotations__", {}))
-    params, body, shown = [], [], []
+    params, body, shown, needed = [], [], [], []
     scope: dict = {"_MISSING": _MISSING, "_set": object.__setattr__}
     optional_seen = False
     for name in names:
@@ -96,6 +102,7 @@ def _build(cls, frozen: bool):
             raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with a default")
         else:
             params.append(name)
+            needed.append(name)
             expr = name
         optional_seen = optional_seen or spec.default is not _MISSING or spec.default_factory is not _MISSING
         body.append(f"_set(self, {name!r}, {expr})" if frozen else f"self.{name} = {expr}")
@@ -115,6 +122,7 @@ def _build(cls, frozen: bool):
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     cls.__init__ = init
     cls.__record_fields__ = names
+    cls.__record_required__ = tuple(needed)
     shown_t = tuple(shown)
 
     def __repr__(self):

@@ -6,25 +6,9 @@ import argparse
 import os
 import sys
 
+from sentry.cli.help import Formatter, RawFormatter
 from sentry.errors import EXIT_SANDBOX_ERROR, SandboxError
 from sentry.sandbox.config import PLATFORMS
-
-
-class Formatter(argparse.HelpFormatter):
-    """argparse's formatter, sized without importing shutil (and with it
-    bz2, lzma and zlib: ~2 ms of every `pysandbox run`).  Same rule as
-    shutil.get_terminal_size: $COLUMNS, else the terminal, else 80."""
-
-    def __init__(self, prog):
-        try:
-            columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size().columns
-        except (ValueError, OSError):
-            columns = 80
-        super().__init__(prog, width=columns - 2)
-
-
-class RawFormatter(argparse.RawDescriptionHelpFormatter, Formatter):
-    pass
 
 
 class Parser(argparse.ArgumentParser):

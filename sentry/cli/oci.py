@@ -21,14 +21,19 @@ import json
 import os
 import sys
 
+from sentry.cli.help import Formatter
 from sentry.errors import SandboxError
-from sentry.sandbox.config import PLATFORMS
+from sentry.platform import names as platform_names
 
 VERSION = "1.1.5-pysandbox"
 SPEC_VERSION = "1.0.2"
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", Formatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         raise SandboxError(message if self.prog == "pysandbox-oci" else f"{self.prog.split()[-1]}: {message}")
 
@@ -45,7 +50,7 @@ def build_parser() -> Parser:
     p.add_argument("--rootless", default=None, help=argparse.SUPPRESS)
     p.add_argument("--criu", default=None, help=argparse.SUPPRESS)
     p.add_argument("--platform", default=os.environ.get("PYSANDBOX_PLATFORM", "seccomp"),
-                   choices=PLATFORMS, help="the sentry's platform (default seccomp)")
+                   choices=platform_names(), help="the sentry's platform (default seccomp)")
     p.add_argument("--version", "-v", action="store_true")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
 

@@ -27,15 +27,14 @@ Facts relied upon:
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
 import signal
 import time
-from dataclasses import asdict, dataclass, field
 
 from sentry.errors import SandboxError
+from sentry.record import asdict, field, record, required
 
 DEFAULT_ROOT = "/run/pysandbox-oci"
 OCI_VERSION = "1.0.2"
@@ -61,7 +60,7 @@ def check_id(cid: str) -> str:
     return cid
 
 
-@dataclass
+@record
 class State:
     id: str
     bundle: str
@@ -137,9 +136,10 @@ def _state(data: dict, where: str) -> State:
     """state.json is ours, but a file on disk: check it before trusting a
     pid or a cgroup path in it."""
     known = {k: v for k, v in data.items() if k in _STATE_TYPES}
+    needed = required(State)
     for key, kind in _STATE_TYPES.items():
         if key not in known:
-            if State.__dataclass_fields__[key].default is dataclasses.MISSING:
+            if key in needed:
                 raise SandboxError(f"{where}: {key} is missing (delete --force removes it)")
             continue
         if not isinstance(known[key], kind) or (kind is int and isinstance(known[key], bool)):

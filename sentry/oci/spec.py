@@ -61,11 +61,11 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
-from dataclasses import dataclass, field
 
 from sentry import inputs
 from sentry.abi.linux import MS_PRIVATE, MS_REC, MS_SHARED, MS_SLAVE, MS_UNBINDABLE, RLIMIT
 from sentry.errors import SandboxError
+from sentry.record import field, record
 from sentry.sandbox import caps
 from sentry.sandbox.config import DEFAULT_PATH, MAX_QUOTA_US, PID_MAX_LIMIT, RunConfig, Tmpfs, _sandbox_path
 from sentry.sandbox.mounts import Bind, Device
@@ -86,7 +86,7 @@ PROPAGATION = {"private": MS_PRIVATE, "rprivate": MS_REC | MS_PRIVATE, "slave": 
                "unbindable": MS_UNBINDABLE, "runbindable": MS_REC | MS_UNBINDABLE}
 
 
-@dataclass
+@record
 class Hook:
     path: str
     args: list[str] = field(default_factory=list)
@@ -97,7 +97,7 @@ class Hook:
         return {"path": self.path, "args": self.args, "env": self.env, "timeout": self.timeout}
 
 
-@dataclass
+@record
 class Spec:
     cfg: RunConfig
     annotations: dict[str, str]

@@ -1,5 +1,5 @@
-"""`pysandbox run`'s start-up: modules that cost milliseconds and that the
-run path does without stay off it (docs/fs-modes.md#start-up; the time
+"""`pysandbox run`'s and `pysandbox-oci`'s start-up: modules that cost
+milliseconds and that those paths do without stay off them (docs/fs-modes.md#start-up; the time
 itself is measured by bench/startup.py, never asserted here)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from conftest import PYSANDBOX
+from conftest import BIN, PYSANDBOX
 
 # Each measured at 3 to 13 ms of a ~40 ms start on the 2-vCPU VM, or not
 # needed by `run` at all (the CRI daemon's, the ptrace platform's, --strace's).
@@ -17,9 +17,9 @@ KEPT_OFF = {"dataclasses", "typing", "inspect", "ast", "socket", "selectors", "s
             "sentry.images.store", "sentry.oci.spec", "cri_handler"}
 
 
-def imported_by(*args: str) -> set[str]:
+def imported_by(*args: str, program: str = PYSANDBOX) -> set[str]:
     env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")
-    p = subprocess.run([PYSANDBOX, *args], env=env, capture_output=True, text=True, timeout=60)
+    p = subprocess.run([program, *args], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr[-2000:]
     return set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)$", p.stderr, re.M))
 
@@ -30,3 +30,12 @@ def test_run_path_leaves_the_costly_modules_out():
     assert mods & KEPT_OFF == set()
     # A mode that needs more loads it only then: the check above is not vacuous.
     assert "sentry.syscalls.strace" in imported_by("run", "--strace", "--", "/bin/true")
+
+
+def test_the_oci_runtimes_light_commands_load_no_sandbox_code(tmp_path):
+    # state, start, kill, delete and list run many times per container
+    # (containerd's shim): none of them builds a sandbox.
+    mods = imported_by("--root", str(tmp_path), "list", program=str(BIN / "pysandbox-oci"))
+    assert "sentry.oci.container" in mods
+    assert mods & (KEPT_OFF - {"sentry.oci.spec", "json"}) == set()
+    assert mods & {"sentry.sandbox.config", "sentry.sandbox.mounts", "sentry.vfs.fuse", "sentry._native"} == set()
