@@ -153,6 +153,18 @@ def test_ptrace_refused_signals_as_the_kernel_checks(bundle, root, probe, host_s
         r.stdout
 
 
+def test_a_non_root_container_and_its_own_sandbox(bundle, root):  # noqa: F811
+    """Its sentry serves with its uids: it may signal it (and kill its own
+    sandbox), not read its fds or environment; its init is root's."""
+    host_pid_config(bundle, ["sh", "-c", "I=$PPID; S=$(grep PPid /proc/$I/status | cut -f2); "
+                                         "kill -0 $S && echo sentry-signalled; kill -0 $I || echo init-refused; "
+                                         "ls /proc/$S/fd || echo fd-refused; cat /proc/$S/environ || echo env-refused"],
+                    process__user={"uid": 1000, "gid": 1000})
+    r = oci(root, "run", "--bundle", bundle, "nr")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["sentry-signalled", "init-refused", "fd-refused", "env-refused"], r.stdout + r.stderr
+
+
 def test_the_cgroup_ends_it_with_its_process(bundle, root):  # noqa: F811
     """The container's process exits: a daemon that left its process tree
     (setsid, double fork) goes too, as containerd's shim kills a container
