@@ -17,7 +17,14 @@ import time
 import pytest
 
 from tests.integration.test_oci_pid1 import DROP_IDS, alive
-from tests.integration.test_oci_runtime import bundle, configure, oci, root, wait_status  # noqa: F401 - fixtures
+from tests.integration.test_oci_runtime import (  # noqa: F401 - fixtures
+    _no_cgroup_parent_left,
+    bundle,
+    configure,
+    oci,
+    root,
+    wait_status,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, mounts, cgroups)")
 
