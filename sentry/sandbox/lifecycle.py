@@ -388,7 +388,6 @@ def _watch(kill_fd: int, pidfds: list[int]) -> None:
     sandbox's cgroup.  Holds nothing else: no stdio of the container's (an
     engine waits for its end), no socket of init's; ignores the signals a
     terminal or an engine sends the sentry's group; non-dumpable."""
-    import select
     native.prctl(PR_SET_DUMPABLE, 0)
     native.hide_cmdline("pysandbox-watch")
     for sig in FORWARDED + (signal.SIGPIPE, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
