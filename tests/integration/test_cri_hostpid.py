@@ -104,6 +104,7 @@ def _members(info) -> list[int]:
 
 def test_sees_the_hosts_processes_and_its_pids_are_host_pids(cri, pod, host_sleep):
     cid = _start(cri, pod, "viewer", ["sleep", "1011"])
+    assert wait_until(lambda: by_cmdline(b"sleep\x001011\x00"))     # exec'd by now
     target = host_sleep[0].pid
     r = cri.exec_sync(cid, ["sh", "-c", f"cat /proc/{target}/cmdline; echo; readlink /proc/self/ns/pid; "
                                         "ps -o pid,args"])
@@ -138,10 +139,11 @@ def test_no_ptrace_and_signals_as_the_kernel_checks(cri, pod, host_sleep, probe_
 def test_killing_the_sentry_leaves_no_process(cri, pod):
     cid = _start(cri, pod, "victim", ["sh", "-c", "(setsid sleep 1014 &); exec sleep 1015"])
     info = _info(cri, cid)
-    assert wait_until(lambda: len(_members(info)) == 3), _members(info)      # init, sleep 1015, sleep 1014
+    # init, sleep 1015 and the daemon, once it has exec'd (setsid forks first)
+    assert wait_until(lambda: len(by_cmdline(b"sleep\x001014\x00")) == 1 and len(_members(info)) == 3), \
+        _members(info)
     members = _members(info)
-    (daemon,) = by_cmdline(b"sleep\x001014\x00")
-    assert daemon in members
+    assert by_cmdline(b"sleep\x001014\x00")[0] in members
     os.kill(info["sentryPid"], signal.SIGKILL)
     assert wait_until(lambda: not any(alive(p) for p in members), 3), [p for p in members if alive(p)]
     assert cri.wait_state(cid, EXITED).state == EXITED

@@ -191,11 +191,15 @@ def test_killing_the_sentry_kills_every_process(bundle, root, cc):  # noqa: F811
     assert oci(root, "create", "--bundle", bundle, "fc").returncode == 0
     assert oci(root, "start", "fc").returncode == 0
     st = wait_status(root, "fc", "running")
-    assert wait_until(lambda: len(json.loads(oci(root, "ps", "--format", "json", "fc").stdout)) == 5), \
-        oci(root, "ps", "fc").stdout                  # init, sleep 1005, sleep 1004, dropids and its child
+    def daemons():
+        return by_cmdline(b"sleep\x001004\x00") + by_cmdline(b"/bin/dropids\x00")
+    # init, sleep 1005, sleep 1004, dropids and its child, each once it has exec'd (setsid forks first)
+    assert wait_until(lambda: len(daemons()) == 3
+                      and len(json.loads(oci(root, "ps", "--format", "json", "fc").stdout)) == 5), \
+        oci(root, "ps", "fc").stdout
     members = json.loads(oci(root, "ps", "--format", "json", "fc").stdout)
-    daemons = by_cmdline(b"sleep\x001004\x00") + by_cmdline(b"/bin/dropids\x00")
-    assert len(daemons) == 3 and set(daemons) <= set(members), (daemons, members)
+    found = daemons()
+    assert len(found) == 3 and set(found) <= set(members), (found, members)
     os.kill(st["pid"], signal.SIGKILL)
     assert wait_until(lambda: not any(alive(p) for p in members), 3), [p for p in members if alive(p)]
     wait_status(root, "fc", "stopped")
