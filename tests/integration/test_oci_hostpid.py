@@ -257,3 +257,26 @@ def test_a_path_to_the_hosts_pid_namespace_is_the_same(bundle, root):  # noqa: F
     r = oci(root, "run", "--bundle", bundle, "pp")
     assert r.returncode == 0 and r.stdout.strip() == os.readlink("/proc/self/ns/pid"), r.stdout + r.stderr
     assert by_cmdline(b"sleep\x001008\x00") == []
+
+
+def test_without_a_cgroups_path_the_sentry_names_one(bundle, root):  # noqa: F811
+    """The cgroup is what ends the container, so there always is one: a name
+    of the sentry's, in the state, which an exec joins."""
+    cfg = host_pid_config(bundle, ["sh", "-c", "(setsid sleep 1020 &); exec sleep 1021"])
+    del cfg["linux"]["cgroupsPath"]
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    assert oci(root, "create", "--bundle", bundle, "nc").returncode == 0
+    assert oci(root, "start", "nc").returncode == 0
+    st = wait_status(root, "nc", "running")
+    name = json.loads((root / "nc" / "state.json").read_text())["cgroup"]
+    assert name == f"pysandbox/{st['pid']}-" + name.rsplit("-", 1)[1], name
+    assert wait_until(lambda: by_cmdline(b"sleep\x001020\x00"))
+    r = oci(root, "exec", "nc", "cat", "/proc/self/cgroup")
+    assert r.returncode == 0 and f"0::/{name}\n" in r.stdout, r.stdout + r.stderr     # the v2 (kill) group
+    members = json.loads(oci(root, "ps", "--format", "json", "nc").stdout)
+    assert set(by_cmdline(b"sleep\x001020\x00") + by_cmdline(b"sleep\x001021\x00")) <= set(members)
+    os.kill(st["pid"], signal.SIGKILL)
+    assert wait_until(lambda: not any(alive(p) for p in members), 3)
+    wait_status(root, "nc", "stopped")
+    assert oci(root, "delete", "nc").returncode == 0
+    assert not cgroup_dirs("/" + name)
