@@ -291,7 +291,9 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
             _check_nsfs(path, kind, where)
             cfg.join["net" if kind == "network" else kind] = path
     # No pid entry: the host's pid namespace, as runc reads it (containerd's
-    # hostPID containers); the sandbox's lifetime is then its cgroup's.
+    # hostPID pause container; its other containers name it by path, which
+    # sentry/oci/launch.py turns into the same); the lifetime is then the
+    # cgroup's.
     cfg.host_pid = "pid" not in seen
     cfg.pid1 = "pid" in seen and "pid" not in cfg.join   # a pid namespace of its own: the container is its pid 1
     cfg.net = "none" if "network" in seen else "host"
