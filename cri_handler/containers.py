@@ -117,7 +117,7 @@ class Containers:
         with rt.op_lock(pod.id):
             if pod.state != POD_READY:
                 raise FailedPrecondition(f"pod sandbox {pod.id} is not ready (stopped)")
-            if "path" in ocispec.pid_namespace(cfg.linux.security_context, pod) and \
+            if "path" in (ocispec.pid_namespace(cfg.linux.security_context, pod) or {}) and \
                     not podinit.alive(pod.pid_init_pid, pod.pid_init_start):
                 # Its /proc/<pid>/ns/pid would be another process's, or nothing.
                 raise FailedPrecondition(f"pod sandbox {pod.id}: the init holding its shared pid "

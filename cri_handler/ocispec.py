@@ -42,7 +42,11 @@ choices the CRI leaves open):
   makes the container's init a member of it.  A pod holds one only when its
   own config said pid POD (the kubelet sends POD for both or CONTAINER for
   both); POD in a pod without one gets the container's own, as CONTAINER
-  does.  NODE and TARGET are refused (Unimplemented).
+  does.  NODE (only in a pod created with pid NODE, as network and ipc
+  NODE; POD there too, as containerd's join of a hostPID pause container)
+  leaves the pid entry out: the host's pid namespace, the container ended
+  by its cgroup (sentry/sandbox/lifecycle.py).  TARGET is refused
+  (Unimplemented).
 - mounts: CRI mounts as binds (host_path must exist; symlinks resolved;
   readonly -> ro: the bind's own mount only, mounts below it on the host
   stay writable, as with containerd and runc; recursive_read_only -> rro,
@@ -374,16 +378,24 @@ def _capabilities(sc) -> list[str]:
 def _namespaces(sc, pod) -> list[dict]:
     opts = sc.namespace_options
     pid = opts.pid
-    if pid in (NS_NODE, NS_TARGET):
-        raise Unimplemented(f"config.linux.security_context.namespace_options.pid {_MODE_NAMES[pid]}: "
-                            "not supported (POD and CONTAINER are)")
+    if pid == NS_TARGET:
+        raise Unimplemented("config.linux.security_context.namespace_options.pid TARGET: not supported "
+                            "(POD, CONTAINER and NODE are)")
+    if pid not in _MODE_NAMES:
+        raise InvalidArgument(f"config.linux.security_context.namespace_options.pid {pid}: not a NamespaceMode")
+    if pid == NS_NODE and not getattr(pod, "host_pid", False):
+        raise InvalidArgument("config.linux.security_context.namespace_options.pid NODE: the pod "
+                              "was not created with the host pid namespace")
     if opts.network == NS_NODE and not pod.host_network:
         raise InvalidArgument("config.linux.security_context.namespace_options.network NODE: the pod "
                               "was not created with the host network")
     if opts.ipc == NS_NODE and not pod.host_ipc:
         raise InvalidArgument("config.linux.security_context.namespace_options.ipc NODE: the pod "
                               "was not created with the host IPC namespace")
-    ns = [{"type": "mount"}, pid_namespace(sc, pod)]
+    ns = [{"type": "mount"}]
+    pid_ns = pid_namespace(sc, pod)
+    if pid_ns is not None:       # None: the host's (pysandbox-oci, as runc, reads a missing pid entry so)
+        ns.append(pid_ns)
     if pod.host_ipc:
         pass                     # no ipc entry: pysandbox-oci (as runc) then keeps the host's
     elif pod.namespaces.get("ipc"):
@@ -398,8 +410,14 @@ def _namespaces(sc, pod) -> list[dict]:
     return ns
 
 
-def pid_namespace(sc, pod) -> dict:
-    """The pid entry: the pod's shared namespace for POD when the pod holds one."""
+def pid_namespace(sc, pod) -> dict | None:
+    """The pid entry: the pod's shared namespace for POD when the pod holds
+    one; None (no entry: the host's) for NODE, and for POD in a pod whose
+    pid namespace is the host's (containerd's POD joins the pause
+    container's, which is then the host's)."""
+    mode = sc.namespace_options.pid
+    if mode == NS_NODE or (mode == NS_POD and getattr(pod, "host_pid", False)):
+        return None
     init = getattr(pod, "pid_init_pid", 0)
     if sc.namespace_options.pid == NS_POD and init:
         return {"type": "pid", "path": podinit.ns_path(init)}

@@ -9,6 +9,9 @@ A pod has no process of its own (no pause container): it is
 - a cgroup parent its containers' cgroups go under (the kubelet's
   cgroup_parent, else <cgroup_root>/<pod_id>);
 - its record (cri_handler.store);
+- with namespace_options.pid NODE (hostPID), nothing more: its containers
+  run in the host's pid namespace (cri_handler.ocispec), each ended by its
+  cgroup (sentry/sandbox/lifecycle.py);
 - when its config's namespace_options.pid is POD (what the kubelet sends
   for shareProcessNamespace, and the proto default of clients that leave
   namespace_options unset), a pod init (cri_handler.podinit): pid 1 of a
@@ -72,10 +75,12 @@ class Pods:
         if not md.namespace:
             raise InvalidArgument("config.metadata.namespace: missing")
         opts = cfg.linux.security_context.namespace_options
-        if opts.pid in (api_pb2.NODE, api_pb2.TARGET):
-            raise Unimplemented(f"config.linux.security_context.namespace_options.pid "
-                                f"{api_pb2.NamespaceMode.Name(opts.pid)}: not supported (POD and "
-                                "CONTAINER are)")
+        if opts.pid == api_pb2.TARGET:
+            raise Unimplemented("config.linux.security_context.namespace_options.pid TARGET: not supported "
+                                "(POD, CONTAINER and NODE are)")
+        if opts.pid not in (api_pb2.POD, api_pb2.CONTAINER, api_pb2.NODE):
+            raise InvalidArgument(f"config.linux.security_context.namespace_options.pid {opts.pid}: "
+                                  "not a NamespaceMode")
         host_network = opts.network == api_pb2.NODE
         hostname = cfg.hostname or (socket.gethostname() if host_network else _hostname_from(md.name))
         if not _HOSTNAME.fullmatch(hostname) or len(hostname.encode()) > netns.HOST_NAME_MAX:
@@ -99,7 +104,7 @@ class Pods:
         rec = PodRecord(id=pod_id, name=md.name, namespace=md.namespace, uid=md.uid, attempt=md.attempt,
                         created_at=time.time_ns(), state=POD_READY, runtime_handler=handler,
                         config=to_json(cfg), hostname=hostname, host_network=host_network,
-                        host_ipc=opts.ipc == api_pb2.NODE,
+                        host_ipc=opts.ipc == api_pb2.NODE, host_pid=opts.pid == api_pb2.NODE,
                         pod_dir=os.path.join(rt.cfg.state_dir, "pods", pod_id),
                         cgroup_parent=cgroup_parent or f"{rt.cfg.cgroup_root}/{pod_id}",
                         own_cgroup_parent=not cgroup_parent)

@@ -46,6 +46,7 @@ class PodRecord:
     hostname: str = ""
     host_network: bool = False
     host_ipc: bool = False
+    host_pid: bool = False                  # namespace_options.pid NODE: its containers see the host's
     pod_dir: str = ""                       # hostname, hosts, resolv.conf for bind mounts
     namespaces: dict = field(default_factory=dict)  # kind -> path held by netns.py
     ip: str = ""

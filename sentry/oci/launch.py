@@ -53,6 +53,7 @@ class OciLife(Lifecycle):
         st = self.st
         st.pid, st.pid_start, st.init_pid = os.getpid(), start_time(os.getpid()), init_pid
         st.init_start, st.pid1 = start_time(init_pid), self.spec.cfg.pid1
+        st.cgroup = self.spec.cfg.cgroup_path     # the sentry may have named it (host pid: it always has one)
         if self.spec.oom_score_adj is not None:
             _oom_score_adj(init_pid, self.spec.oom_score_adj)
         write_json(self.dir_fd, "state.json", st.__dict__)
@@ -156,7 +157,12 @@ def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State
     if not sp.cfg.hostname:
         sp.cfg.hostname = _uts_hostname(sp.cfg.join.get("uts"))
     if "pid" in sp.cfg.join:
-        sp.cfg.join["pid"] = _shared_pid_namespace(root, sp.cfg.join["pid"])
+        path = _shared_pid_namespace(root, sp.cfg.join["pid"])
+        if path is None:              # the host's, by path: as if the entry were absent
+            del sp.cfg.join["pid"]
+            sp.cfg.host_pid = True
+        else:
+            sp.cfg.join["pid"] = path
     try:
         os.makedirs(root, 0o711, exist_ok=True)
         os.mkdir(d.path, 0o711)
@@ -170,25 +176,34 @@ def prepare(root: str, cid: str, bundle: str, platform: str) -> tuple[Dir, State
     return d, st, sp
 
 
-def _shared_pid_namespace(root: str, path: str) -> str:
+def _shared_pid_namespace(root: str, path: str) -> str | None:
     """An engine asks a pod's containers to join /proc/PID/ns/pid of the pod's
     first container, PID being what `state` said: its sentry, which lives
     in the host's pid namespace.  That means the container's own (its
-    init's); the host's is never joined."""
+    init's).  None: the path names the host's pid namespace itself (or a
+    container's that is the host's), which runc would join: the container
+    runs in the host's pid namespace as if the entry were absent (cfg.host_pid),
+    never as a plain member of it without the cgroup that ends it."""
     from sentry.oci.container import list_states
-    try:
-        target, own = os.stat(path), os.stat("/proc/self/ns/pid")
-    except OSError as e:
-        raise SandboxError(f"linux.namespaces: pid path {path}: {e.strerror}") from None
-    if (target.st_dev, target.st_ino) != (own.st_dev, own.st_ino):
+    own = os.stat("/proc/self/ns/pid")
+
+    def is_host(p: str) -> bool:
+        try:
+            target = os.stat(p)
+        except OSError as e:
+            raise SandboxError(f"linux.namespaces: pid path {p}: {e.strerror}") from None
+        return (target.st_dev, target.st_ino) == (own.st_dev, own.st_ino)
+
+    if not is_host(path):
         return path
     parts = path.split("/")
     if len(parts) == 5 and parts[1] == "proc" and parts[2].isdigit() and parts[3:] == ["ns", "pid"]:
         for state in list_states(root):
             if state["pid"] == int(parts[2]):
                 st = Dir(root, state["id"]).load()
-                return f"/proc/{st.init_pid}/ns/pid"
-    raise SandboxError(f"linux.namespaces: pid path {path} is the host's pid namespace: refused")
+                init = f"/proc/{st.init_pid}/ns/pid"
+                return None if is_host(init) else init
+    return None
 
 
 def _connect_console(path: str | None) -> socket.socket | None:
@@ -388,6 +403,7 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
     ocispec._process(cfg, process)
     cfg.exec_in = st.init_pid
     cfg.pid1 = False          # a member of the container's pid namespace, under an init of its own
+    cfg.cgroup_path = st.cgroup    # the container's (one the sentry named, for a host-pid container)
     if cfg.uid_map:
         from sentry.oci.container import workload_pid
         pid = workload_pid(st)

@@ -34,7 +34,9 @@ What is mapped, and how (runtime-spec config.md, config-linux.md):
   new, and the container's process is its pid 1 (cfg.pid1, as with runc:
   sentry/sandbox/init.py), or joined by path (a pod sharing its processes:
   the container's init is then not that namespace's pid 1; a path naming
-  one of our sentries means its container's).  user (new, with mappings) puts the
+  one of our sentries means its container's), or absent: the host's
+  (cfg.host_pid, containerd's hostPID; sentry/sandbox/lifecycle.py says
+  what then ends the sandbox: its cgroup).  user (new, with mappings) puts the
   workload alone in a user namespace made last, so its capabilities cover
   nothing the host owns (csrc/spawn.c).  time, and a mount or user path,
   are refused.
@@ -291,7 +293,12 @@ def _namespaces(cfg: RunConfig, linux: dict) -> None:
                 cfg.userns_path = path      # only the workload joins it, last (csrc/spawn.c)
             else:
                 cfg.join["net" if kind == "network" else kind] = path
-    cfg.pid1 = "pid" not in cfg.join          # a pid namespace of its own: the container is its pid 1
+    # No pid entry: the host's pid namespace, as runc reads it (containerd's
+    # hostPID pause container; its other containers name it by path, which
+    # sentry/oci/launch.py turns into the same); the lifetime is then the
+    # cgroup's.
+    cfg.host_pid = "pid" not in seen
+    cfg.pid1 = "pid" in seen and "pid" not in cfg.join   # a pid namespace of its own: the container is its pid 1
     cfg.net = "none" if "network" in seen else "host"
     cfg.host_ns = frozenset(k for k in ("ipc", "uts") if k not in seen)   # as runc: absent means the host's
     if "user" in seen:

@@ -25,6 +25,15 @@ Kernel facts relied on:
   to it work from any mount namespace.  The sentry setns()es into the
   sandbox's, where /sys/fs/cgroup is not visible, so after create() every
   file operation goes through the fds opened then (paths: messages only).
+- cgroup.kill (v2, Linux 5.14) SIGKILLs every member atomically, forks in
+  flight included; cgroup.events says "populated 0" once no member is left.
+  A v2 group tracks membership without any controller enabled, so on a
+  hybrid system (controllers on v1, an empty cgroup2 at
+  /sys/fs/cgroup/unified) a group there gives a v1 sandbox both: the kill
+  group, asked for with create(..., kill_group=True) (a container in the
+  host's pid namespace, whose end no pid namespace's init brings), and
+  found again by attach().  The write is checked at open(2): an fd opened
+  as root writes after the opener dropped its privileges.
 """
 from __future__ import annotations
 
@@ -111,6 +120,12 @@ class Cgroup:
         self._dirs: list[_Dir] = []
         self._removed = False
         self._counters: list[int] = []      # fds kept open by counter()
+        self._kill_dir: _Dir | None = None  # the v2 group with cgroup.kill and cgroup.events
+
+    @property
+    def can_kill(self) -> bool:
+        """cgroup.kill is there: kill_all() is atomic, kill_fd() works."""
+        return self._kill_dir is not None and _exists(self._kill_dir, "cgroup.kill")
 
     @property
     def host_paths(self) -> tuple[str, ...]:
@@ -118,19 +133,27 @@ class Cgroup:
         return tuple(d.path for d in self._dirs)
 
     @classmethod
-    def create(cls, name: str, limits: Limits) -> Cgroup:
+    def create(cls, name: str, limits: Limits, kill_group: bool = False) -> Cgroup:
         """name: pysandbox/<leaf> (a sentry's own group), or an absolute OCI
         cgroupsPath /a/b/leaf (its parents are made and kept; the OCI
-        runtime also gets the freezer, for pause/resume)."""
+        runtime also gets the freezer, for pause/resume).  kill_group: on
+        v1, also a group in the cgroup2 mount (see the header); check
+        can_kill after."""
         parent, leaf = _check_name(name)
         version, hierarchies = _hierarchies({"memory", "pids"} | ({"cpu"} if limits.cpus is not None else set()))
         cg = cls(version, name)
+        extra = _find_v2(set()) if version == 1 and kill_group else None
         if parent == PARENT:
-            for root in hierarchies:
+            for root in list(hierarchies) + ([extra[0]] if extra else []):
                 remove_orphans(os.path.join(root, PARENT))
         try:
             for root, ctrls in hierarchies.items():
                 cg._dirs.append(_make_group(root, parent, leaf, tuple(ctrls)))
+            if version == 2:
+                cg._kill_dir = cg._dirs[0]
+            elif extra:
+                cg._kill_dir = _make_group(extra[0], parent, leaf, ())
+                cg._dirs.append(cg._kill_dir)
             cg._apply(limits)
         except BaseException as e:
             cg._rmdirs()
@@ -155,6 +178,19 @@ class Cgroup:
                     os.close(pfd)
                     raise
                 cg._dirs.append(_Dir(os.path.join(root, parent, leaf), pfd, fd, leaf, tuple(ctrls)))
+            if version == 2:
+                cg._kill_dir = cg._dirs[0]
+            elif extra := _find_v2(set()):        # the kill group, if create() made one
+                pfd = fd = -1
+                try:
+                    pfd = os.open(os.path.join(extra[0], parent), _DIR_FLAGS)
+                    fd = os.open(leaf, _DIR_FLAGS, dir_fd=pfd)
+                except FileNotFoundError:
+                    if pfd >= 0:
+                        os.close(pfd)
+                else:
+                    cg._kill_dir = _Dir(os.path.join(extra[0], parent, leaf), pfd, fd, leaf, ())
+                    cg._dirs.append(cg._kill_dir)
         except OSError as e:
             cg._rmdirs_close_only()
             raise SandboxError(f"cgroup {name}: {_describe(e)}") from None
@@ -171,6 +207,7 @@ class Cgroup:
             os.close(d.fd)
             os.close(d.parent_fd)
         self._dirs = []
+        self._kill_dir = None
         self._removed = True
 
     def close(self) -> None:
@@ -325,14 +362,43 @@ class Cgroup:
         """SIGKILL every member: atomically with v2's cgroup.kill, else one
         pass over cgroup.procs (a child forked meanwhile survives it, and a
         pid could be reused between read and kill: a tiny window)."""
-        if self.version == 2 and _exists(self._dirs[0], "cgroup.kill"):
-            _write(self._dirs[0], "cgroup.kill", 1)
+        if self.can_kill:
+            assert self._kill_dir is not None
+            _write(self._kill_dir, "cgroup.kill", 1)
             return
         for pid in self.procs():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def kill_fd(self) -> int:
+        """An fd (O_CLOEXEC, the caller's to close) to cgroup.kill: a later
+        write of "1" kills the group whatever the writer's credentials."""
+        if not self.can_kill:
+            raise SandboxError(f"cgroup {self.name}: no cgroup.kill (needs cgroup v2 and Linux 5.14)")
+        assert self._kill_dir is not None
+        try:
+            return os.open("cgroup.kill", os.O_WRONLY | os.O_CLOEXEC, dir_fd=self._kill_dir.fd)
+        except OSError as e:
+            raise SandboxError(f"cgroup {self.name}: cgroup.kill: {e.strerror}") from None
+
+    def populated(self) -> bool:
+        """Does any process belong to the group (cgroup.events where there is
+        one, the kernel's own count; else cgroup.procs)?"""
+        if self._kill_dir is not None:
+            return "populated 1" in _read(self._kill_dir, "cgroup.events").splitlines()
+        return bool(self.procs())
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait up to timeout seconds until no member is left (a task stops
+        populating its group as it exits, before it is reaped)."""
+        deadline = time.monotonic() + timeout
+        while self.populated():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def remove(self) -> None:
         """Kill the members, wait (up to ~2 s) for them to die, rmdir our
@@ -373,6 +439,7 @@ class Cgroup:
                 break
             os.close(d.parent_fd)
         self._dirs = []
+        self._kill_dir = None
         self._removed = True
         return failed
 

@@ -80,6 +80,7 @@ class RunConfig:
     sysctl_net_rw: bool = False      # OCI: /proc/sys/net writable; its userns owns its netns (spec.py)
     host_ns: frozenset = frozenset()  # "ipc"/"uts" the OCI config leaves out: the host's are kept
     pid1: bool = False               # OCI, a pid namespace of its own: the workload is its pid 1 (init.py)
+    host_pid: bool = False           # OCI, no pid namespace entry: the host's (lifecycle.py: the cgroup ends it)
     check_exec: bool = False         # OCI: args[0] must resolve before `create` returns, as runc's lookup
     no_new_privs: bool = True        # OCI process.noNewPrivileges: false lets setuid binaries gain privileges
 

@@ -52,6 +52,7 @@ from sentry.abi.linux import (
     CLONE_NEWPID,
     CLONE_NEWUTS,
     NS_FLAG,
+    PR_SET_CHILD_SUBREAPER,
     PR_SET_DUMPABLE,
     PR_SET_PDEATHSIG,
     RLIMITS,
@@ -141,6 +142,10 @@ def _start(cfg, sock, status_fd, filt, plat) -> None:
         if cfg.check_exec:
             _check_executable(cfg)
     native.prctl(PR_SET_DUMPABLE, 0)
+    if cfg.host_pid and not cfg.exec_in:
+        # No pid namespace to collect orphans: the container's stay below
+        # us (and are reaped), as under an init of its own.
+        native.prctl(PR_SET_CHILD_SUBREAPER, 1)
     tty = -1
     if cfg.tty:
         # Before READY: an OCI engine gets the console during `create`.

@@ -14,6 +14,29 @@ container's process is its pid 1, as under runc:
          `- init = workload         pid 1 of the container's: builds the
                                     view, then execs CMD itself
 
+or, for an OCI container in the host's pid namespace (cfg.host_pid: no pid
+entry in config.json, the CRI's pid NODE), no pid namespace at all:
+
+    sentry
+     |- watcher (outside the view and the cgroup)   _watch: cgroup.kill
+     `- init   (a host pid, a child subreaper)      reaps, as above
+         `- workload                                a host pid too
+
+No init of a pid namespace then ends the sandbox: its cgroup does (a v2
+group, sentry/sandbox/cgroups.py; the group in /sys/fs/cgroup/unified on a
+hybrid host), which holds init and, from its first instruction, every
+process of the container.  The watcher holds pidfds of the sentry and of
+init and a cgroup.kill fd opened as root; when either ends (the sentry
+killed, or the container's process gone and init with it, which is when
+containerd's shim kills every process of a container without a pid
+namespace of its own) it writes "1" there: the kernel SIGKILLs every
+member at once, a daemon that double-forked away from init included.  The
+sentry ends the group the same way once it is done, and reports the
+status only when the group is empty (cgroup.events: populated 0); a
+thread of the sentry kills the group if the watcher dies first.  On the
+ptrace platform PTRACE_O_EXITKILL does it too.  init is a child subreaper,
+so orphans stay below it (the sandbox's process tree, its zombies reaped).
+
 `pysandbox run` keeps the reaping init (like `docker run --init`): it runs
 arbitrary commands, often interactive, that were never written to be a
 pid 1.  A pid namespace's init gets no signal it does not handle, from the
@@ -56,13 +79,15 @@ from __future__ import annotations
 
 import _socket  # not socket: see sentry/sandbox/protocol.py
 import os
+import select
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
 from sentry import native
 from sentry import platform as platforms
-from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, WALL
+from sentry.abi.linux import CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUTS, PR_SET_DUMPABLE, WALL
 from sentry.errors import SandboxError
 from sentry.handlers import current
 from sentry.platform.dispatch import Dispatcher
@@ -125,13 +150,21 @@ def run(cfg, life: Lifecycle | None = None) -> int:
         sb.fastpath = False       # the C stat paths do not translate owner ids (handlers/stat.py does)
     current.sandbox = sb
     hostproc.open_host_proc()
-    if cfg.cgroup_path or cfg.memory or cfg.cpus or cfg.pids:
+    if cfg.cgroup_path or cfg.memory or cfg.cpus or cfg.pids or cfg.host_pid:
         from sentry.sandbox import cgroups  # only for limits; here, still in the host's mount namespace
+    host_pid = cfg.host_pid and not cfg.exec_in
+    if host_pid and not cfg.cgroup_path:
+        cfg.cgroup_path = cgroups.unique_name()      # recorded in the OCI state (launch.py): exec joins it
     if cfg.exec_in and cfg.cgroup_path:
         sb.cgroup = cgroups.Cgroup.attach(cfg.cgroup_path)     # the container's: joined, kept
     elif cfg.memory or cfg.cpus or cfg.pids or cfg.cgroup_path:
         sb.cgroup = cgroups.Cgroup.create(cfg.cgroup_path or f"pysandbox/{os.getpid()}-{os.urandom(4).hex()}",
-                                          cgroups.Limits(cfg.memory, cfg.cpus, cfg.pids))
+                                          cgroups.Limits(cfg.memory, cfg.cpus, cfg.pids), kill_group=host_pid)
+        if host_pid and not sb.cgroup.can_kill:
+            sb.cgroup.remove()
+            sb.cgroup = None
+            raise SandboxError("the host's pid namespace (no pid entry in linux.namespaces) needs cgroup v2's "
+                               "cgroup.kill (Linux 5.14) to end the container: no cgroup2 mount offers it")
     oom_before = _oom_kills(sb.cgroup)    # an exec joins a group that may have counted some already
     try:
         try:
@@ -145,6 +178,11 @@ def run(cfg, life: Lifecycle | None = None) -> int:
             if not killed or _oom_kills(sb.cgroup) <= oom_before:
                 raise
             status = 128 + signal.SIGKILL
+        if host_pid and sb.cgroup is not None:
+            # Over only when no process of it is left (the watcher began it).
+            sb.cgroup.kill_all()
+            if not sb.cgroup.wait_empty(cgroups.REMOVE_WAIT_S):
+                sys.stderr.write(f"pysandbox: cgroup {sb.cgroup.name} still has processes after cgroup.kill\n")
         oom = status == 128 + signal.SIGKILL and _oom_kills(sb.cgroup) > oom_before
         if oom:
             sys.stderr.write(f"pysandbox: the sandbox ran out of memory (--memory {cfg.memory} bytes): "
@@ -170,7 +208,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         tracer = strace.Tracer(sb) if cfg.strace else None
     plat = platforms.get(cfg.platform)
     filt = seccomp_filter.build(table.ROWS, trace_all=cfg.strace == "all", intercept=plat.intercept,
-                                strict_fs=cfg.strict_fs)
+                                strict_fs=cfg.strict_fs, host_pid=cfg.host_pid)
     # The default fs mode's /proc files: a FUSE connection init mounts (an
     # OCI exec joins a container whose binds are in place).
     proc_fuse = None if cfg.strict_fs or cfg.exec_in else synthesized.Server()
@@ -179,7 +217,11 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     status_r, status_w = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = _fork_into_new_pid_namespace(f"/proc/{cfg.exec_in}/ns/pid" if cfg.exec_in else cfg.join.get("pid"))
+    host_pid = cfg.host_pid and not cfg.exec_in
+    if host_pid:
+        pid = os.fork()              # no pid namespace: the cgroup ends the sandbox (see the header)
+    else:
+        pid = _fork_into_new_pid_namespace(f"/proc/{cfg.exec_in}/ns/pid" if cfg.exec_in else cfg.join.get("pid"))
     if pid == 0:
         ours.close()
         os.close(status_r)
@@ -188,10 +230,21 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     theirs.close()
     os.close(status_w)
     filt.close()
+    watcher = guard_kill = -1
+    if host_pid:
+        assert sb.cgroup is not None          # run() made it, with cgroup.kill
+        try:
+            sb.cgroup.add(pid)        # before the watcher can kill the group: init in it first
+            watcher = _start_watcher(sb.cgroup, pid)   # before any thread starts (the FUSE server's)
+            guard_kill = sb.cgroup.kill_fd()           # opened as root: written as the workload's uid
+        except BaseException:
+            _kill(pid)
+            _waitpid(pid)
+            raise
     if proc_fuse is not None:
         proc_fuse.start(sb.proc_view)
     sb.init_pid = pid
-    if sb.cgroup is not None and not cfg.pid1:
+    if sb.cgroup is not None and not cfg.pid1 and not host_pid:
         sb.cgroup.add(pid)    # before init forks the workload: it waits for our "G"
 
     def forward(sig, _frame):
@@ -229,6 +282,9 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         effective = limit if cfg.uid == 0 else 0     # until the first call says otherwise
         native.become(host_id(cfg.uid_map, cfg.uid), host_id(cfg.gid_map, cfg.gid), effective)
         became = True
+        if guard_kill >= 0:
+            _guard_watcher(watcher, guard_kill)
+            guard_kill = -1                            # the guard's now
         os.umask(0)           # handlers apply the tracee's umask themselves
         try:
             plat.serve(sb, pid, listener, dispatcher)
@@ -244,6 +300,10 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
             native.act_reset()
         ours.close()
         _, wstatus = _waitpid(pid)
+        if guard_kill >= 0:
+            os.close(guard_kill)
+        if watcher >= 0:
+            _stop_watcher(watcher)
         if proc_fuse is not None:
             proc_fuse.close()
         if relay is not None:
@@ -302,6 +362,93 @@ def _fork_into_new_pid_namespace(join: str | None = None) -> int:
         native.setns(own, CLONE_NEWPID)
         os.close(own)
     return pid
+
+
+def _start_watcher(cg, init_pid: int) -> int:
+    """Fork the watcher (see the header); return a pidfd of it."""
+    kill_fd = cg.kill_fd()
+    fds = [kill_fd]
+    try:
+        fds.append(os.pidfd_open(os.getpid()))
+        fds.append(os.pidfd_open(init_pid))     # our child, not reaped yet: this very process
+        wpid = os.fork()
+        if wpid == 0:
+            try:
+                _watch(kill_fd, fds[1:])
+            finally:
+                os._exit(0)
+        return os.pidfd_open(wpid)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _watch(kill_fd: int, pidfds: list[int]) -> None:
+    """The watcher: wait until the sentry or init ends, then kill the
+    sandbox's cgroup.  Holds nothing else: no stdio of the container's (an
+    engine waits for its end), no socket of init's; ignores the signals a
+    terminal or an engine sends the sentry's group; non-dumpable."""
+    native.prctl(PR_SET_DUMPABLE, 0)
+    native.hide_cmdline("pysandbox-watch")
+    for sig in FORWARDED + (signal.SIGPIPE, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(sig, signal.SIG_IGN)
+    null = os.open("/dev/null", os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    keep = {0, 1, 2, kill_fd, *pidfds}
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in keep:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
+    p = select.poll()
+    for fd in pidfds:
+        p.register(fd, select.POLLIN)
+    while not p.poll():
+        pass
+    try:
+        os.write(kill_fd, b"1")
+    except OSError:
+        pass                          # removed already: the sentry ended it
+
+
+def _guard_watcher(watcher: int, kill_fd: int) -> None:
+    """The other way round: a thread of ours (blocked in poll, so it costs
+    the dispatch loop nothing) kills the group if the watcher ends first.
+    A root container may signal any host process (CAP_KILL, as under runc
+    with hostPID), ours too; killing either of us ends the sandbox.  Takes
+    kill_fd."""
+    pidfd = os.dup(watcher)
+
+    def guard() -> None:
+        try:
+            p = select.poll()
+            p.register(pidfd, select.POLLIN)
+            while not p.poll():
+                pass
+            os.write(kill_fd, b"1")
+        except OSError:
+            pass                      # the group is gone: the sandbox ended
+        finally:
+            os.close(pidfd)
+            os.close(kill_fd)
+    threading.Thread(target=guard, name="pysandbox-watch-guard", daemon=True).start()
+
+
+def _stop_watcher(pidfd: int) -> None:
+    """The sandbox is over: end the watcher and reap it (if waitpid(-1) has
+    not already); a pidfd never names a recycled pid."""
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
+    except ChildProcessError:
+        pass
+    finally:
+        os.close(pidfd)
 
 
 def exit_code(wstatus: int) -> int:

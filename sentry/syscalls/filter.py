@@ -22,9 +22,14 @@ from sentry.syscalls.model import Action, Row
 NEEDED_BEFORE_SERVING = frozenset({"sendmsg"})
 
 
-def filter_action(row: Row, trace_all: bool, intercept: int, strict_fs: bool = False) -> tuple[int, int]:
+def filter_action(row: Row, trace_all: bool, intercept: int, strict_fs: bool = False,
+                  host_pid: bool = False) -> tuple[int, int]:
     """(libseccomp action, errno) for one row; `intercept` is the
-    platform's (NOTIFY for seccomp_notify, TRACE for ptrace)."""
+    platform's (NOTIFY for seccomp_notify, TRACE for ptrace); host_pid: a
+    container in the host's pid namespace (table.HOST_PID_DENIED)."""
+    from sentry.syscalls.table import HOST_PID_DENIED
+    if host_pid and row.name in HOST_PID_DENIED:
+        return A_ERRNO, HOST_PID_DENIED[row.name]
     action = row.action_in(strict_fs)
     if action is Action.DENY:
         return A_ERRNO, row.errno
@@ -35,14 +40,15 @@ def filter_action(row: Row, trace_all: bool, intercept: int, strict_fs: bool = F
     return intercept, 0
 
 
-def build(rows, trace_all: bool = False, intercept: int = A_NOTIFY, strict_fs: bool = False) -> FilterCtx:
+def build(rows, trace_all: bool = False, intercept: int = A_NOTIFY, strict_fs: bool = False,
+          host_pid: bool = False) -> FilterCtx:
     """The table as a filter; `intercept` is the platform's action for
     emulated and observed rows (Platform.intercept); strict_fs: the fs mode
-    (model.Row.fs_mode)."""
+    (model.Row.fs_mode); host_pid: see filter_action."""
     f = native.filter_new(errno.ENOSYS)
     try:
         for row in rows:
-            action, err = filter_action(row, trace_all, intercept, strict_fs)
+            action, err = filter_action(row, trace_all, intercept, strict_fs, host_pid)
             # An allow-rule on a call that is allowed anyway says nothing.
             rules = [r for r in row.arg_rules if not (r.allow and action == A_ALLOW)]
             if (action, err) == (A_ERRNO, errno.ENOSYS) and not rules:

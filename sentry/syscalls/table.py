@@ -54,6 +54,14 @@ O_PATH_NATIVE_2 = (ArgRule(2, O_PATH, allow=True),)
 FSE = "done by the sentry in the sandbox view"
 NO_NEW_NS_CLONE = (ArgRule(0, CLONE_NS_FLAGS, errno.EPERM),)
 
+# A container in the host's pid namespace (OCI: no pid entry; CRI: pid
+# NODE) can name every host process.  What takes ptrace access to another
+# process is refused then too, as ptrace itself always is: pidfd_getfd
+# would copy the fds of any dumpable host process with the caller's uid.
+# Signals, scheduling and rlimits of other processes stay the kernel's to
+# check (uid, the container's capabilities), as under runc.
+HOST_PID_DENIED = {"pidfd_getfd": errno.EPERM}
+
 # Notes shared by many rows (each < 70 chars).
 FD = "fd I/O"
 FDT = "fd table"
@@ -65,7 +73,7 @@ NET = "sockets: confined by the sandbox network namespace"
 IPC = "SysV IPC: confined by the sandbox IPC namespace"
 MQ = "POSIX mqueues: confined by the sandbox IPC namespace"
 SIG = "signals"
-KILL = "signals: the sandbox pid namespace limits the targets"
+KILL = "signals: the pid ns, or the kernel's checks (host pid), limit targets"
 PROC = "processes"
 PIDNS = "ids as seen in the sandbox pid namespace"
 ID = "identity: confined by dropped capabilities"
@@ -469,7 +477,7 @@ ROWS: tuple[Row, ...] = (
     D(435, "clone3", errno.ENOSYS, "flags in memory, unseen by BPF; glibc falls back"),
     P(436, "close_range", FDT),
     P(437, "openat2", PATH),
-    P(438, "pidfd_getfd", "copies an fd; kernel checks ptrace access"),
+    P(438, "pidfd_getfd", "copies an fd; kernel checks ptrace access; EPERM with host pid"),
     F(439, "faccessat2", stat.faccessat2, FSE),
     P(440, "process_madvise", "memory advice for a pidfd's process"),
     P(441, "epoll_pwait2", EPOLL),

@@ -493,13 +493,14 @@ class Pod:
     """A pod with the runtime handler `pysandbox`, as a kubelet asks for it
     (namespace_options.pid = CONTAINER unless shareProcessNamespace)."""
 
-    def __init__(self, rt, name: str, log_dir: Path):
+    def __init__(self, rt, name: str, log_dir: Path, pid=None):
         pb = rt.pb
         self.rt, self.pb, self.log_dir = rt, pb, log_dir
+        self.pid = pb.CONTAINER if pid is None else pid         # the kubelet sends the pod's to its containers
         cfg = pb.PodSandboxConfig(hostname=f"{name}-host", log_directory=str(log_dir))
         cfg.metadata.name, cfg.metadata.namespace, cfg.metadata.uid = name, "default", f"uid-{name}"
         cfg.linux.cgroup_parent = rt.cd.pods_cgroup
-        cfg.linux.security_context.namespace_options.pid = pb.CONTAINER
+        cfg.linux.security_context.namespace_options.pid = self.pid
         self.cfg = cfg
         self.id = rt.RunPodSandbox(pb.RunPodSandboxRequest(config=cfg, runtime_handler="pysandbox"),
                                    timeout=60).pod_sandbox_id
@@ -515,7 +516,7 @@ class Pod:
         cfg = pb.ContainerConfig(command=command, log_path=f"{name}.log")
         cfg.metadata.name = name
         cfg.image.image = BUSYBOX_IMAGE
-        cfg.linux.security_context.namespace_options.pid = pb.CONTAINER
+        cfg.linux.security_context.namespace_options.pid = self.pid
         cid = self.rt.CreateContainer(pb.CreateContainerRequest(pod_sandbox_id=self.id, config=cfg,
                                                                 sandbox_config=self.cfg), timeout=60).container_id
         self.rt.StartContainer(pb.StartContainerRequest(container_id=cid), timeout=60)
@@ -608,3 +609,55 @@ def test_cri_exec_and_stop(cri, tmp_path):
         assert not os.path.exists(f"/proc/{sentry}")
     finally:
         pod.remove()
+
+
+def test_cri_host_pid_pod(cri, tmp_path):
+    """hostPID (pid NODE) through containerd: its configs come without a pid
+    namespace entry, which pysandbox-oci reads as runc does.  The container
+    sees the host's processes and runs in the host's pid namespace; on
+    StopContainer nothing of it is left, a double-forked daemon included."""
+    host = subprocess.Popen(["sleep", "2997"])
+    pod = Pod(cri, "pysbk-hostpid", tmp_path, pid=cri.pb.NODE)
+    try:
+        _, info = pod.status()
+        _assert_sentry_under_shim(info["pid"])
+        cid = pod.create("viewer", ["sh", "-c", "(setsid sleep 2998 &); exec sleep 2999"])
+        st, info = pod.container(cid)
+        assert st.state == cri.pb.CONTAINER_RUNNING
+        _assert_sentry_under_shim(info["pid"])
+        # containerd (1.6) writes no pid entry for the pause container, and for
+        # the container the path of the pause container's pid namespace, by
+        # the pid `state` gave (its sentry's): both mean the host's.
+        host_ns = os.readlink("/proc/self/ns/pid")
+        for task, want in ((pod.id, []), (cid, [f"/proc/{pod.status()[1]['pid']}/ns/pid"])):
+            state = json.loads(Path(f"{cri.cd.base}/oci/{CRI_NS}/{task}/state.json").read_text())
+            config = json.loads(Path(state["bundle"], "config.json").read_text())
+            assert [n.get("path") for n in config["linux"]["namespaces"] if n["type"] == "pid"] == want, config
+            assert os.readlink(f"/proc/{state['init_pid']}/ns/pid") == host_ns
+        r = cri.ExecSync(cri.pb.ExecSyncRequest(container_id=cid, timeout=20, cmd=[
+            "sh", "-c", f"cat /proc/{host.pid}/cmdline; echo; readlink /proc/self/ns/pid"]), timeout=60)
+        assert r.stdout.decode().split("\n")[:2] == ["sleep\0" "2997\0", os.readlink("/proc/self/ns/pid")], r
+        end = time.monotonic() + 10
+        while not _by_cmdline(["sleep", "2998"]):
+            assert time.monotonic() < end, "the daemon did not start"
+            time.sleep(0.05)
+        cri.StopContainer(cri.pb.StopContainerRequest(container_id=cid, timeout=2), timeout=60)
+        st, _ = pod.container(cid)
+        assert (st.state, st.exit_code) == (cri.pb.CONTAINER_EXITED, 128 + signal.SIGTERM), st
+        assert not _by_cmdline(["sleep", "2998"]) and not _by_cmdline(["sleep", "2999"])
+    finally:
+        pod.remove()
+        host.kill()
+        host.wait()
+
+
+def _by_cmdline(argv: list[str]) -> list[int]:
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if cmdline(int(name)) == argv:
+                    out.append(int(name))
+            except OSError:
+                pass
+    return out

@@ -171,10 +171,24 @@ def test_namespaces(image):
     host = ocispec.build(cfg, container_id="c", pod=_pod(host_network=True), image=image, rootfs="/r",
                          cgroups_path="/x/c", pod_files={})
     assert not any(n["type"] == "network" for n in host.spec["linux"]["namespaces"])
-    for mode in (api_pb2.NODE, api_pb2.TARGET):
+    cfg.linux.security_context.namespace_options.pid = api_pb2.TARGET
+    with pytest.raises(Unimplemented, match="pid TARGET"):
+        build()
+    # pid NODE: only in a host-pid pod, and then no pid entry (the host's)
+    cfg.linux.security_context.namespace_options.pid = api_pb2.NODE
+    with pytest.raises(InvalidArgument, match="pid NODE: the pod was not created with the host pid"):
+        build()
+    host_pid = _pod()
+    host_pid.host_pid = True
+    for mode in (api_pb2.NODE, api_pb2.POD):     # POD: the pod's pid namespace, the host's
         cfg.linux.security_context.namespace_options.pid = mode
-        with pytest.raises(Unimplemented, match="pid"):
-            build()
+        ns = ocispec.build(cfg, container_id="c", pod=host_pid, image=image, rootfs="/r", cgroups_path="/x/c",
+                           pod_files={}).spec["linux"]["namespaces"]
+        assert not any(n["type"] == "pid" for n in ns), ns
+    cfg.linux.security_context.namespace_options.pid = api_pb2.CONTAINER
+    ns = ocispec.build(cfg, container_id="c", pod=host_pid, image=image, rootfs="/r", cgroups_path="/x/c",
+                       pod_files={}).spec["linux"]["namespaces"]
+    assert {"type": "pid"} in ns
 
 
 def test_pid_and_ipc_namespace_modes(image):
