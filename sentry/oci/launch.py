@@ -22,12 +22,11 @@ reported, so a failed command leaves no process and no state directory.
 """
 from __future__ import annotations
 
+import _socket  # not socket: see sentry/sandbox/protocol.py
 import array
 import os
 import signal
-import socket
 import sys
-import traceback
 
 from sentry import native
 from sentry.abi.linux import CLONE_NEWUTS
@@ -43,7 +42,7 @@ class OciLife(Lifecycle):
     createRuntime hooks, the console socket, exit.json."""
 
     def __init__(self, d: Dir, st: State, sp: ocispec.Spec, report: int | None, gate: bool,
-                 console: socket.socket | None):
+                 console: _socket.socket | None):
         self.st, self.spec, self.report, self.console_sock = st, sp, report, console
         self.dir_fd = os.open(d.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.fifo = os.open(d.fifo, os.O_RDWR | os.O_CLOEXEC) if gate else -1
@@ -99,7 +98,7 @@ class OciLife(Lifecycle):
         if self.console_sock is None:
             return False
         try:
-            self.console_sock.sendmsg([b"/dev/ptmx"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+            self.console_sock.sendmsg([b"/dev/ptmx"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
                                                         array.array("i", [master]))])
         except OSError as e:
             raise SandboxError(f"--console-socket: cannot send the terminal: {e.strerror}") from None
@@ -124,7 +123,7 @@ def _oom_score_adj(pid: int, value: int) -> None:
 def _uts_hostname(path: str | None) -> str:
     """The hostname in the uts namespace at path (None: ours)."""
     if path is None:
-        return socket.gethostname()
+        return _socket.gethostname()
     own = os.open("/proc/self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
     try:
         target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -134,7 +133,7 @@ def _uts_hostname(path: str | None) -> str:
     try:
         native.setns(target, CLONE_NEWUTS)
         try:
-            return socket.gethostname()
+            return _socket.gethostname()
         finally:
             native.setns(own, CLONE_NEWUTS)
     finally:
@@ -206,12 +205,12 @@ def _shared_pid_namespace(root: str, path: str) -> str | None:
     return None
 
 
-def _connect_console(path: str | None) -> socket.socket | None:
+def _connect_console(path: str | None) -> _socket.socket | None:
     if not path:
         return None
     from sentry import inputs
     inputs.check_socket(path, "--console-socket")
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         s.connect(path)
     except OSError as e:
@@ -284,6 +283,7 @@ def _sentry(body, make_life) -> None:
     except SandboxError as e:
         _fail(life, str(e))
     except BaseException:
+        import traceback  # only on this path: ~1 ms of every create
         _fail(life, "internal error in the sentry:\n" + traceback.format_exc())
     finally:
         try:
@@ -441,7 +441,7 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
 
 
 class _ExecLife(OciLife):
-    def __init__(self, report: int | None, console: socket.socket | None):
+    def __init__(self, report: int | None, console: _socket.socket | None):
         self.report, self.console_sock, self.reported = report, console, False
         self.fifo = -1
 
