@@ -61,5 +61,7 @@ def run(args) -> int:
     normalise(cfg)
     if os.geteuid() != 0:
         raise SandboxError("pysandbox run needs root (it creates namespaces and mounts)")
+    from sentry.cli.main import imports_done
     from sentry.sandbox.lifecycle import run as run_sandbox
+    imports_done()
     return run_sandbox(cfg)

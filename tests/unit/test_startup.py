@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
+import textwrap
 
 from conftest import BIN, PYSANDBOX
 
@@ -39,3 +41,17 @@ def test_the_oci_runtimes_light_commands_load_no_sandbox_code(tmp_path):
     assert "sentry.oci.container" in mods
     assert mods & (KEPT_OFF - {"sentry.oci.spec", "json"}) == set()
     assert mods & {"sentry.sandbox.config", "sentry.sandbox.mounts", "sentry.vfs.fuse", "sentry._native"} == set()
+
+
+def test_the_collector_is_off_only_while_the_modules_load():
+    # A sentry serving a sandbox for hours must collect cycles again.
+    probe = textwrap.dedent("""
+        import gc, sys
+        from sentry.cli import main
+        assert not gc.isenabled()
+        import sentry.sandbox.lifecycle as lifecycle
+        lifecycle.run = lambda cfg: 0 if gc.isenabled() and gc.get_freeze_count() else 3
+        sys.exit(main.main(["run", "--", "/bin/true"]) or main.main(["syscalls", "--format", "csv"]) * 0)
+    """)
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-2000:]
