@@ -77,6 +77,7 @@ class State:
     platform: str = "seccomp"
     owner: str = ""
     started: str = ""            # set by the sentry when `start` releases it
+    watcher: int = 0             # host pid: the sentry's watcher (sentry/sandbox/lifecycle.py)
 
     def oci(self, status: str) -> dict:
         """The runtime-spec state object (`state`'s output)."""
@@ -129,7 +130,8 @@ class Dir:
 _STATE_TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str, "bundle": str, "rootfs": str, "created": str, "pid": int, "pid_start": int, "init_pid": int,
     "init_start": int, "pid1": bool,
-    "cgroup": (str, type(None)), "annotations": dict, "hooks": dict, "platform": str, "owner": str, "started": str}
+    "cgroup": (str, type(None)), "annotations": dict, "hooks": dict, "platform": str, "owner": str, "started": str,
+    "watcher": int}
 
 
 def _state(data: dict, where: str) -> State:

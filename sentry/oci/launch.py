@@ -31,6 +31,7 @@ import sys
 from sentry import native
 from sentry.abi.linux import CLONE_NEWUTS
 from sentry.errors import SandboxError
+from sentry.handlers import current
 from sentry.oci import spec as ocispec
 from sentry.oci.container import Dir, State, now, run_hooks, start_time, write_json
 from sentry.sandbox import protocol
@@ -53,6 +54,7 @@ class OciLife(Lifecycle):
         st.pid, st.pid_start, st.init_pid = os.getpid(), start_time(os.getpid()), init_pid
         st.init_start, st.pid1 = start_time(init_pid), self.spec.cfg.pid1
         st.cgroup = self.spec.cfg.cgroup_path     # the sentry may have named it (host pid: it always has one)
+        st.watcher = current.sandbox.watcher_pid  # host pid: an exec guards it too (handlers/signals.py)
         if self.spec.oom_score_adj is not None:
             _oom_score_adj(init_pid, self.spec.oom_score_adj)
         write_json(self.dir_fd, "state.json", st.__dict__)
@@ -404,6 +406,7 @@ def exec_process(root: str, cid: str, process: dict, detach: bool, pid_file: str
     cfg.exec_in = st.init_pid
     cfg.pid1 = False          # a member of the container's pid namespace, under an init of its own
     cfg.cgroup_path = st.cgroup    # the container's (one the sentry named, for a host-pid container)
+    cfg.guard_pids = (st.pid, st.watcher)
     if cfg.uid_map:
         from sentry.oci.container import workload_pid
         pid = workload_pid(st)

@@ -81,6 +81,7 @@ class RunConfig:
     host_ns: frozenset = frozenset()  # "ipc"/"uts" the OCI config leaves out: the host's are kept
     pid1: bool = False               # OCI, a pid namespace of its own: the workload is its pid 1 (init.py)
     host_pid: bool = False           # OCI, no pid namespace entry: the host's (lifecycle.py: the cgroup ends it)
+    guard_pids: tuple = ()           # OCI exec, host pid: the container's sentry and watcher (handlers/signals.py)
     check_exec: bool = False         # OCI: args[0] must resolve before `create` returns, as runc's lookup
     no_new_privs: bool = True        # OCI process.noNewPrivileges: false lets setuid binaries gain privileges
 

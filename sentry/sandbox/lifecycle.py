@@ -110,6 +110,9 @@ def handlers_and_kinds(sb: Sandbox, rows=None):
     kinds = {}
     blocking = set()
     for row in rows or table.ROWS:
+        if sb.host_pid and row.name in table.HOST_PID_GUARDED:
+            handlers[row.nr] = table.HOST_PID_GUARDED[row.name]
+            continue
         if row.action_in(sb.strict_fs) in (Action.EMULATE, Action.OBSERVE):
             handlers[row.nr] = row.handler
             if row.blocking:
@@ -235,7 +238,7 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
         assert sb.cgroup is not None          # run() made it, with cgroup.kill
         try:
             sb.cgroup.add(pid)        # before the watcher can kill the group: init in it first
-            watcher = _start_watcher(sb.cgroup, pid)   # before any thread starts (the FUSE server's)
+            watcher, sb.watcher_pid = _start_watcher(sb.cgroup, pid)   # before any thread starts (FUSE's)
             guard_kill = sb.cgroup.kill_fd()           # opened as root: written as the workload's uid
         except BaseException:
             _kill(pid)
@@ -244,6 +247,10 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     if proc_fuse is not None:
         proc_fuse.start(sb.proc_view)
     sb.init_pid = pid
+    if cfg.host_pid:
+        sb.host_pid = True
+        sb.guarded = frozenset(p for p in (os.getpid(), sb.watcher_pid, *cfg.guard_pids) if p > 0)
+        sb.guarded_groups = frozenset(_pgid(p) for p in sb.guarded) - {0}
     if sb.cgroup is not None and not cfg.pid1 and not host_pid:
         sb.cgroup.add(pid)    # before init forks the workload: it waits for our "G"
 
@@ -364,8 +371,15 @@ def _fork_into_new_pid_namespace(join: str | None = None) -> int:
     return pid
 
 
-def _start_watcher(cg, init_pid: int) -> int:
-    """Fork the watcher (see the header); return a pidfd of it."""
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return 0
+
+
+def _start_watcher(cg, init_pid: int) -> tuple[int, int]:
+    """Fork the watcher (see the header); return a pidfd of it and its pid."""
     kill_fd = cg.kill_fd()
     fds = [kill_fd]
     try:
@@ -377,7 +391,7 @@ def _start_watcher(cg, init_pid: int) -> int:
                 _watch(kill_fd, fds[1:])
             finally:
                 os._exit(0)
-        return os.pidfd_open(wpid)
+        return os.pidfd_open(wpid), wpid
     finally:
         for fd in fds:
             os.close(fd)

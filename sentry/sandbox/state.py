@@ -35,6 +35,13 @@ class Sandbox:
     mounts: list = field(default_factory=list)   # (source, mountpoint, fstype, options), as shown inside
     uid_map: list = field(default_factory=list)  # the workload's user namespace, if any (RunConfig)
     gid_map: list = field(default_factory=list)
+    # The host's pid namespace (RunConfig.host_pid): signals to these are
+    # refused (handlers/signals.py); the sentry, its watcher, and for an
+    # exec the container's sentry and watcher too.
+    host_pid: bool = False
+    watcher_pid: int = 0
+    guarded: frozenset = frozenset()
+    guarded_groups: frozenset = frozenset()
     sentry: native.Sentry = field(default_factory=native.Sentry, repr=False)   # what the C loop serves with
     _uts: bytes | None = field(default=None, repr=False)
     _info_cache: dict | None = field(default=None, repr=False)

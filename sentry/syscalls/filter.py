@@ -27,9 +27,11 @@ def filter_action(row: Row, trace_all: bool, intercept: int, strict_fs: bool = F
     """(libseccomp action, errno) for one row; `intercept` is the
     platform's (NOTIFY for seccomp_notify, TRACE for ptrace); host_pid: a
     container in the host's pid namespace (table.HOST_PID_DENIED)."""
-    from sentry.syscalls.table import HOST_PID_DENIED
+    from sentry.syscalls.table import HOST_PID_DENIED, HOST_PID_GUARDED
     if host_pid and row.name in HOST_PID_DENIED:
         return A_ERRNO, HOST_PID_DENIED[row.name]
+    if host_pid and row.name in HOST_PID_GUARDED:
+        return intercept, 0
     action = row.action_in(strict_fs)
     if action is Action.DENY:
         return A_ERRNO, row.errno

@@ -30,7 +30,7 @@ from __future__ import annotations
 import errno
 
 from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH
-from sentry.handlers import attrs, dirs, fileopen, identity, inotify, stat, sysinfo, times, uts, xattr
+from sentry.handlers import attrs, dirs, fileopen, identity, inotify, signals, stat, sysinfo, times, uts, xattr
 from sentry.sandbox import synthesized
 from sentry.syscalls.model import Action, ArgRule, D, E, F, O, P, Row
 
@@ -59,8 +59,14 @@ NO_NEW_NS_CLONE = (ArgRule(0, CLONE_NS_FLAGS, errno.EPERM),)
 # process is refused then too, as ptrace itself always is: pidfd_getfd
 # would copy the fds of any dumpable host process with the caller's uid.
 # Signals, scheduling and rlimits of other processes stay the kernel's to
-# check (uid, the container's capabilities), as under runc.
-HOST_PID_DENIED = {"pidfd_getfd": errno.EPERM}
+# check (uid, the container's capabilities), as under runc, except that
+# the sandbox's own keepers (the sentry, its watcher) are not targets: the
+# kill family is notified and handlers/signals.py refuses those, and
+# pidfd_send_signal, whose target is an fd that could be swapped after a
+# check, is refused outright (ENOSYS, so callers fall back to kill(2)).
+HOST_PID_DENIED = {"pidfd_getfd": errno.EPERM, "pidfd_send_signal": errno.ENOSYS}
+HOST_PID_GUARDED = {"kill": signals.kill, "tkill": signals.tkill, "tgkill": signals.tgkill,
+                    "rt_sigqueueinfo": signals.rt_sigqueueinfo, "rt_tgsigqueueinfo": signals.tgkill}
 
 # Notes shared by many rows (each < 70 chars).
 FD = "fd I/O"
@@ -73,7 +79,7 @@ NET = "sockets: confined by the sandbox network namespace"
 IPC = "SysV IPC: confined by the sandbox IPC namespace"
 MQ = "POSIX mqueues: confined by the sandbox IPC namespace"
 SIG = "signals"
-KILL = "signals: the pid ns, or the kernel's checks (host pid), limit targets"
+KILL = "signals: the pid ns limits targets (host pid: sentry's refused)"
 PROC = "processes"
 PIDNS = "ids as seen in the sandbox pid namespace"
 ID = "identity: confined by dropped capabilities"

@@ -64,6 +64,47 @@ int main(int argc, char **argv) {
 """
 
 
+# Every way to signal the sandbox's keepers, given the sentry, the watcher,
+# a thread of the sentry and a host process: the errno's name or ok, one
+# per line.  Signal 0 throughout: a check that would not refuse kills
+# nothing (kill -1 as root reaches the whole host).
+KEEPERS = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static const char *res(long r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
+int main(int argc, char **argv) {
+    pid_t s = atoi(argv[1]), w = atoi(argv[2]), t = atoi(argv[3]), h = atoi(argv[4]);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    si.si_code = SI_QUEUE;                  /* what sigqueue(3) sends: allowed to other processes */
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    printf("kill-sentry %s\n", res(kill(s, 0)));
+    printf("kill-watcher %s\n", res(kill(w, 0)));
+    printf("kill-group %s\n", res(kill(-getpgid(s), 0)));
+    printf("kill-all %s\n", res(kill(-1, 0)));
+    printf("tkill %s\n", res(syscall(SYS_tkill, t, 0)));
+    printf("tgkill %s\n", res(syscall(SYS_tgkill, s, t, 0)));
+    printf("sigqueue %s\n", res(syscall(SYS_rt_sigqueueinfo, w, 0, &si)));
+    printf("tgsigqueue %s\n", res(syscall(SYS_rt_tgsigqueueinfo, s, t, 0, &si)));
+    long fd = syscall(SYS_pidfd_open, s, 0);
+    printf("pidfd_send_signal %s\n", res(syscall(SYS_pidfd_send_signal, fd, 0, 0, 0)));
+    printf("kill-host %s\n", res(kill(h, 0)));
+    printf("tkill-host %s\n", res(syscall(SYS_tkill, h, 0)));
+    return 0;
+}
+"""
+REFUSED = {"kill-sentry": "EPERM", "kill-watcher": "EPERM", "kill-group": "EPERM", "kill-all": "EPERM",
+           "tkill": "EPERM", "tgkill": "EPERM", "sigqueue": "EPERM", "tgsigqueue": "EPERM",
+           "pidfd_send_signal": "ENOSYS", "kill-host": "ok", "tkill-host": "ok"}
+
+
 def host_pid_config(b, args, **changes):
     cfg = json.loads((b / "config.json").read_text())
     namespaces = [n for n in cfg["linux"]["namespaces"] if n["type"] != "pid"]
@@ -151,7 +192,7 @@ def test_ptrace_refused_signals_as_the_kernel_checks(bundle, root, probe, host_s
     r = oci(root, "run", "--bundle", bundle, "pr2")
     out = dict(line.split(" ", 1) for line in r.stdout.splitlines())
     assert (out["kill0"], out["kill"], out["pidfd_send_signal"], out["ptrace"]) == \
-        ("EPERM", "EPERM", "EPERM", "EPERM"), r.stdout
+        ("EPERM", "EPERM", "ENOSYS", "EPERM"), r.stdout           # pidfd_send_signal: refused in this mode
     assert host_sleep[0].poll() is None                    # still running
     host_pid_config(bundle, [probe, str(user_target)], process__user={"uid": 1000, "gid": 1000})
     r = oci(root, "run", "--bundle", bundle, "pr3")
@@ -161,15 +202,16 @@ def test_ptrace_refused_signals_as_the_kernel_checks(bundle, root, probe, host_s
 
 
 def test_a_non_root_container_and_its_own_sandbox(bundle, root):  # noqa: F811
-    """Its sentry serves with its uids: it may signal it (and kill its own
-    sandbox), not read its fds or environment; its init is root's."""
+    """Its sentry serves with its uids, which the kernel would let it
+    signal: the sentry refuses that (handlers/signals.py); it cannot read
+    the sentry's fds or environment; its init is root's."""
     host_pid_config(bundle, ["sh", "-c", "I=$PPID; S=$(grep PPid /proc/$I/status | cut -f2); "
-                                         "kill -0 $S && echo sentry-signalled; kill -0 $I || echo init-refused; "
+                                         "kill -0 $S || echo sentry-refused; kill -0 $I || echo init-refused; "
                                          "ls /proc/$S/fd || echo fd-refused; cat /proc/$S/environ || echo env-refused"],
                     process__user={"uid": 1000, "gid": 1000})
     r = oci(root, "run", "--bundle", bundle, "nr")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == ["sentry-signalled", "init-refused", "fd-refused", "env-refused"], r.stdout + r.stderr
+    assert r.stdout.split() == ["sentry-refused", "init-refused", "fd-refused", "env-refused"], r.stdout + r.stderr
 
 
 def test_the_cgroup_ends_it_with_its_process(bundle, root):  # noqa: F811
@@ -280,3 +322,41 @@ def test_without_a_cgroups_path_the_sentry_names_one(bundle, root):  # noqa: F81
     wait_status(root, "nc", "stopped")
     assert oci(root, "delete", "nc").returncode == 0
     assert not cgroup_dirs("/" + name)
+
+
+
+def test_the_container_cannot_signal_its_keepers(bundle, root, cc, host_sleep):  # noqa: F811
+    """Root in the host's pid namespace may signal any host process (the
+    kernel's checks, as under runc), but not the sentry, its watcher or
+    their group, nor everything at once: killing both would leave the
+    container running with no one to end it."""
+    shutil.copy(cc(KEEPERS, "keepers"), bundle / "rootfs" / "bin" / "keepers")
+    find = ("I=$PPID; S=$(grep PPid /proc/$I/status | cut -f2); "
+            "for c in $(cat /proc/$S/task/$S/children); do "
+            "case $(tr '\\0' ' ' < /proc/$c/cmdline) in pysandbox-watch*) W=$c;; esac; done; "
+            "T=$(ls /proc/$S/task | grep -v \"^$S$\" | head -n 1); ")
+    host_pid_config(bundle, ["sh", "-c", find + f"exec /bin/keepers $S $W $T {host_sleep[0].pid}"])
+    r = oci(root, "run", "--bundle", bundle, "kp1")
+    assert r.returncode == 0, r.stderr
+    assert dict(line.split(" ", 1) for line in r.stdout.splitlines()) == REFUSED, r.stdout
+    assert host_sleep[0].poll() is None
+
+
+def test_an_exec_cannot_signal_the_containers_keepers(bundle, root, cc, host_sleep):  # noqa: F811
+    """An exec has a sentry of its own; the container's sentry and watcher
+    (state.json records the watcher) are guarded for it too."""
+    shutil.copy(cc(KEEPERS, "keepers"), bundle / "rootfs" / "bin" / "keepers")
+    host_pid_config(bundle, ["sleep", "1011"])
+    assert oci(root, "create", "--bundle", bundle, "kp2").returncode == 0
+    assert oci(root, "start", "kp2").returncode == 0
+    st = wait_status(root, "kp2", "running")
+    sentry, watcher = st["pid"], json.loads((root / "kp2" / "state.json").read_text())["watcher"]
+    assert open(f"/proc/{watcher}/cmdline", "rb").read().startswith(b"pysandbox-watch")
+    thread = next(int(t) for t in os.listdir(f"/proc/{sentry}/task") if int(t) != sentry)
+    r = oci(root, "exec", "kp2", "/bin/keepers", str(sentry), str(watcher), str(thread), str(host_sleep[0].pid))
+    assert r.returncode == 0, r.stderr
+    assert dict(line.split(" ", 1) for line in r.stdout.splitlines()) == REFUSED, r.stdout
+    assert alive(sentry) and alive(watcher)
+    assert oci(root, "kill", "kp2", "KILL").returncode == 0
+    wait_status(root, "kp2", "stopped")
+    assert oci(root, "delete", "kp2").returncode == 0
