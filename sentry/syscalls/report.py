@@ -7,8 +7,10 @@ import json
 
 from sentry.syscalls import table
 
-# action: in the default fs mode; strict_fs: under --strict-fs (model.Row.fs_mode).
-COLUMNS = ("nr", "name", "action", "strict_fs", "errno", "note")
+# action: in the default fs mode; strict_fs: under --strict-fs (model.Row.fs_mode);
+# host_pid: in a container in the host's pid namespace, where that differs
+# (table.HOST_PID_DENIED and HOST_PID_GUARDED), else "".
+COLUMNS = ("nr", "name", "action", "strict_fs", "host_pid", "errno", "note")
 
 
 def _records(conformance=None):
@@ -18,13 +20,22 @@ def _records(conformance=None):
     per = _per_syscall(conformance) if conformance else {}
     for r in table.ROWS:
         rec = {"nr": r.nr, "name": r.name, "action": r.action_in(False).value,
-               "strict_fs": r.action_in(True).value,
+               "strict_fs": r.action_in(True).value, "host_pid": _host_pid(r.name),
                "errno": E.errorcode.get(r.errno, "") if r.errno else "",
                "note": r.note + (" (answered in C)" if r.fast else "")}
         for env, counts in per.items():
             p, n = counts.get(r.name, (0, 0))
             rec[env] = f"{p}/{n}" if n else ""
         yield rec
+
+
+def _host_pid(name: str) -> str:
+    import errno as E
+    if name in table.HOST_PID_DENIED:
+        return f"denied ({E.errorcode[table.HOST_PID_DENIED[name]]})"
+    if name in table.HOST_PID_GUARDED:
+        return "emulated"
+    return ""
 
 
 def _per_syscall(run: dict) -> dict[str, dict[str, tuple[int, int]]]:
@@ -60,9 +71,10 @@ def render(fmt: str) -> str:
         return markdown(recs)
     width = max(len(r["name"]) for r in recs)
     conf_head = "".join(f"{e.upper():<9}" for e in envs)
-    lines = [f"{'NR':>4}  {'NAME':<{width}}  {'ACTION':<11}  {'STRICT-FS':<11}  {'ERRNO':<7}  {conf_head}NOTE"]
+    lines = [f"{'NR':>4}  {'NAME':<{width}}  {'ACTION':<11}  {'STRICT-FS':<11}  {'HOST-PID':<15}  {'ERRNO':<7}  "
+             f"{conf_head}NOTE"]
     lines += [f"{r['nr']:>4}  {r['name']:<{width}}  {r['action']:<11}  "
-              f"{r['strict_fs'] if r['strict_fs'] != r['action'] else '':<11}  {r['errno']:<7}  "
+              f"{r['strict_fs'] if r['strict_fs'] != r['action'] else '':<11}  {r['host_pid']:<15}  {r['errno']:<7}  "
               + "".join(f"{r[e]:<9}" for e in envs) + r["note"] for r in recs]
     lines.append(summary_line(recs))
     lines.append(summary_line(recs, "strict_fs"))
@@ -84,8 +96,12 @@ def markdown(recs) -> str:
            summary_line(recs, "strict_fs") + ".", "",
            "*action* is what a syscall gets in the default fs mode; *--strict-fs* says what it gets "
            "under `pysandbox run --strict-fs` where that differs (every path call mediated by the "
-           "sentry; see [fs-modes.md](fs-modes.md)).", "",
-           "| nr | name | action | --strict-fs | errno | note |", "| ---: | --- | --- | --- | --- | --- |"]
+           "sentry; see [fs-modes.md](fs-modes.md)).  *host pid* says what it gets in a container in the "
+           "host's pid namespace (an OCI config without a pid entry, the CRI's pid NODE) where that differs "
+           "(see [SECURITY.md](SECURITY.md)).", "",
+           "| nr | name | action | --strict-fs | host pid | errno | note |",
+           "| ---: | --- | --- | --- | --- | --- | --- |"]
     out += [f"| {r['nr']} | `{r['name']}` | {r['action']} | "
-            f"{r['strict_fs'] if r['strict_fs'] != r['action'] else ''} | {r['errno']} | {r['note']} |" for r in recs]
+            f"{r['strict_fs'] if r['strict_fs'] != r['action'] else ''} | {r['host_pid']} | {r['errno']} | "
+            f"{r['note']} |" for r in recs]
     return "\n".join(out) + "\n"
