@@ -223,7 +223,7 @@ def _cgroup_series(sink: _Sink, cg) -> None:
     limits = cg.limits()
     sink.add("container_spec_memory_limit_bytes", limits.memory or 0)
     if limits.cpus is not None:
-        from sentry.sandbox.cgroups import PERIOD_US
+        from sentry.sandbox.limits import PERIOD_US
         period = files.number("cpu.cfs_period_us") if cg.version == 1 else PERIOD_US
         sink.add("container_spec_cpu_period", period)
         sink.add("container_spec_cpu_quota", round(limits.cpus * period))

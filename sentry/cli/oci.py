@@ -341,7 +341,7 @@ def _list(root: str, args) -> int:
 def _update(root: str, args) -> int:
     from sentry import inputs
     from sentry.oci import container as ct
-    from sentry.sandbox.cgroups import parse_memory
+    from sentry.sandbox.limits import parse_memory
     res = {}
     if args.resources is not None:
         if args.resources == "-":

@@ -22,14 +22,10 @@ def _limit(flag: str, parser: str, text: str | None):
     if text is None:
         return None
     try:
-        return getattr(_cgroups(), parser)(text)
+        from sentry.sandbox import limits
+        return getattr(limits, parser)(text)
     except SandboxError as e:
         raise SandboxError(f"{flag}: {e}") from None
-
-
-def _cgroups():
-    from sentry.sandbox import cgroups  # only with limits: it is not small
-    return cgroups
 
 
 def run(args) -> int:

@@ -345,8 +345,9 @@ def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
 def update(d: Dir, res: dict) -> None:
     """`update --resources`: apply a LinuxResources object's memory.limit,
     cpu.quota/period and pids.limit to the running container's cgroup."""
-    from sentry.sandbox.cgroups import Cgroup, Limits
+    from sentry.sandbox.cgroups import Cgroup
     from sentry.sandbox.config import PID_MAX_LIMIT
+    from sentry.sandbox.limits import Limits
     for key in ("memory", "cpu", "pids"):
         if res.get(key) is not None and not isinstance(res[key], dict):
             raise SandboxError(f"update: {key}: expected an object, got {type(res[key]).__name__}")

@@ -427,7 +427,7 @@ def _mounts(cfg: RunConfig, mounts: list, bundle: str) -> None:
             size = None
             for opt in options:
                 if opt.startswith("size="):
-                    from sentry.sandbox.cgroups import parse_memory
+                    from sentry.sandbox.limits import parse_memory
                     try:
                         size = parse_memory(opt[5:])
                     except SandboxError:
@@ -475,7 +475,7 @@ def _linux(cfg: RunConfig, linux: dict) -> None:
     quota = _get(cpu, "quota", int, "linux.resources.cpu.", None)
     period = cpu_period(_get(cpu, "period", int, "linux.resources.cpu.", None), "linux.resources.cpu.period")
     if quota is not None and quota > 0:
-        from sentry.sandbox.cgroups import PERIOD_US
+        from sentry.sandbox.limits import PERIOD_US
         cfg.cpus = quota / period
         if cfg.cpus * PERIOD_US > MAX_QUOTA_US:
             raise SandboxError(f"linux.resources.cpu.quota {quota}: more than the kernel's largest CFS quota")

@@ -45,54 +45,16 @@ import time
 
 from sentry.errors import SandboxError
 from sentry.record import record
+from sentry.sandbox.limits import MIN_QUOTA_US, PERIOD_US, UNLIMITED, Limits
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 V2_CANDIDATES = (CGROUP_ROOT, CGROUP_ROOT + "/unified")   # pure v2, then hybrid
 PARENT = "pysandbox"
 CONTROLLERS = ("memory", "pids", "cpu")
 V1_EXTRA = ("freezer", "cpuacct")     # optional: pause/resume and CPU usage on v1
-PERIOD_US = 100_000
-MIN_QUOTA_US = 1_000
-UNLIMITED = 1 << 62        # v1 reports "no memory limit" as a number at least this big
 REMOVE_WAIT_S = 2.0
 
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
-@record
-class Limits:
-    memory: int | None = None      # bytes
-    cpus: float | None = None      # e.g. 0.5
-    pids: int | None = None
-
-
-def parse_memory(text: str) -> int:
-    """"256M", "1g", "512k", "1.5G", "1048576" -> bytes (binary units)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", text, re.IGNORECASE)
-    value = int(float(m.group(1)) * _UNITS[m.group(2).lower()]) if m else 0
-    if not 0 < value < UNLIMITED:
-        raise SandboxError(f"bad memory limit {text!r}: expected a positive size "
-                           "such as 256M, 1g, 512k or 1048576")
-    return value
-
-
-def parse_cpus(text: str) -> float:
-    """"0.5", "2" -> CPUs' worth of time per period."""
-    value = float(text) if re.fullmatch(r"\s*\d+(\.\d*)?\s*|\s*\.\d+\s*", text) else 0.0
-    if value <= 0:
-        raise SandboxError(f"bad cpu limit {text!r}: expected a positive number such as 0.5 or 2")
-    if value * PERIOD_US < MIN_QUOTA_US:
-        # The kernel refuses a quota under 1 ms: say so now, not at create().
-        raise SandboxError(f"bad cpu limit {text!r}: the smallest is {MIN_QUOTA_US / PERIOD_US}")
-    return value
-
-
-def parse_pids(text: str) -> int:
-    """A positive number of tasks (threads count too)."""
-    if not re.fullmatch(r"\s*\d+\s*", text) or int(text) <= 0:
-        raise SandboxError(f"bad pids limit {text!r}: expected a positive integer")
-    return int(text)
 
 
 def unique_name() -> str:

@@ -117,7 +117,7 @@ def parse_tmpfs(spec: str) -> Tmpfs:
     if opt:
         if not opt.startswith("size="):
             raise SandboxError(f"--tmpfs {spec!r}: expected DST or DST:size=N")
-        from sentry.sandbox.cgroups import parse_memory  # the same size syntax as --memory
+        from sentry.sandbox.limits import parse_memory  # the same size syntax as --memory
         try:
             size = parse_memory(opt[5:])
         except SandboxError:
@@ -151,7 +151,7 @@ def normalise(cfg: RunConfig, host_env=os.environ) -> RunConfig:
     if cfg.pids is not None and not 0 < cfg.pids <= PID_MAX_LIMIT:
         raise SandboxError(f"--pids {cfg.pids}: must be from 1 to {PID_MAX_LIMIT} (the kernel's PID_MAX_LIMIT)")
     if cfg.cpus is not None:
-        from sentry.sandbox.cgroups import PERIOD_US  # only with limits: it is not small
+        from sentry.sandbox.limits import PERIOD_US
         if cfg.cpus * PERIOD_US > MAX_QUOTA_US:
             raise SandboxError(f"--cpus {cfg.cpus:g}: at most {MAX_QUOTA_US // PERIOD_US} "
                                "(the kernel's largest CFS quota)")

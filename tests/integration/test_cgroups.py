@@ -17,7 +17,8 @@ import time
 import pytest
 
 from sentry.errors import SandboxError
-from sentry.sandbox.cgroups import Cgroup, Limits, parse_cpus, parse_memory, parse_pids, unique_name
+from sentry.sandbox.cgroups import Cgroup, unique_name
+from sentry.sandbox.limits import Limits, parse_cpus, parse_memory, parse_pids
 
 MiB = 1 << 20
 
@@ -212,7 +213,8 @@ def test_pids_limit_makes_fork_fail(groups):
 HIDDEN = textwrap.dedent("""
     import json, os, subprocess, sys
     from sentry import native, record
-    from sentry.sandbox.cgroups import Cgroup, Limits
+    from sentry.sandbox.cgroups import Cgroup
+    from sentry.sandbox.limits import Limits
     from sentry.abi.linux import CLONE_NEWNS, MS_PRIVATE, MS_REC
     cg = Cgroup.create(sys.argv[1], Limits(memory=32 << 20, pids=7))
     native.unshare(CLONE_NEWNS)
