@@ -13,7 +13,7 @@ from conftest import BIN, PYSANDBOX
 
 # Each measured at 3 to 13 ms of a ~40 ms start on the 2-vCPU VM, or not
 # needed by `run` at all (the CRI daemon's, the ptrace platform's, --strace's).
-KEPT_OFF = {"dataclasses", "typing", "inspect", "ast", "socket", "selectors", "subprocess",
+KEPT_OFF = {"dataclasses", "typing", "inspect", "ast", "socket", "selectors", "subprocess", "queue",
             "shutil", "traceback", "asyncio", "json", "pyroute2", "grpc", "google.protobuf",
             "ptrace", "sentry.platform.ptrace", "sentry.syscalls.strace", "sentry.sandbox.tty",
             "sentry.images.store", "sentry.oci.spec", "cri_handler"}
