@@ -197,10 +197,14 @@ def status(d: Dir, st: State) -> str:
         try:
             cg = Cgroup.attach(st.cgroup)
         except SandboxError:
-            return "running"
+            return "running" if alive(st) else "stopped"
         try:
             if cg.frozen():
                 return "paused"
+        except OSError:
+            # The group went away after alive() above: the sentry removes it
+            # as the container ends, so it has just ended (or is ending).
+            return "running" if alive(st) else "stopped"
         finally:
             cg.close()
     return "running"

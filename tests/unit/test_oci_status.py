@@ -1,0 +1,29 @@
+"""sentry/oci/container.status when the container ends while it looks:
+the sentry removes the cgroup as it exits, between status's checks."""
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from sentry.oci import container
+from sentry.sandbox import cgroups
+
+
+class _Vanished:
+    """A cgroup whose files are gone (removed after attach)."""
+    def frozen(self) -> bool:
+        raise OSError(errno.ENOENT, "No such file or directory", "/sys/fs/cgroup/freezer/x/freezer.state")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("still_alive, want", [(True, "running"), (False, "stopped")])
+def test_a_cgroup_removed_meanwhile_is_a_container_that_ended(monkeypatch, tmp_path, still_alive, want):
+    answers = iter([True, still_alive])      # alive at the first check, then as given
+    monkeypatch.setattr(container, "alive", lambda st: next(answers))
+    monkeypatch.setattr(cgroups.Cgroup, "attach", classmethod(lambda cls, name: _Vanished()))
+    d = container.Dir(str(tmp_path), "c1")
+    st = container.State(id="c1", bundle="/b", rootfs="/r", created="now", pid=1, cgroup="/x")
+    assert container.status(d, st) == want
