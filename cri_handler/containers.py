@@ -117,14 +117,16 @@ class Containers:
         with rt.op_lock(pod.id):
             if pod.state != POD_READY:
                 raise FailedPrecondition(f"pod sandbox {pod.id} is not ready (stopped)")
-            if "path" in (ocispec.pid_namespace(cfg.linux.security_context, pod) or {}) and \
-                    not podinit.alive(pod.pid_init_pid, pod.pid_init_start):
+            pid_mode = cfg.linux.security_context.namespace_options.pid
+            target_pid_ns = self._target_pid_ns(cfg, pod) if pid_mode == api_pb2.TARGET else None
+            if pid_mode == api_pb2.POD and "path" in (ocispec.pid_namespace(cfg.linux.security_context, pod) or {}) \
+                    and not podinit.alive(pod.pid_init_pid, pod.pid_init_start):
                 # Its /proc/<pid>/ns/pid would be another process's, or nothing.
                 raise FailedPrecondition(f"pod sandbox {pod.id}: the init holding its shared pid "
                                          f"namespace (pid {pod.pid_init_pid}) is gone")
             rt.reserve_name(name_key, cid)
             try:
-                self._create(cid, cfg, pod, image)
+                self._create(cid, cfg, pod, image, target_pid_ns)
             except BaseException:
                 rt.release_name(name_key)
                 raise
@@ -132,7 +134,27 @@ class Containers:
                                               "image": image.ref})
         return cid
 
-    def _create(self, cid: str, cfg, pod, image) -> ContainerRecord:
+    def _target_pid_ns(self, cfg, pod) -> str:
+        """Pid TARGET (`kubectl debug --target`): the pid namespace of the
+        target container, by its init's /proc path.  As containerd checks
+        it: named, in the same pod sandbox, running; the path is taken now,
+        so a target that restarts before StartContainer fails the start."""
+        where = "config.linux.security_context.namespace_options.target_id"
+        tid = cfg.linux.security_context.namespace_options.target_id
+        if not tid:
+            raise InvalidArgument(f"{where}: missing (pid TARGET joins the namespace of the container it names)")
+        target = self.rt.find_container(tid)
+        if target is None:
+            raise NotFound(f"{where} {tid!r}: container not found")
+        if target.pod_id != pod.id:
+            raise InvalidArgument(f"{where} {tid!r}: in pod sandbox {target.pod_id}, not {pod.id}; a target "
+                                  "must be in the same pod sandbox")
+        st = self.rt.oci.state(target.id)
+        if st.status not in ("running", "paused") or not st.init_pid:
+            raise FailedPrecondition(f"{where} {tid!r}: the container is not running")
+        return f"/proc/{st.init_pid}/ns/pid"
+
+    def _create(self, cid: str, cfg, pod, image, target_pid_ns: str | None = None) -> ContainerRecord:
         rt = self.rt
         bundle = os.path.join(rt.cfg.state_dir, "containers", cid)
         rw = os.path.join(rt.cfg.root, "cri", "rw", cid)
@@ -155,7 +177,7 @@ class Containers:
             pod_files = {f"/etc/{n}": os.path.join(pod.pod_dir, n) for n in ("hostname", "hosts", "resolv.conf")
                          if os.path.exists(os.path.join(pod.pod_dir, n))}
             built = ocispec.build(cfg, container_id=cid, pod=pod, image=image, rootfs=root,
-                                  cgroups_path=rec.cgroups_path, pod_files=pod_files)
+                                  cgroups_path=rec.cgroups_path, pod_files=pod_files, target_pid_ns=target_pid_ns)
             rec.user, rec.env, rec.cwd, rec.exec_caps = built.user, built.env, built.cwd, built.bounding
             rec.no_new_privs = built.spec["process"]["noNewPrivileges"]
             with open(os.path.join(bundle, "config.json"), "w") as f:

@@ -45,8 +45,10 @@ choices the CRI leaves open):
   does.  NODE (only in a pod created with pid NODE, as network and ipc
   NODE; POD there too, as containerd's join of a hostPID pause container)
   leaves the pid entry out: the host's pid namespace, the container ended
-  by its cgroup (sentry/sandbox/lifecycle.py).  TARGET is refused
-  (Unimplemented).
+  by its cgroup (sentry/sandbox/lifecycle.py).  TARGET (kubectl debug
+  --target) joins the pid namespace of the running container target_id
+  names, by its init's /proc/<pid>/ns/pid (containers.py checks the target
+  as containerd does: same pod sandbox, running); a pod cannot be TARGET.
 - mounts: CRI mounts as binds (host_path must exist; symlinks resolved;
   readonly -> ro: the bind's own mount only, mounts below it on the host
   stay writable, as with containerd and runc; recursive_read_only -> rro,
@@ -141,7 +143,8 @@ PRIVILEGED_IDS = (0, 0, 65536)       # (inside, outside, size): ids mapped to th
 PRIVILEGED_MAPPING = dict(zip(("containerID", "hostID", "size"), PRIVILEGED_IDS))
 
 def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: str,
-          pod_files: dict[str, str], readonly_rootfs_default: bool = False) -> Built:
+          pod_files: dict[str, str], readonly_rootfs_default: bool = False,
+          target_pid_ns: str | None = None) -> Built:
     """config: api_pb2.ContainerConfig; pod: store.PodRecord (host_network,
     namespaces, hostname, config); image: sentry.oci.store.Image; rootfs:
     the prepared root directory; pod_files: container path -> host file
@@ -192,7 +195,7 @@ def build(config, *, container_id: str, pod, image, rootfs: str, cgroups_path: s
             "io.kubernetes.cri.image-name": image.ref,
         },
         "linux": {
-            "namespaces": _namespaces(sc, pod),
+            "namespaces": _namespaces(sc, pod, target_pid_ns),
             "cgroupsPath": cgroups_path,
             "resources": resources_to_oci(linux.resources),
             "maskedPaths": [] if sc.privileged else _paths(sc.masked_paths, DEFAULT_MASKED_PATHS,
@@ -375,12 +378,12 @@ def _capabilities(sc) -> list[str]:
     return sorted("CAP_" + c for c in got)
 
 
-def _namespaces(sc, pod) -> list[dict]:
+def _namespaces(sc, pod, target_pid_ns: str | None = None) -> list[dict]:
     opts = sc.namespace_options
     pid = opts.pid
-    if pid == NS_TARGET:
-        raise Unimplemented("config.linux.security_context.namespace_options.pid TARGET: not supported "
-                            "(POD, CONTAINER and NODE are)")
+    if pid == NS_TARGET and not target_pid_ns:
+        raise InvalidArgument("config.linux.security_context.namespace_options.pid TARGET: no target "
+                              "container's namespace (target_id)")
     if pid not in _MODE_NAMES:
         raise InvalidArgument(f"config.linux.security_context.namespace_options.pid {pid}: not a NamespaceMode")
     if pid == NS_NODE and not getattr(pod, "host_pid", False):
@@ -393,7 +396,7 @@ def _namespaces(sc, pod) -> list[dict]:
         raise InvalidArgument("config.linux.security_context.namespace_options.ipc NODE: the pod "
                               "was not created with the host IPC namespace")
     ns = [{"type": "mount"}]
-    pid_ns = pid_namespace(sc, pod)
+    pid_ns = pid_namespace(sc, pod, target_pid_ns)
     if pid_ns is not None:       # None: the host's (pysandbox-oci, as runc, reads a missing pid entry so)
         ns.append(pid_ns)
     if pod.host_ipc:
@@ -410,12 +413,16 @@ def _namespaces(sc, pod) -> list[dict]:
     return ns
 
 
-def pid_namespace(sc, pod) -> dict | None:
+def pid_namespace(sc, pod, target_pid_ns: str | None = None) -> dict | None:
     """The pid entry: the pod's shared namespace for POD when the pod holds
     one; None (no entry: the host's) for NODE, and for POD in a pod whose
     pid namespace is the host's (containerd's POD joins the pause
-    container's, which is then the host's)."""
+    container's, which is then the host's); for TARGET the target
+    container's, by path (the host's, if the target runs in it: the OCI
+    loader reads a path naming the host's namespace so)."""
     mode = sc.namespace_options.pid
+    if mode == NS_TARGET:
+        return {"type": "pid", "path": target_pid_ns}
     if mode == NS_NODE or (mode == NS_POD and getattr(pod, "host_pid", False)):
         return None
     init = getattr(pod, "pid_init_pid", 0)

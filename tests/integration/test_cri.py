@@ -266,7 +266,10 @@ def test_bad_requests_get_the_right_codes_and_the_server_keeps_serving(cri):
     code, msg = _code(cri.create, pod, pc, cc)
     assert code == IA and "pid NODE: the pod was not created with the host pid namespace" in msg
     cc.linux.security_context.namespace_options.pid = api_pb2.TARGET
-    assert _code(cri.create, pod, pc, cc)[0] == grpc.StatusCode.UNIMPLEMENTED
+    code, msg = _code(cri.create, pod, pc, cc)
+    assert code == IA and "target_id: missing" in msg
+    cc.linux.security_context.namespace_options.target_id = "f" * 64
+    assert _code(cri.create, pod, pc, cc)[0] == NF
     code, msg = _code(cri.create, pod, pc, cri.container_config("huge", ["true"], image="a" * 1_000_000))
     assert code == IA and "too long" in msg
     code, msg = _code(cri.create, pod, pc, cri.container_config("inv", ["true"], image="Not A/Ref!"))

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 
+import grpc
 import pytest
 
 from cri_client import Server, busybox_archive
@@ -131,3 +132,52 @@ def test_a_pod_with_host_ipc(server):
     assert r.stdout.decode().strip() != os.readlink("/proc/self/ns/ipc")
     for p in (pod, pod2):
         cri.remove_pod(p)
+
+
+def test_pid_target_joins_the_target_containers_namespace(server):
+    """kubectl debug --target: a container with pid TARGET shares the pid
+    namespace of the running container target_id names (the target's own
+    process is its pid 1); each sees the other's processes."""
+    cri = server.client
+    pc = _pod_cfg(cri, "target", pid=api_pb2.CONTAINER)
+    pod = cri.run_pod(pc)
+    try:
+        app = _ctr(cri, pod, pc, "app", ["sleep", "1234"])
+        cc = cri.container_config("debug", ["sleep", "1235"])
+        cc.linux.security_context.namespace_options.pid = api_pb2.TARGET
+        cc.linux.security_context.namespace_options.target_id = app
+        dbg = cri.create(pod, pc, cc)
+        cri.start(dbg)
+        assert cri.wait_state(dbg, RUNNING).state == RUNNING
+        r = cri.exec_sync(dbg, ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; "
+                                            "ps -o args | grep -c '^sleep 123[45]'"])
+        assert r.stdout.decode().splitlines() == ["sleep 1234 ", "2"], r
+        r = cri.exec_sync(app, ["sh", "-c", "ps -o args | grep -c '^sleep 1235'"])
+        assert r.stdout.decode().split() == ["1"], r
+    finally:
+        cri.stop_pod(pod)
+        cri.remove_pod(pod)
+
+
+def test_pid_target_must_be_a_running_container_of_the_same_pod(server):
+    cri = server.client
+    pc = _pod_cfg(cri, "tgt-a", pid=api_pb2.CONTAINER)
+    pod = cri.run_pod(pc)
+    other_pc = _pod_cfg(cri, "tgt-b", pid=api_pb2.CONTAINER)
+    other = cri.run_pod(other_pc)
+    try:
+        elsewhere = _ctr(cri, other, other_pc, "elsewhere", ["sleep", "1236"])
+        done = _ctr(cri, pod, pc, "done", ["sleep", "1237"])
+        cri.stop(done)
+        cc = cri.container_config("debug", ["true"])
+        cc.linux.security_context.namespace_options.pid = api_pb2.TARGET
+        for target, code, words in ((elsewhere, "INVALID_ARGUMENT", "same pod sandbox"),
+                                    (done, "FAILED_PRECONDITION", "not running")):
+            cc.linux.security_context.namespace_options.target_id = target
+            with pytest.raises(grpc.RpcError) as e:
+                cri.create(pod, pc, cc)
+            assert e.value.code().name == code and words in e.value.details(), e.value.details()
+    finally:
+        for p in (pod, other):
+            cri.stop_pod(p)
+            cri.remove_pod(p)

@@ -18,7 +18,7 @@ import pytest
 
 from cri_handler import config as cri_config
 from cri_handler import ocispec
-from cri_handler.errors import InvalidArgument, Unimplemented
+from cri_handler.errors import InvalidArgument
 from cri_handler.network import PodNetworkStatus
 from cri_handler.ociruntime import OciState, signal_from_cri
 from cri_handler.store import ContainerRecord, MetadataStore, PodRecord
@@ -172,8 +172,11 @@ def test_namespaces(image):
                          cgroups_path="/x/c", pod_files={})
     assert not any(n["type"] == "network" for n in host.spec["linux"]["namespaces"])
     cfg.linux.security_context.namespace_options.pid = api_pb2.TARGET
-    with pytest.raises(Unimplemented, match="pid TARGET"):
+    with pytest.raises(InvalidArgument, match="pid TARGET: no target"):
         build()
+    target = ocispec.build(cfg, container_id="c", pod=_pod(), image=image, rootfs="/r", cgroups_path="/x/c",
+                           pod_files={}, target_pid_ns="/proc/42/ns/pid")
+    assert {"type": "pid", "path": "/proc/42/ns/pid"} in target.spec["linux"]["namespaces"]
     # pid NODE: only in a host-pid pod, and then no pid entry (the host's)
     cfg.linux.security_context.namespace_options.pid = api_pb2.NODE
     with pytest.raises(InvalidArgument, match="pid NODE: the pod was not created with the host pid"):
