@@ -593,8 +593,17 @@ def test_cri_exec_and_stop(cri, tmp_path):
         sentry = info["pid"]
         _assert_sentry_under_shim(sentry)
         kids = open(f"/proc/{sentry}/task/{sentry}/children").read().split()
-        assert kids and any(cmdline(int(k)) == ["sleep", "300"]
-                            for k in open(f"/proc/{kids[0]}/task/{kids[0]}/children").read().split())
+        assert kids
+
+        def sleep_below_holder() -> bool:
+            grandkids = open(f"/proc/{kids[0]}/task/{kids[0]}/children").read().split()
+            return any(cmdline(int(k)) == ["sleep", "300"] for k in grandkids)
+        # RUNNING once `start` released it, as with runc: its pid 1 execs
+        # the command a moment later (on ptrace, after the seize and filter).
+        deadline = time.monotonic() + 5
+        while not sleep_below_holder() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sleep_below_holder()
         r = cri.ExecSync(cri.pb.ExecSyncRequest(container_id=cid, timeout=20, cmd=[
             "sh", "-c", "uname -r; grep '^Seccomp:' /proc/self/status; echo oops >&2; exit 4"]), timeout=60)
         assert (r.exit_code, r.stdout, r.stderr) == (4, b"6.1.0-pysandbox\nSeccomp:\t2\n", b"oops\n")
