@@ -21,8 +21,10 @@ Kernel facts relied on:
   The container's processes are in a session of their own (init.py), so
   the caller's group is never the sentry's (setpgid cannot join a group
   of another session).
-- tkill/tgkill take a thread id; any signal that kills (SIGKILL) ends the
-  whole thread group, so a thread of the sentry is the sentry.
+- Any id these calls take may be a thread's: kill and rt_sigqueueinfo
+  given a thread's id signal its whole process, and a signal that kills
+  (SIGKILL) ends the whole thread group whichever thread gets it.  So every
+  id is checked against every thread of the guarded processes.
 - The guarded processes live for the whole sandbox, and pids are handed
   out cyclically (up to pid_max), so a target that is not one of them
   cannot become one between this check and the call.
@@ -47,13 +49,8 @@ def _int(t: Task, i: int) -> int:
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-def _refuse_process(pid: int) -> None:
-    if pid in current.sandbox.guarded:
-        raise SysError(errno.EPERM)
-
-
-def _refuse_thread(tid: int) -> None:
-    """A thread of a guarded process (its own id included)."""
+def _refuse(tid: int) -> None:
+    """EPERM if tid is a thread of a guarded process (its leader included)."""
     for pid in current.sandbox.guarded:
         try:
             os.stat(f"{pid}/task/{tid}", dir_fd=hostproc.fd())
@@ -69,22 +66,18 @@ def kill(t: Task) -> int | Reply:
     if pid < -1 and -pid in current.sandbox.guarded_groups:
         raise SysError(errno.EPERM)
     if pid > 0:
-        _refuse_process(pid)
+        _refuse(pid)
     return CONTINUE
 
 
-def rt_sigqueueinfo(t: Task) -> int | Reply:
-    _refuse_process(_int(t, 0))
-    return CONTINUE
-
-
-def tkill(t: Task) -> int | Reply:
-    _refuse_thread(_int(t, 0))
+def first_id(t: Task) -> int | Reply:
+    """tkill and rt_sigqueueinfo: (tid or pid, sig, ...)."""
+    _refuse(_int(t, 0))
     return CONTINUE
 
 
 def tgkill(t: Task) -> int | Reply:
     """tgkill and rt_tgsigqueueinfo: (tgid, tid, ...)."""
-    _refuse_process(_int(t, 0))
-    _refuse_thread(_int(t, 1))
+    _refuse(_int(t, 0))
+    _refuse(_int(t, 1))
     return CONTINUE

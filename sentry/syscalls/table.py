@@ -65,8 +65,8 @@ NO_NEW_NS_CLONE = (ArgRule(0, CLONE_NS_FLAGS, errno.EPERM),)
 # pidfd_send_signal, whose target is an fd that could be swapped after a
 # check, is refused outright (ENOSYS, so callers fall back to kill(2)).
 HOST_PID_DENIED = {"pidfd_getfd": errno.EPERM, "pidfd_send_signal": errno.ENOSYS}
-HOST_PID_GUARDED = {"kill": signals.kill, "tkill": signals.tkill, "tgkill": signals.tgkill,
-                    "rt_sigqueueinfo": signals.rt_sigqueueinfo, "rt_tgsigqueueinfo": signals.tgkill}
+HOST_PID_GUARDED = {"kill": signals.kill, "tkill": signals.first_id, "tgkill": signals.tgkill,
+                    "rt_sigqueueinfo": signals.first_id, "rt_tgsigqueueinfo": signals.tgkill}
 
 # Notes shared by many rows (each < 70 chars).
 FD = "fd I/O"

@@ -89,6 +89,7 @@ int main(int argc, char **argv) {
     printf("kill-watcher %s\n", res(kill(w, 0)));
     printf("kill-group %s\n", res(kill(-getpgid(s), 0)));
     printf("kill-all %s\n", res(kill(-1, 0)));
+    printf("kill-thread %s\n", res(kill(t, 0)));     /* a thread's id: kill(2) signals its process */
     printf("tkill %s\n", res(syscall(SYS_tkill, t, 0)));
     printf("tgkill %s\n", res(syscall(SYS_tgkill, s, t, 0)));
     printf("sigqueue %s\n", res(syscall(SYS_rt_sigqueueinfo, w, 0, &si)));
@@ -101,6 +102,7 @@ int main(int argc, char **argv) {
 }
 """
 REFUSED = {"kill-sentry": "EPERM", "kill-watcher": "EPERM", "kill-group": "EPERM", "kill-all": "EPERM",
+           "kill-thread": "EPERM",
            "tkill": "EPERM", "tgkill": "EPERM", "sigqueue": "EPERM", "tgsigqueue": "EPERM",
            "pidfd_send_signal": "ENOSYS", "kill-host": "ok", "tkill-host": "ok"}
 
