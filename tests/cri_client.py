@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -146,6 +148,26 @@ class CRI:
 
     def remove_pod(self, pod_id: str) -> None:
         self.rt.RemovePodSandbox(api_pb2.RemovePodSandboxRequest(pod_sandbox_id=pod_id), timeout=self.timeout)
+
+
+@contextmanager
+def serving(srv: Server, archive: str = "") -> Iterator[CRI]:
+    """srv started, with the image archive imported first if one is given,
+    for a test module's fixture: on exit every pod is removed, the client
+    closed, the server stopped and its bridge taken off the host."""
+    if archive:
+        srv.import_image(archive)
+    client = srv.start()
+    try:
+        yield client
+    finally:
+        try:
+            for p in client.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest()).items:
+                client.remove_pod(p.id)
+        finally:
+            client.close()
+            srv.stop()
+            srv.remove_network()
 
 
 class Server:

@@ -18,7 +18,7 @@ import grpc
 import pytest
 
 from conftest import PLATFORM
-from cri_client import Server, busybox_archive
+from cri_client import Server, busybox_archive, serving
 from cri_handler.v1 import api_pb2
 from tests.integration.test_oci_hostpid import PROBE, by_cmdline, cgroup_dirs, wait_until
 from tests.integration.test_oci_pid1 import alive
@@ -31,16 +31,8 @@ EXITED, RUNNING = api_pb2.CONTAINER_EXITED, api_pb2.CONTAINER_RUNNING
 def cri(tmp_path_factory):
     base = tmp_path_factory.mktemp("cri-hostpid")
     srv = Server(base, bridge="pysbhostpid0", cidr="10.239.0.0/24", platform=PLATFORM)
-    srv.import_image(busybox_archive(base / "busybox.tar"))
-    client = srv.start()
-    yield client
-    try:
-        for p in client.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest()).items:
-            client.remove_pod(p.id)
-    finally:
-        client.close()
-        srv.stop()
-        srv.remove_network()
+    with serving(srv, busybox_archive(base / "busybox.tar")) as client:
+        yield client
 
 
 def _pod_cfg(cri, name):

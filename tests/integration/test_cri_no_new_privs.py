@@ -16,8 +16,7 @@ import tarfile
 import pytest
 
 from conftest import PLATFORM
-from cri_client import Server, _add, _sha, busybox_layer
-from cri_handler.v1 import api_pb2
+from cri_client import Server, _add, _sha, busybox_layer, serving
 from tests.integration.test_no_new_privs import PROBE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, mounts, cgroups)")
@@ -50,16 +49,8 @@ def _archive(path, probe: bytes) -> str:
 def cri(tmp_path_factory, cc):
     base = tmp_path_factory.mktemp("cri-nnp")
     srv = Server(base, bridge="pysbcrinnp0", cidr="10.227.0.0/24", platform=PLATFORM)
-    srv.import_image(_archive(base / "setuid.tar", cc(PROBE, "setuid-probe").read_bytes()))
-    client = srv.start()
-    yield client
-    try:
-        for p in client.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest()).items:
-            client.remove_pod(p.id)
-    finally:
-        client.close()
-        srv.stop()
-        srv.remove_network()
+    with serving(srv, _archive(base / "setuid.tar", cc(PROBE, "setuid-probe").read_bytes())) as client:
+        yield client
 
 
 @pytest.mark.parametrize("nnp", [False, True])

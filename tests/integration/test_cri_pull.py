@@ -11,7 +11,7 @@ import pytest
 from test_pull import BASE_TAR, Image, _http, _start_registry, _stop, insecure, push_image
 
 from conftest import only_seccomp
-from cri_client import Server
+from cri_client import Server, serving
 from cri_handler.logs import parse_record
 from cri_handler.v1 import api_pb2
 
@@ -39,15 +39,8 @@ def cri(tmp_path_factory, registry):
     base = tmp_path_factory.mktemp("cri-pull")
     (base / "registries.toml").write_text(insecure(port))
     srv = Server(base, bridge="pysbcripull0", cidr="10.219.0.0/24", registry_config=str(base / "registries.toml"))
-    client = srv.start()
-    yield client
-    try:
-        for p in client.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest()).items:
-            client.remove_pod(p.id)
-    finally:
-        client.close()
-        srv.stop()
-        srv.remove_network()
+    with serving(srv) as client:
+        yield client
 
 
 def test_pull_by_digest_only_then_run(cri, registry, tmp_path):

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from conftest import PLATFORM
-from cri_client import Server, busybox_archive
+from cri_client import Server, busybox_archive, serving
 from cri_handler.v1 import api_pb2
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, mounts, cgroups)")
@@ -23,16 +23,8 @@ RUNNING = api_pb2.CONTAINER_RUNNING
 def cri(tmp_path_factory):
     base = tmp_path_factory.mktemp("cri-user")
     srv = Server(base, bridge="pysbcriusr0", cidr="10.218.0.0/24", platform=PLATFORM)
-    srv.import_image(busybox_archive(base / "busybox.tar"))
-    client = srv.start()
-    yield client
-    try:
-        for p in client.rt.ListPodSandbox(api_pb2.ListPodSandboxRequest()).items:
-            client.remove_pod(p.id)
-    finally:
-        client.close()
-        srv.stop()
-        srv.remove_network()
+    with serving(srv, busybox_archive(base / "busybox.tar")) as client:
+        yield client
 
 
 def _applied(cri, cid) -> tuple[int, int, list[int]]:
