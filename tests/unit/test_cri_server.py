@@ -71,6 +71,11 @@ class FakeOci:
     def create(self, cid, bundle, stdin, stdout, stderr, console_socket=""):
         self.calls.append(("create", cid))
         assert json.load(open(os.path.join(bundle, "config.json")))["root"]["path"] == os.path.join(bundle, "rootfs")
+        # the writable layer is never synced: its removal would sync the host's filesystem (rootfs.py)
+        with open("/proc/self/mountinfo") as f:
+            (fstype, sb_opts), = [(m[m.index("-") + 1], m[-1]) for m in map(str.split, f)
+                                  if m[4] == os.path.join(bundle, "rootfs")]
+        assert fstype == "overlay" and {"volatile", "fsync=volatile"} & set(sb_opts.split(",")), sb_opts
         os.write(stdout, b"hello from create\n")         # what a container would print
         self.states[cid] = OciState("created", pid=0)
         return 1
