@@ -374,6 +374,9 @@ def _bind(root: str, b: Bind, fd: int, create: bool) -> None:
 
 
 def _mask(root: str, masked, readonly) -> None:
+    # Each path once: an OCI config repeats runc's defaults, which are ours,
+    # and a second mount would stack on the first (two lines in mountinfo).
+    masked, readonly = dict.fromkeys(masked), dict.fromkeys(readonly)
     for path in masked:
         p = root + path
         if os.path.isdir(p):

@@ -222,3 +222,20 @@ def test_bind_alone_leaves_the_mounts_below_out(bundle, root, ro_source, options
     assert seen == ("in the tmpfs below\n" if below else "nothing\n")
     with open(f"/proc/{pid}/mountinfo") as f:
         assert any(line.split()[4] == "/mnt/sub" for line in f) == below
+
+
+def test_masks_and_read_only_paths_mount_once(bundle, root):
+    """The bundle lists runc's default maskedPaths and readonlyPaths, which
+    are also the sandbox's own: each path gets one mount, none stacked on
+    another at the same point (in the host's /proc/PID/mountinfo, a mount
+    whose parent is mounted at the same path)."""
+    cfg = json.loads((bundle / "config.json").read_text())
+    assert "/proc/keys" in cfg["linux"]["maskedPaths"] and "/proc/sys" in cfg["linux"]["readonlyPaths"]
+    add_mounts(bundle, maskedPaths=cfg["linux"]["maskedPaths"] + ["/proc/keys"])
+    pid = run_detached(root, bundle, "m1")
+    with open(f"/proc/{pid}/mountinfo") as f:
+        mounts = [line.split() for line in f]
+    point = {m[0]: m[4] for m in mounts}
+    stacked = sorted(m[4] for m in mounts if point.get(m[1]) == m[4])
+    assert stacked == [], stacked
+    assert "/proc/keys" in point.values() and "/proc/sys" in point.values()
