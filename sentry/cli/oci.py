@@ -38,7 +38,11 @@ class Parser(argparse.ArgumentParser):
         raise SandboxError(message if self.prog == "pysandbox-oci" else f"{self.prog.split()[-1]}: {message}")
 
 
-def build_parser() -> Parser:
+def build_parser(only: str | None = None) -> Parser:
+    """The whole command line, or with `only` that command's parser alone
+    beside the global flags: every parser and argument costs each command a
+    little (argparse's gettext lookups stat the locale directories), and
+    containerd's shim runs several per container."""
     p = Parser(prog="pysandbox-oci", description="A runc-compatible OCI runtime: every container "
                "runs under its own pysandbox sentry.")
     p.add_argument("--root", default=None, help="state directory (default /run/pysandbox-oci)")
@@ -53,21 +57,25 @@ def build_parser() -> Parser:
                    choices=platform_names(), help="the sentry's platform (default seccomp)")
     p.add_argument("--version", "-v", action="store_true")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
+    for name, (help_text, with_id, add) in _COMMANDS.items():
+        if only in (None, name):
+            c = sub.add_parser(name, help=help_text)
+            if with_id:
+                c.add_argument("id", metavar="CONTAINER_ID")
+            add(c)
+    return p
 
-    def cmd(name, help_text, with_id=True):
-        c = sub.add_parser(name, help=help_text)
-        if with_id:
-            c.add_argument("id", metavar="CONTAINER_ID")
-        return c
 
-    c = cmd("create", "create a container (it waits for `start`)")
+def _args_create(c) -> None:
     c.add_argument("--bundle", "-b", default=".")
     c.add_argument("--pid-file", default=None)
     c.add_argument("--console-socket", default=None)
     c.add_argument("--no-pivot", action="store_true")
     c.add_argument("--no-new-keyring", action="store_true")
     c.add_argument("--preserve-fds", type=int, default=0)
-    r = cmd("run", "create and start a container, wait for it, delete it")
+
+
+def _args_run(r) -> None:
     r.add_argument("--bundle", "-b", default=".")
     r.add_argument("--pid-file", default=None)
     r.add_argument("--console-socket", default=None)
@@ -75,14 +83,18 @@ def build_parser() -> Parser:
     r.add_argument("--keep", action="store_true")
     r.add_argument("--no-pivot", action="store_true")
     r.add_argument("--no-new-keyring", action="store_true")
-    cmd("start", "start a created container")
-    cmd("state", "print a container's state as JSON")
-    k = cmd("kill", "send a signal to the container's process")
+
+
+def _args_kill(k) -> None:
     k.add_argument("signal", nargs="?", default="SIGTERM")
     k.add_argument("--all", "-a", action="store_true", help="signal every process of the container")
-    d = cmd("delete", "delete a stopped container (--force: any)")
+
+
+def _args_delete(d) -> None:
     d.add_argument("--force", "-f", action="store_true")
-    e = sub.add_parser("exec", help="run a process in a running container")
+
+
+def _args_exec(e) -> None:
     e.add_argument("--process", "-p", default=None, help="an OCI process.json")
     e.add_argument("--detach", "-d", action="store_true")
     e.add_argument("--pid-file", default=None)
@@ -95,24 +107,67 @@ def build_parser() -> Parser:
     e.add_argument("--preserve-fds", type=int, default=0)
     e.add_argument("id", metavar="CONTAINER_ID")
     e.add_argument("args", nargs=argparse.REMAINDER)
-    ps = cmd("ps", "list the container's processes")
-    ps.add_argument("--format", "-f", default="table", choices=["table", "json"])
-    ls = cmd("list", "list containers", with_id=False)
-    ls.add_argument("--format", "-f", default="table", choices=["table", "json"])
-    ls.add_argument("--quiet", "-q", action="store_true")
-    cmd("pause", "freeze every process of the container")
-    cmd("resume", "thaw a paused container")
-    u = cmd("update", "change a running container's resource limits")
+
+
+def _args_format(c) -> None:
+    c.add_argument("--format", "-f", default="table", choices=["table", "json"])
+
+
+def _args_list(c) -> None:
+    _args_format(c)
+    c.add_argument("--quiet", "-q", action="store_true")
+
+
+def _args_update(u) -> None:
     u.add_argument("--resources", "-r", default=None, help="LinuxResources JSON file, or - for stdin")
     u.add_argument("--memory", default=None)
     u.add_argument("--cpu-quota", type=int, default=None)
     u.add_argument("--cpu-period", type=int, default=None)
     u.add_argument("--pids-limit", type=int, default=None)
-    cmd("features", "print what this runtime supports as JSON", with_id=False)
-    s = cmd("spec", "write a default config.json", with_id=False)
+
+
+def _args_spec(s) -> None:
     s.add_argument("--bundle", "-b", default=".")
     s.add_argument("--rootless", action="store_true")
-    return p
+
+
+def _args_nothing(_c) -> None:
+    pass
+
+
+# name -> (help, takes a CONTAINER_ID first, adds the rest); in `--help`'s order.
+_COMMANDS = {
+    "create": ("create a container (it waits for `start`)", True, _args_create),
+    "run": ("create and start a container, wait for it, delete it", True, _args_run),
+    "start": ("start a created container", True, _args_nothing),
+    "state": ("print a container's state as JSON", True, _args_nothing),
+    "kill": ("send a signal to the container's process", True, _args_kill),
+    "delete": ("delete a stopped container (--force: any)", True, _args_delete),
+    "exec": ("run a process in a running container", False, _args_exec),
+    "ps": ("list the container's processes", True, _args_format),
+    "list": ("list containers", False, _args_list),
+    "pause": ("freeze every process of the container", True, _args_nothing),
+    "resume": ("thaw a paused container", True, _args_nothing),
+    "update": ("change a running container's resource limits", True, _args_update),
+    "features": ("print what this runtime supports as JSON", False, _args_nothing),
+    "spec": ("write a default config.json", False, _args_spec),
+}
+# Global flags that take a value as the next argument (--flag VALUE).
+_VALUE_FLAGS = {"--root", "--log", "--log-format", "--rootless", "--criu", "--platform"}
+
+
+def _command(argv) -> str | None:
+    """The command argv names after its global flags; None for a help or
+    version request before it (they list every command), or no command."""
+    it = iter(argv)
+    for a in it:
+        if a in ("-h", "--help", "-v", "--version"):
+            return None
+        if a in _VALUE_FLAGS:
+            next(it, None)
+        elif not a.startswith("-"):
+            return a if a in _COMMANDS else None
+    return None
 
 
 def main(argv=None) -> int:
@@ -127,7 +182,7 @@ def main(argv=None) -> int:
             sys.stderr.write(f"pysandbox-oci: --log {problem}\n")
             return 1
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(only=_command(argv)).parse_args(argv)
         return _dispatch(args)
     except SandboxError as e:
         _error(str(e), log, log_format)

@@ -228,6 +228,8 @@ def run_hooks(hooks: list[dict], state: dict, kind: str) -> None:
     error naming the hook (runtime-spec: createRuntime and poststart
     failures are errors, poststop failures only warnings: the caller
     decides)."""
+    if not hooks:
+        return                  # without importing subprocess: most containers have none
     import subprocess
     for i, h in enumerate(hooks):
         argv = h.get("args") or [h["path"]]
@@ -303,10 +305,9 @@ def _signal(pid: int, sig: int) -> None:
 
 def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
     """`delete`; ended: the caller ran the sandbox itself (`run`) and it is over."""
-    import shutil
     if not d.exists():
         if os.path.isdir(d.path):          # a create that died before writing its state
-            shutil.rmtree(d.path, ignore_errors=True)
+            _remove_dir(d.path)
             if force:
                 return
         if force:
@@ -317,7 +318,7 @@ def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
     except SandboxError:
         if not force:
             raise
-        shutil.rmtree(d.path, ignore_errors=True)    # unreadable state: nothing in it to act on
+        _remove_dir(d.path)    # unreadable state: nothing in it to act on
         return
     state = "stopped" if ended else status(d, st)
     if state in ("running", "paused") and not force:
@@ -341,9 +342,27 @@ def delete(d: Dir, force: bool = False, ended: bool = False) -> None:
         run_hooks(st.hooks.get("poststop", []), st.oci("stopped"), "poststop")
     except SandboxError as e:
         problems.append(f"warning: {e}")   # runtime-spec: poststop failures are only logged
-    shutil.rmtree(d.path, ignore_errors=True)
+    _remove_dir(d.path)
     if problems and not all(p.startswith("warning") for p in problems):
         raise SandboxError("; ".join(problems))
+
+
+def _remove_dir(path: str) -> None:
+    """rm -rf of a container's directory.  It holds files only (state.json,
+    exec.fifo, temporary files), so a loop does it without importing shutil
+    (1.6 ms of every `delete`); anything else is left to shutil.rmtree."""
+    try:
+        with os.scandir(path) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    raise IsADirectoryError(e.path)
+                os.unlink(e.path)
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        import shutil
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def update(d: Dir, res: dict) -> None:
