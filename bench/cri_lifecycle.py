@@ -79,26 +79,9 @@ def run_rounds(cri: CRI, rounds: int, handler: str, log_dir: str) -> dict[str, f
 
 def pause_archive(path: Path) -> str:
     """The busybox image again, named as the sandbox image, running sleep."""
-    import hashlib
-    import io
-    import json
-    import tarfile
-
     from cri_client import busybox_layer
-    layer = busybox_layer()
-    sha = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()  # noqa: E731
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "config": {"Env": ["PATH=/bin"], "Cmd": ["sleep", "2147483647"]},
-                         "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}}).encode()
-    with tarfile.open(path, "w") as t:
-        for name, data in ((f"{sha(config)[7:]}.json", config), ("l1/layer.tar", layer),
-                           ("manifest.json", json.dumps([{"Config": f"{sha(config)[7:]}.json",
-                                                          "RepoTags": [PAUSE_IMAGE],
-                                                          "Layers": ["l1/layer.tar"]}]).encode())):
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            t.addfile(ti, io.BytesIO(data))
-    return str(path)
+    from image_files import docker_archive
+    return docker_archive(path, PAUSE_IMAGE, [busybox_layer()], {"Env": ["PATH=/bin"], "Cmd": ["sleep", "2147483647"]})
 
 
 class Containerd:

@@ -5,17 +5,16 @@ header for what the containerd is and what is removed at the end."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
 import signal
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
-from conftest import BIN, BUSYBOX
+from conftest import BIN
+from image_files import busybox_entries, docker_archive, tar
 
 CONTAINERD, CTR = shutil.which("containerd"), shutil.which("ctr")
 SHIM = shutil.which("containerd-shim-runc-v2")
@@ -44,57 +43,16 @@ int main(void) {
 """
 
 
-# -- images: docker-archive tarballs built here ---------------------------------------
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _add(t: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    ti = tarfile.TarInfo(name)
-    ti.size, ti.mode, ti.mtime = len(data), mode, 1700000000
-    t.addfile(ti, io.BytesIO(data))
-
-
-def _layer(dirs, files, links=()) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for d in dirs:
-            ti = tarfile.TarInfo(d + "/")
-            ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755, 1700000000
-            t.addfile(ti)
-        for name, data, mode in files:
-            _add(t, name, data, mode)
-        for name, target in links:
-            ti = tarfile.TarInfo(name)
-            ti.type, ti.linkname, ti.mtime = tarfile.SYMTYPE, target, 1700000000
-            t.addfile(ti)
-    return buf.getvalue()
-
-
-def _docker_archive(path: Path, ref: str, layer: bytes, config: dict) -> str:
-    cfg = json.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-02T03:04:05Z",
-                      "config": config, "rootfs": {"type": "layers", "diff_ids": [_sha(layer)]}}).encode()
-    with tarfile.open(path, "w") as t:
-        _add(t, "manifest.json", json.dumps([{"Config": _sha(cfg)[7:] + ".json", "RepoTags": [ref],
-                                              "Layers": ["l1/layer.tar"]}]).encode())
-        _add(t, _sha(cfg)[7:] + ".json", cfg)
-        _add(t, "l1/layer.tar", layer)
-    return str(path)
-
+# -- images: docker-archive tarballs (tests/image_files.py) --------------------------
 
 def busybox_image(path: Path) -> str:
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    layer = _layer(("bin", "etc", "tmp", "root", "proc", "sys", "dev"),
-                   [("bin/busybox", Path(BUSYBOX).read_bytes(), 0o755),
-                    ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", 0o644)],
-                   [(f"bin/{a}", "busybox") for a in applets if a != "busybox"])
-    return _docker_archive(path, BUSYBOX_IMAGE, layer, {"Env": ["PATH=/bin"], "Cmd": ["sh"]})
+    return docker_archive(path, BUSYBOX_IMAGE, [tar(busybox_entries())], {"Env": ["PATH=/bin"], "Cmd": ["sh"]})
 
 
 def pause_image(path: Path, pause_exe: Path) -> str:
-    layer = _layer(("proc", "sys", "dev", "etc"), [("pause", pause_exe.read_bytes(), 0o755)])
-    return _docker_archive(path, PAUSE_IMAGE, layer, {"Entrypoint": ["/pause"]})
+    layer = tar([(d + "/", "dir", None) for d in ("proc", "sys", "dev", "etc")]
+                + [("pause", "file", pause_exe.read_bytes(), 0o755)])
+    return docker_archive(path, PAUSE_IMAGE, [layer], {"Entrypoint": ["/pause"]})
 
 
 # -- containerd -----------------------------------------------------------------------

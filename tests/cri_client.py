@@ -3,13 +3,9 @@
 image archive from Debian's static busybox."""
 from __future__ import annotations
 
-import hashlib
-import io
-import json
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,54 +14,22 @@ from pathlib import Path
 import grpc
 
 from cri_handler.v1 import api_pb2, api_pb2_grpc
+from image_files import busybox_entries, docker_archive, tar
 
-BUSYBOX = "/bin/busybox"
 IMAGE = "pysandbox-test/busybox:1"
 
 
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _add(t: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    ti = tarfile.TarInfo(name)
-    ti.size, ti.mode, ti.mtime = len(data), mode, 1700000000
-    t.addfile(ti, io.BytesIO(data))
-
-
 def busybox_layer() -> bytes:
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for d in ("bin", "etc", "tmp", "root", "home", "home/app", "var", "proc", "sys", "dev"):
-            ti = tarfile.TarInfo(d + "/")
-            ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755, 1700000000
-            t.addfile(ti)
-        with open(BUSYBOX, "rb") as f:
-            _add(t, "bin/busybox", f.read(), 0o755)
-        for a in applets:
-            if a != "busybox":
-                ti = tarfile.TarInfo(f"bin/{a}")
-                ti.type, ti.linkname, ti.mtime = tarfile.SYMTYPE, "busybox", 1700000000
-                t.addfile(ti)
-        _add(t, "etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
-                              b"nobody:x:65534:65534:nobody:/:/bin/sh\n")
-        _add(t, "etc/group", b"root:x:0:\napp:x:1000:\nextra:x:2000:app\nnogroup:x:65534:\n")
-    return buf.getvalue()
+    return tar(busybox_entries(
+        ("bin", "etc", "tmp", "root", "home", "home/app", "var", "proc", "sys", "dev"),
+        passwd=b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
+               b"nobody:x:65534:65534:nobody:/:/bin/sh\n",
+        group=b"root:x:0:\napp:x:1000:\nextra:x:2000:app\nnogroup:x:65534:\n"))
 
 
 def busybox_archive(path, ref: str = IMAGE) -> str:
     """A docker-archive tarball of a one-layer busybox image named ref."""
-    layer = busybox_layer()
-    config = json.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-02T03:04:05Z",
-                         "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
-                         "rootfs": {"type": "layers", "diff_ids": [_sha(layer)]}}).encode()
-    with tarfile.open(path, "w") as t:
-        _add(t, "manifest.json", json.dumps([{"Config": _sha(config)[7:] + ".json", "RepoTags": [ref],
-                                              "Layers": ["l1/layer.tar"]}]).encode())
-        _add(t, _sha(config)[7:] + ".json", config)
-        _add(t, "l1/layer.tar", layer)
-    return str(path)
+    return docker_archive(path, ref, [busybox_layer()], {"Env": ["PATH=/bin"], "Cmd": ["sh"]})
 
 
 class CRI:

@@ -4,7 +4,6 @@ problem, no traceback, nothing left behind (tests/bad_input.py); a failed
 command makes no store where there was none.  No sandbox runs here."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -15,14 +14,11 @@ import pytest
 
 from bad_input import Leftovers, assert_fails_well, run
 from conftest import PYSANDBOX, only_seccomp
+from image_files import sha
 
 pytestmark = only_seccomp
 
 MARKER = f"clierr-images-{uuid.uuid4().hex[:12]}"
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _tar(path, files: dict) -> str:
@@ -46,22 +42,22 @@ def oci_layout(path, config=None, manifest_change=None, index_change=None) -> st
     """A one-layer OCI image layout tar, with a part replaced by garbage of
     the right JSON syntax and the wrong shape."""
     config = config if config is not None else {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
-                                                "rootfs": {"type": "layers", "diff_ids": [_sha(LAYER)]}}
+                                                "rootfs": {"type": "layers", "diff_ids": [sha(LAYER)]}}
     cfg = json.dumps(config).encode()
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _sha(cfg),
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(cfg),
                            "size": len(cfg)},
-                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": _sha(LAYER),
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(LAYER),
                             "size": len(LAYER)}]}
     (manifest_change or (lambda m: None))(manifest)
     man = json.dumps(manifest).encode()
-    index = {"schemaVersion": 2, "manifests": [{"mediaType": manifest["mediaType"], "digest": _sha(man),
+    index = {"schemaVersion": 2, "manifests": [{"mediaType": manifest["mediaType"], "digest": sha(man),
                                                 "size": len(man),
                                                 "annotations": {"org.opencontainers.image.ref.name": "x:1"}}]}
     index = (index_change or (lambda i: i))(index)
     return _tar(path, {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": json.dumps(index).encode(),
-                       f"blobs/sha256/{_sha(cfg)[7:]}": cfg, f"blobs/sha256/{_sha(man)[7:]}": man,
-                       f"blobs/sha256/{_sha(LAYER)[7:]}": LAYER})
+                       f"blobs/sha256/{sha(cfg)[7:]}": cfg, f"blobs/sha256/{sha(man)[7:]}": man,
+                       f"blobs/sha256/{sha(LAYER)[7:]}": LAYER})
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +82,8 @@ def base(tmp_path_factory):
         **i["manifests"][0], "annotations": {"org.opencontainers.image.ref.name": "a\nb"}}]})
     oci_layout(b / "rootfs-int.tar", config={"rootfs": 5})
     oci_layout(b / "diffid-int.tar", config={"rootfs": {"diff_ids": [5]}})
-    oci_layout(b / "cmd-int.tar", config={"rootfs": {"diff_ids": [_sha(LAYER)]}, "config": {"Cmd": 5}})
-    oci_layout(b / "config-list.tar", config={"rootfs": {"diff_ids": [_sha(LAYER)]}, "config": []})
+    oci_layout(b / "cmd-int.tar", config={"rootfs": {"diff_ids": [sha(LAYER)]}, "config": {"Cmd": 5}})
+    oci_layout(b / "config-list.tar", config={"rootfs": {"diff_ids": [sha(LAYER)]}, "config": []})
     oci_layout(b / "layers-dict.tar", manifest_change=lambda m: m.update(layers={"a": 1}))
     # Stores with broken insides.
     for name, refs in (("refs-list", b"[1, 2]"), ("refs-garbage", bytes(range(256))), ("refs-int", b'{"a": 5}'),
@@ -100,8 +96,8 @@ def base(tmp_path_factory):
     (b / "refs-dir" / "refs.json").mkdir()
     bad = json.dumps({"config": 5, "layers": []}).encode()      # a manifest of the wrong shape
     (b / "manifest-shape" / "blobs" / "sha256").mkdir(parents=True)
-    (b / "manifest-shape" / "blobs" / "sha256" / _sha(bad)[7:]).write_bytes(bad)
-    (b / "manifest-shape" / "refs.json").write_text(json.dumps({"bad:1": _sha(bad)}))
+    (b / "manifest-shape" / "blobs" / "sha256" / sha(bad)[7:]).write_bytes(bad)
+    (b / "manifest-shape" / "refs.json").write_text(json.dumps({"bad:1": sha(bad)}))
     return b
 
 

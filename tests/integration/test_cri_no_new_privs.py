@@ -7,16 +7,14 @@ image is tests/cri_client.py's busybox with a setuid-root probe added as
 a second layer."""
 from __future__ import annotations
 
-import io
-import json
 import os
 import re
-import tarfile
 
 import pytest
 
 from conftest import PLATFORM
-from cri_client import Server, _add, _sha, busybox_layer, serving
+from cri_client import Server, busybox_layer, serving
+from image_files import docker_archive, tar
 from tests.integration.test_no_new_privs import PROBE
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, mounts, cgroups)")
@@ -25,24 +23,8 @@ IMAGE = "pysandbox-test/setuid:1"
 
 def _archive(path, probe: bytes) -> str:
     """A docker-archive: busybox, then a layer with /bin/setuid-probe (root, 04755) and /mnt."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        ti = tarfile.TarInfo("mnt/")
-        ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o755, 1700000000
-        t.addfile(ti)
-        ti = tarfile.TarInfo("bin/setuid-probe")
-        ti.size, ti.mode, ti.uid, ti.gid, ti.mtime = len(probe), 0o4755, 0, 0, 1700000000
-        t.addfile(ti, io.BytesIO(probe))
-    layers = [busybox_layer(), buf.getvalue()]
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
-                         "rootfs": {"type": "layers", "diff_ids": [_sha(x) for x in layers]}}).encode()
-    with tarfile.open(path, "w") as t:
-        _add(t, "manifest.json", json.dumps([{"Config": _sha(config)[7:] + ".json", "RepoTags": [IMAGE],
-                                              "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode())
-        _add(t, _sha(config)[7:] + ".json", config)
-        for i, layer in enumerate(layers, 1):
-            _add(t, f"l{i}/layer.tar", layer)
-    return str(path)
+    setuid = tar([("mnt/", "dir", None), ("bin/setuid-probe", "file", probe, 0o4755)])
+    return docker_archive(path, IMAGE, [busybox_layer(), setuid], {"Env": ["PATH=/bin"], "Cmd": ["sh"]})
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ from Debian's static busybox with tarfile."""
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import os
 import subprocess
@@ -13,64 +11,31 @@ import tarfile
 
 import pytest
 
+import image_files
 from conftest import BUSYBOX, run_sandbox
+from image_files import add_file, image_config, sha, tar
 from sentry.errors import SandboxError
 from sentry.images import unpack
 
 APPLETS = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
 
 
-def _tar(entries) -> bytes:
-    """entries: (name, kind, payload[, mode]); kind in dir/file/sym/link."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, kind, payload, *mode in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mtime = 1700000000
-            if kind == "dir":
-                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-                t.addfile(ti)
-            elif kind == "file":
-                data = payload if isinstance(payload, bytes) else payload.encode()
-                ti.size, ti.mode = len(data), (mode[0] if mode else 0o644)
-                t.addfile(ti, io.BytesIO(data))
-            else:
-                ti.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
-                ti.linkname = payload
-                t.addfile(ti)
-    return buf.getvalue()
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-LAYER1 = _tar([("bin/", "dir", None), ("bin/busybox", "file", open(BUSYBOX, "rb").read(), 0o755)]
-              + [(f"bin/{a}", "sym", "busybox") for a in APPLETS if a != "busybox"]
-              + [("etc/", "dir", None),
-                 ("etc/passwd", "file", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n"),
-                 ("app/", "dir", None), ("data/", "dir", None),
-                 ("data/keep.txt", "file", "kept\n"), ("data/old.txt", "file", "old\n"),
-                 ("data/hard.txt", "link", "data/keep.txt"),
-                 ("opq/", "dir", None), ("opq/lower.txt", "file", "lower\n")])
-LAYER2 = _tar([("data/new.txt", "file", "new\n"), ("data/.wh.old.txt", "file", ""),
-               ("opq/", "dir", None), ("opq/.wh..wh..opq", "file", ""), ("opq/upper.txt", "file", "upper\n")])
+LAYER1 = tar([("bin/", "dir", None), ("bin/busybox", "file", open(BUSYBOX, "rb").read(), 0o755)]
+             + [(f"bin/{a}", "sym", "busybox") for a in APPLETS if a != "busybox"]
+             + [("etc/", "dir", None),
+                ("etc/passwd", "file", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n"),
+                ("app/", "dir", None), ("data/", "dir", None),
+                ("data/keep.txt", "file", "kept\n"), ("data/old.txt", "file", "old\n"),
+                ("data/hard.txt", "link", "data/keep.txt"),
+                ("opq/", "dir", None), ("opq/lower.txt", "file", "lower\n")])
+LAYER2 = tar([("data/new.txt", "file", "new\n"), ("data/.wh.old.txt", "file", ""),
+              ("opq/", "dir", None), ("opq/.wh..wh..opq", "file", ""), ("opq/upper.txt", "file", "upper\n")])
 LAYER2_GZ = gzip.compress(LAYER2, mtime=0)
 
 
-def _config(**cfg) -> bytes:
-    return json.dumps({"architecture": "amd64", "os": "linux", "created": "2024-01-02T03:04:05Z",
-                       "config": cfg, "rootfs": {"type": "layers", "diff_ids": [_sha(LAYER1), _sha(LAYER2)]}}).encode()
-
-
-OCI_CONFIG = _config(Env=["PATH=/bin", "GREETING=hello"], Entrypoint=["/bin/sh", "-c"],
-                     Cmd=["echo $GREETING from $(pwd)"], WorkingDir="/app", User="app")
-
-
-def _add(t, name, data: bytes):
-    ti = tarfile.TarInfo(name)
-    ti.size = len(data)
-    t.addfile(ti, io.BytesIO(data))
+OCI_CONFIG = image_config([LAYER1, LAYER2], {"Env": ["PATH=/bin", "GREETING=hello"],
+                                              "Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo $GREETING from $(pwd)"],
+                                              "WorkingDir": "/app", "User": "app"})
 
 
 def oci_archive(path, tamper=False):
@@ -79,34 +44,27 @@ def oci_archive(path, tamper=False):
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": _sha(OCI_CONFIG), "size": len(OCI_CONFIG)},
-        "layers": [{"mediaType": m, "digest": _sha(d), "size": len(d)} for m, d in layers]}).encode()
-    desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": _sha(manifest),
+                   "digest": sha(OCI_CONFIG), "size": len(OCI_CONFIG)},
+        "layers": [{"mediaType": m, "digest": sha(d), "size": len(d)} for m, d in layers]}).encode()
+    desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(manifest),
             "size": len(manifest), "platform": {"os": "linux", "architecture": "amd64"},
             "annotations": {"org.opencontainers.image.ref.name": "test/oci:1"}}
     other = dict(desc, digest="sha256:" + "0" * 64, platform={"os": "linux", "architecture": "arm64"})
     with tarfile.open(path, "w") as t:
-        _add(t, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
-        _add(t, "index.json", json.dumps({"schemaVersion": 2, "manifests": [other, desc]}).encode())
+        add_file(t, "oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+        add_file(t, "index.json", json.dumps({"schemaVersion": 2, "manifests": [other, desc]}).encode())
         for data in (manifest, OCI_CONFIG, LAYER1, LAYER2_GZ):
             if tamper and data is LAYER2_GZ:
                 data = gzip.compress(LAYER2.replace(b"upper\n", b"evil!\n"), mtime=0)
-                _add(t, f"blobs/sha256/{_sha(LAYER2_GZ)[7:]}", data)
+                add_file(t, f"blobs/sha256/{sha(LAYER2_GZ)[7:]}", data)
             else:
-                _add(t, f"blobs/sha256/{_sha(data)[7:]}", data)
+                add_file(t, f"blobs/sha256/{sha(data)[7:]}", data)
     return str(path)
 
 
 def docker_archive(path):
-    config = _config(Cmd=["cat", "/data/new.txt", "/data/keep.txt"], User="1000:1000")
-    with tarfile.open(path, "w") as t:
-        _add(t, "manifest.json", json.dumps([{"Config": _sha(config)[7:] + ".json",
-                                              "RepoTags": ["test/docker:latest"],
-                                              "Layers": ["l1/layer.tar", "l2/layer.tar"]}]).encode())
-        _add(t, _sha(config)[7:] + ".json", config)
-        _add(t, "l1/layer.tar", LAYER1)
-        _add(t, "l2/layer.tar", LAYER2)
-    return str(path)
+    return image_files.docker_archive(path, "test/docker:latest", [LAYER1, LAYER2],
+                                      {"Cmd": ["cat", "/data/new.txt", "/data/keep.txt"], "User": "1000:1000"})
 
 
 @pytest.fixture(scope="module")
@@ -216,11 +174,11 @@ def test_unpack_refuses_escapes(tmp_path, entries):
     out.mkdir()
     layer.mkdir()
     (out / "secret").write_text("secret\n")
-    tar = tmp_path / "evil.tar"
-    tar.write_bytes(_tar([(n, k, p.format(out=out) if isinstance(p, str) else p) for n, k, p in entries]))
+    path = tmp_path / "evil.tar"
+    path.write_bytes(tar([(n, k, p.format(out=out) if isinstance(p, str) else p) for n, k, p in entries]))
     before = _snapshot(tmp_path, layer)
     with pytest.raises(SandboxError):
-        unpack.unpack(str(tar), str(layer))
+        unpack.unpack(str(path), str(layer))
     assert _snapshot(tmp_path, layer) == before and not os.path.lexists("/abs")
     assert (out / "secret").read_text() == "secret\n" and os.listdir(out) == ["secret"]
 
@@ -230,10 +188,10 @@ def test_unpack_replaces_symlink_not_its_target(tmp_path):
     out.mkdir()
     layer.mkdir()
     (out / "target").write_text("host\n")
-    tar = tmp_path / "t.tar"
-    tar.write_bytes(_tar([("f", "sym", str(out / "target")), ("f", "file", "layer\n"),
+    path = tmp_path / "t.tar"
+    path.write_bytes(tar([("f", "sym", str(out / "target")), ("f", "file", "layer\n"),
                           ("d/", "dir", None), ("d/.wh.gone", "file", ""), ("d/.wh..wh..opq", "file", "")]))
-    unpack.unpack(str(tar), str(layer))
+    unpack.unpack(str(path), str(layer))
     assert (out / "target").read_text() == "host\n"
     assert (layer / "f").read_text() == "layer\n" and not (layer / "f").is_symlink()
     st = os.lstat(layer / "d" / "gone")

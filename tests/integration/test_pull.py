@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import pytest
 
 from conftest import BUSYBOX, PYSANDBOX, platform_independent, run_sandbox
+from image_files import sha
 
 pytestmark = platform_independent      # nothing here depends on the sandbox platform
 REGISTRY = "/usr/bin/docker-registry"
@@ -42,10 +43,6 @@ LAYER_TYPES = {(True, True): "application/vnd.oci.image.layer.v1.tar+gzip",     
                (True, False): "application/vnd.oci.image.layer.v1.tar",
                (False, True): "application/vnd.docker.image.rootfs.diff.tar.gzip",
                (False, False): "application/vnd.docker.image.rootfs.diff.tar"}
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _tar(files: dict[str, bytes]) -> bytes:
@@ -73,7 +70,7 @@ class Image:
         """plain: indexes of layers pushed as uncompressed tars."""
         self.layers = [t if i in plain else BASE_GZ if t is BASE_TAR else gzip.compress(t, compresslevel=1, mtime=0)
                        for i, t in enumerate(layers)]
-        self.diff_ids = [_sha(t) for t in layers]
+        self.diff_ids = [sha(t) for t in layers]
         self.config = json.dumps({"architecture": arch, "os": "linux", "created": "2024-05-06T07:08:09Z",
                                   "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/busybox", "echo", note]},
                                   "rootfs": {"type": "layers", "diff_ids": self.diff_ids}}).encode()
@@ -81,10 +78,10 @@ class Image:
         self.manifest = json.dumps({
             "schemaVersion": 2, "mediaType": self.media_type,
             "config": {"mediaType": OCI_CONFIG if oci else DOCKER_CONFIG,
-                       "digest": _sha(self.config), "size": len(self.config)},
-            "layers": [{"mediaType": LAYER_TYPES[oci, i not in plain], "digest": _sha(layer), "size": len(layer)}
+                       "digest": sha(self.config), "size": len(self.config)},
+            "layers": [{"mediaType": LAYER_TYPES[oci, i not in plain], "digest": sha(layer), "size": len(layer)}
                        for i, layer in enumerate(self.layers)]}, indent=3).encode()
-        self.digest = _sha(self.manifest)
+        self.digest = sha(self.manifest)
 
     def descriptor(self, arch: str) -> dict:
         return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.manifest),
@@ -150,12 +147,12 @@ def push(base: str, repo: str, tag: str, blobs: list[bytes], manifest: bytes, me
     """The distribution push flow: POST an upload, PUT it with ?digest=,
     then PUT the manifest."""
     for blob in blobs:
-        if _http("HEAD", f"{base}/v2/{repo}/blobs/{_sha(blob)}")[0] == 200:
+        if _http("HEAD", f"{base}/v2/{repo}/blobs/{sha(blob)}")[0] == 200:
             continue
         status, headers, body = _http("POST", f"{base}/v2/{repo}/blobs/uploads/", b"")
         assert status == 202, body
         loc = urllib.parse.urljoin(base, headers["Location"])
-        loc += ("&" if "?" in loc else "?") + urllib.parse.urlencode({"digest": _sha(blob)})
+        loc += ("&" if "?" in loc else "?") + urllib.parse.urlencode({"digest": sha(blob)})
         status, _, body = _http("PUT", loc, blob, {"Content-Type": "application/octet-stream"})
         assert status == 201, body
     status, _, body = _http("PUT", f"{base}/v2/{repo}/manifests/{tag}", manifest, {"Content-Type": media_type})
@@ -271,7 +268,7 @@ def env(tmp_path_factory):
                                  ("docker", {"arm64": d_arm, "amd64": d_amd}, False),
                                  ("armonly", {"arm64": arm}, True)):
             push(base, "test/multi", tag, [], *_index(images, oci))
-        _tamper(storage, _sha(tamper.layers[1]), lambda b: b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 0xFF])
+        _tamper(storage, sha(tamper.layers[1]), lambda b: b[:len(b) // 2] + bytes([b[len(b) // 2] ^ 0xFF])
                 + b[len(b) // 2 + 1:])
         _tamper(storage, mtamper.digest, lambda b: b.replace(b"\n   ", b"\n\t  ", 1))     # still valid JSON
 
@@ -354,8 +351,8 @@ def test_pull_http_then_run(env, tmp_path):
     img = env.images["busybox"]
     assert r.stdout.startswith(f"pulled {ref}: {img.digest} 1 layer, ") and " MB in " in r.stdout
     lines = r.stderr.splitlines()          # not a tty: one plain line per blob
-    assert any(x.startswith(f"config {_sha(img.config)[7:19]} ") and x.endswith(" done") for x in lines), lines
-    assert any(x.startswith(f"layer 1/1 {_sha(img.layers[0])[7:19]} ") and x.endswith(" done") for x in lines)
+    assert any(x.startswith(f"config {sha(img.config)[7:19]} ") and x.endswith(" done") for x in lines), lines
+    assert any(x.startswith(f"layer 1/1 {sha(img.layers[0])[7:19]} ") and x.endswith(" done") for x in lines)
     r = run_sandbox("run", "--root", str(store), "--image", ref, "--", "/bin/busybox", "echo", "hello", "registry")
     assert (r.returncode, r.stdout) == (0, "hello registry\n"), r.stderr
     r = run_sandbox("run", "--root", str(store), "--image", ref)          # the image's Cmd
@@ -502,7 +499,7 @@ def test_tampered_blob(env, tmp_path):
     before = store_state(store)
     img = env.images["tamper"]
     r = pull(store, f"127.0.0.1:{port}/test/tamper:v1", cfg)
-    assert_clean_error(r, f"layer 2/2 {_sha(img.layers[1])}", "digest mismatch", "tampered")
+    assert_clean_error(r, f"layer 2/2 {sha(img.layers[1])}", "digest mismatch", "tampered")
     assert store_state(store) == before
     assert "test/tamper" not in run_sandbox("images", "--root", str(store), "ls").stdout
     # A manifest is trusted only when pulled by digest: then its bytes must match.
