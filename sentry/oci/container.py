@@ -356,10 +356,13 @@ def _remove_dir(path: str) -> None:
             for e in entries:
                 if e.is_dir(follow_symlinks=False):
                     raise IsADirectoryError(e.path)
-                os.unlink(e.path)
+                try:
+                    os.unlink(e.path)
+                except FileNotFoundError:
+                    pass                # gone meanwhile (`start` unlinks exec.fifo)
         os.rmdir(path)
     except FileNotFoundError:
-        pass
+        pass                            # the directory itself is gone
     except OSError:
         import shutil
         shutil.rmtree(path, ignore_errors=True)

@@ -1,8 +1,10 @@
-"""sentry/oci/container.status when the container ends while it looks:
-the sentry removes the cgroup as it exits, between status's checks."""
+"""sentry/oci/container: status when the container ends while it looks (the
+sentry removes the cgroup as it exits, between status's checks), and the
+removal of a container's state directory."""
 from __future__ import annotations
 
 import errno
+import os
 
 import pytest
 
@@ -27,3 +29,20 @@ def test_a_cgroup_removed_meanwhile_is_a_container_that_ended(monkeypatch, tmp_p
     d = container.Dir(str(tmp_path), "c1")
     st = container.State(id="c1", bundle="/b", rootfs="/r", created="now", pid=1, cgroup="/x")
     assert container.status(d, st) == want
+
+
+def test_remove_dir_takes_files_subdirectories_and_absence(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "state.json").write_text("{}")
+    os.mkfifo(flat / "exec.fifo")
+    (flat / "link").symlink_to(tmp_path / "kept")
+    (tmp_path / "kept").write_text("not ours\n")
+    container._remove_dir(str(flat))
+    assert not flat.exists() and (tmp_path / "kept").exists()
+    deep = tmp_path / "deep"
+    (deep / "sub").mkdir(parents=True)
+    (deep / "sub" / "f").write_text("x")
+    container._remove_dir(str(deep))                  # shutil's turn
+    assert not deep.exists()
+    container._remove_dir(str(tmp_path / "never"))    # absent: nothing to do, no error
