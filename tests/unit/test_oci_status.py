@@ -46,3 +46,23 @@ def test_remove_dir_takes_files_subdirectories_and_absence(tmp_path):
     container._remove_dir(str(deep))                  # shutil's turn
     assert not deep.exists()
     container._remove_dir(str(tmp_path / "never"))    # absent: nothing to do, no error
+
+
+def test_remove_dir_when_a_file_goes_first(tmp_path, monkeypatch):
+    """`start` unlinks exec.fifo: one gone between the listing and our unlink
+    must not leave the directory behind."""
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "state.json").write_text("{}")
+    os.mkfifo(d / "exec.fifo")
+    real_unlink = os.unlink
+
+    def raced(path, *a, **kw):
+        if str(path).endswith("exec.fifo"):
+            real_unlink(path)
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_unlink(path, *a, **kw)
+
+    monkeypatch.setattr(os, "unlink", raced)
+    container._remove_dir(str(d))
+    assert not d.exists()
