@@ -46,7 +46,6 @@ import queue
 import select
 import socket
 import struct
-import tempfile
 import termios
 import threading
 import time
@@ -123,6 +122,7 @@ def console_listener() -> tuple[socket.socket, str, str]:
     its private directory to remove after create).  The runtime is given a
     path, so it must fit sun_path: a fresh directory in the temp dir, as
     containerd's console.NewTempSocket."""
+    import tempfile  # not at the top: the log relay imports this module
     base = tempfile.gettempdir()
     if len(base) > 60:
         base = "/tmp"

@@ -48,23 +48,27 @@ Facts and choices this module relies on:
 """
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+import types
 
 from cri_handler import attach
 from cri_handler.logs import CRILogWriter
+from sentry.record import record
 
 MODULE = "cri_handler.logrelay"
+# The relay's own start-up is on StartContainer's path (the server waits for
+# its pid): the daemon-side functions here import subprocess where they use it.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
 
 
-@dataclass
+@record
 class Relay:
     pid: int
     stdout_w: int    # give these to the container (they are not inheritable:
@@ -79,6 +83,7 @@ def spawn_relay(log_path: str, pid_file: str | None = None, timeout: float = 10.
     """Start a detached relay writing log_path, and return its pid and the
     write ends of its stdout/stderr pipes. Raises RelayError if it cannot start
     (for example, the log's directory does not exist)."""
+    import subprocess
     parent = os.path.dirname(os.path.abspath(log_path))
     if not os.path.isdir(parent):
         raise RelayError(f"log directory {parent} does not exist")
@@ -108,7 +113,7 @@ def spawn_relay(log_path: str, pid_file: str | None = None, timeout: float = 10.
     return Relay(int(out), out_w, err_w)
 
 
-@dataclass
+@record
 class GatedRelay:
     proc: subprocess.Popen     # the launcher: prints the relay's pid, then exits
     gate_w: int                # one byte: read; EOF: give up
@@ -121,6 +126,7 @@ def start_gated(log_path: str, out_r: int, err_r: int, *, console: int = -1, att
     too; -1: not given; log_path "": no log), gated: see the module
     docstring.  Returns at once; then open_gate() or abort().  Raises
     RelayError if it cannot be started."""
+    import subprocess
     gate_r, gate_w = os.pipe2(os.O_CLOEXEC)
     cmd = [sys.executable, "-m", MODULE, "--gate", str(gate_r), "--detach"]
     if log_path:
@@ -147,6 +153,7 @@ def start_gated(log_path: str, out_r: int, err_r: int, *, console: int = -1, att
 
 def open_gate(relay: GatedRelay, timeout: float = 30.0) -> int:
     """Let the relay read; its pid once it runs (RelayError if it did not start)."""
+    import subprocess
     try:
         os.write(relay.gate_w, b"g")
     except OSError:
@@ -170,6 +177,7 @@ def abort(relay: GatedRelay, timeout: float = 5.0) -> None:
     """The create failed: the relay exits without reading (EOF on its gate).
     Returns once it has (so its removal of the empty log file cannot hit
     the file of a retried CreateContainer's relay)."""
+    import subprocess
     os.close(relay.gate_w)
     try:
         out, _ = relay.proc.communicate(timeout=timeout)
@@ -353,24 +361,56 @@ def _remove_if_empty(path: str) -> None:
         pass
 
 
+# The command line (the module docstring's): options taking a value, as
+# `--name VALUE` or `--name=VALUE`, and two flags.  Not argparse: with the
+# `re` it imports it was a fifth of the relay's start-up and 1.4 MB of the
+# memory it keeps, which every container with a log pays.
+_OPTIONS = {"--log": str, "--stdout": str, "--stderr": str, "--console": int, "--attach": int,
+            "--stdin": int, "--pid-file": str, "--gate": int}
+_FLAGS = ("--stdin-once", "--detach")
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_args(argv) -> types.SimpleNamespace:
+    """argv as attributes (log, stdout, ..., stdin_once, detach); UsageError
+    naming what is wrong."""
+    args: dict = {name[2:].replace("-", "_"): None for name in _OPTIONS}
+    args.update({name[2:].replace("-", "_"): False for name in _FLAGS})
+    it = iter(argv)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        key = name[2:].replace("-", "_")
+        if name in _FLAGS and not eq:
+            args[key] = True
+        elif name in _OPTIONS:
+            if not eq:
+                value = next(it, None)
+                if value is None:
+                    raise UsageError(f"{name} needs a value")
+            try:
+                args[key] = _OPTIONS[name](value)
+            except ValueError:
+                raise UsageError(f"{name}: not a file descriptor number: {value!r}") from None
+        else:
+            raise UsageError(f"unknown argument {arg!r}")
+    if not (args["stdout"] or args["stderr"] or args["console"] is not None):
+        raise UsageError("nothing to relay: give --stdout, --stderr or --console")
+    return types.SimpleNamespace(**args)
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m " + MODULE, description=__doc__.split("\n")[0])
-    ap.add_argument("--log", help="the CRI log file to append to (none: attach clients only)")
-    ap.add_argument("--stdout", metavar="FD|FIFO")
-    ap.add_argument("--stderr", metavar="FD|FIFO")
-    ap.add_argument("--console", type=int, metavar="FD", help="listening socket the runtime sends "
-                    "the pty master to")
-    ap.add_argument("--attach", type=int, metavar="FD", help="listening attach socket to serve")
-    ap.add_argument("--stdin", type=int, metavar="FD", help="write end of the container's stdin")
-    ap.add_argument("--stdin-once", action="store_true", help="close stdin when the first attach "
-                    "client's stdin ends")
-    ap.add_argument("--pid-file")
-    ap.add_argument("--detach", action="store_true", help="fork into a new session; print the pid")
-    ap.add_argument("--gate", type=int, metavar="FD", help="read nothing until a byte comes on FD; "
-                    "exit at EOF on it")
-    args = ap.parse_args(argv)
-    if not (args.stdout or args.stderr or args.console is not None):
-        ap.error("nothing to relay: give --stdout, --stderr or --console")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__)
+        return 0
+    try:
+        args = parse_args(argv)
+    except UsageError as e:
+        print(f"logrelay: {e} (see python -m {MODULE} --help)", file=sys.stderr)
+        return 2
     try:
         sources = {name: _source(spec) for name, spec in (("stdout", args.stdout), ("stderr", args.stderr))
                    if spec}

@@ -25,28 +25,29 @@ parseCRILog, and containerd's `redirectLogs`, which writes what it parses):
 """
 from __future__ import annotations
 
-import calendar
-import logging
 import os
-import re
 import threading
 import time
-from dataclasses import dataclass
 
-from sentry.oci.container import rfc3339_nano as format_timestamp  # Go's RFC3339Nano
+from sentry.oci.rfc3339 import rfc3339_nano as format_timestamp  # Go's RFC3339Nano
+from sentry.record import record
 
-log = logging.getLogger(__name__)
+# The log relay imports this module, and its start-up is on StartContainer's
+# path: what only the daemon's reader needs (re, calendar, logging) is
+# imported where it is used.
 
 MAX_LINE = 16 * 1024
 STREAMS = ("stdout", "stderr")
 
 
-_TS = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z")
+_TS = r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z"
 
 
 def parse_timestamp(text: str) -> int:
     """RFC3339Nano (any offset, any fraction width) to UTC nanoseconds."""
-    m = _TS.match(text)
+    import calendar
+    import re
+    m = re.match(_TS, text)          # re keeps the compiled pattern
     if not m:
         raise ValueError(f"not an RFC3339Nano timestamp: {text!r}")
     y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
@@ -57,7 +58,7 @@ def parse_timestamp(text: str) -> int:
     return secs * 1_000_000_000 + int((m[7] or "").ljust(9, "0"))
 
 
-@dataclass
+@record
 class LogRecord:
     timestamp_ns: int
     stream: str
@@ -148,7 +149,8 @@ class CRILogWriter:
             # Keep draining the container's output even when the disk is full:
             # a stalled pipe would block the container (containerd does the same).
             if not self._write_failed:
-                log.error("cannot write the container log %s: %s", self.path, e)
+                import logging
+                logging.getLogger(__name__).error("cannot write the container log %s: %s", self.path, e)
             self._write_failed = True
 
     def reopen(self) -> None:

@@ -34,19 +34,12 @@ import signal
 import time
 
 from sentry.errors import SandboxError
+from sentry.oci.rfc3339 import rfc3339_nano
 from sentry.record import asdict, field, record, required
 
 DEFAULT_ROOT = "/run/pysandbox-oci"
 OCI_VERSION = "1.0.2"
 _ID = re.compile(r"[A-Za-z0-9_+.-]{1,255}")      # runc's characters (ASCII only), NAME_MAX
-
-
-def rfc3339_nano(ns: int) -> str:
-    """UTC nanoseconds since the epoch as Go's time.RFC3339Nano prints them
-    (trailing zeros of the fraction trimmed, no fraction at all if zero)."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    fraction = f"{frac:09d}".rstrip("0")
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{fraction}" if fraction else "") + "Z"
 
 
 def now() -> str:

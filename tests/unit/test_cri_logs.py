@@ -236,3 +236,26 @@ def test_relay_cli_errors_are_one_line(tmp_path):
                        env=env, capture_output=True, text=True, timeout=10)
     assert p.returncode == 1
     assert p.stderr.startswith("logrelay: ") and "Traceback" not in p.stderr
+
+
+def test_relay_command_line():
+    a = logrelay.parse_args(["--log", "/l", "--stdout=3", "--stderr", "/fifo", "--console", "7",
+                             "--attach=8", "--stdin", "9", "--stdin-once", "--pid-file", "/p", "--detach",
+                             "--gate", "10"])
+    assert vars(a) == {"log": "/l", "stdout": "3", "stderr": "/fifo", "console": 7, "attach": 8, "stdin": 9,
+                       "pid_file": "/p", "gate": 10, "stdin_once": True, "detach": True}
+    assert vars(logrelay.parse_args(["--stdout", "1"]))["detach"] is False
+    for bad, why in ((["--stdout"], "--stdout needs a value"), (["--stdout", "1", "--gate", "x"], "not a file"),
+                     (["--stdout", "1", "--bogus"], "unknown argument '--bogus'"),
+                     (["--stdout", "1", "--detach=yes"], "unknown argument"),
+                     (["--log", "/l"], "nothing to relay")):
+        with pytest.raises(logrelay.UsageError, match=why):
+            logrelay.parse_args(bad)
+
+
+def test_relay_usage_errors_exit_2_with_one_line(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "cri_handler.logrelay", "--log", str(tmp_path / "c.log")],
+                       env=env, capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "nothing to relay" in p.stderr, p.stderr
+    assert not (tmp_path / "c.log").exists()
