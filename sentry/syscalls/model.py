@@ -81,5 +81,5 @@ def O(nr, name, note="", handler=None, fast=None, fs_mode=None):  # noqa: E743 -
     return Row(nr, name, Action.OBSERVE, note, handler=handler, fast=fast, fs_mode=fs_mode)
 
 
-def D(nr, name, errno, note=""):
-    return Row(nr, name, Action.DENY, note, errno=errno)
+def D(nr, name, errno, note="", fs_mode=None):
+    return Row(nr, name, Action.DENY, note, errno=errno, fs_mode=fs_mode)

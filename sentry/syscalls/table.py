@@ -52,6 +52,9 @@ FSTAT_NATIVE_2 = (ArgRule(2, AT_EMPTY_PATH, allow=True),)
 O_PATH_NATIVE_1 = (ArgRule(1, O_PATH, allow=True),)
 O_PATH_NATIVE_2 = (ArgRule(2, O_PATH, allow=True),)
 FSE = "done by the sentry in the sandbox view"
+# mknod: devices refused on the register values; the rest CONTINUEs (the caller's
+# umask, chroot and Landlock domain apply).
+MKNOD = "devices refused (not the 0:0 whiteout); the rest runs natively"
 NO_NEW_NS_CLONE = (ArgRule(0, CLONE_NS_FLAGS, errno.EPERM),)
 
 # A container in the host's pid namespace (OCI: no pid entry; CRI: pid
@@ -112,7 +115,9 @@ CREDS = "creds_change"
 SPLICE = "fd I/O; EINVAL from a synthesized /proc file (callers then read)"
 NI = "never implemented; ENOSYS as on Linux"
 GONE = "removed from Linux; ENOSYS as on Linux"
-LANDLOCK = "Landlock: can only restrict further"
+# Landlock under --strict-fs: EOPNOTSUPP, as a kernel with Landlock disabled says;
+# the sentry makes the path calls there, and the caller's domain would not bind them.
+LANDLOCK = "Landlock; --strict-fs: EOPNOTSUPP (disabled)"
 
 ROWS: tuple[Row, ...] = (
     # -- 0..334: the original x86_64 table -------------------------------
@@ -251,7 +256,7 @@ ROWS: tuple[Row, ...] = (
     P(130, "rt_sigsuspend", SIG),
     P(131, "sigaltstack", SIG),
     F(132, "utime", times.utime, FSE),
-    E(133, "mknod", dirs.mknod, FSE),
+    E(133, "mknod", dirs.mknod, MKNOD),
     D(134, "uselib", errno.EPERM, "obsolete a.out library loader"),
     P(135, "personality", "execution domain of the process"),
     P(136, "ustat", "filesystem statistics (obsolete)"),
@@ -379,7 +384,7 @@ ROWS: tuple[Row, ...] = (
     D(256, "migrate_pages", errno.EPERM, NUMA),
     F(257, "openat", fileopen.openat, FSE + "; O_PATH runs natively", fast="openat", arg_rules=O_PATH_NATIVE_2),
     F(258, "mkdirat", dirs.mkdirat, FSE),
-    E(259, "mknodat", dirs.mknodat, FSE),
+    E(259, "mknodat", dirs.mknodat, MKNOD),
     F(260, "fchownat", attrs.fchownat, FSE),
     F(261, "futimesat", times.futimesat, FSE),
     F(262, "newfstatat", stat.newfstatat, FSE + "; fstat runs natively",
@@ -489,9 +494,9 @@ ROWS: tuple[Row, ...] = (
     P(441, "epoll_pwait2", EPOLL),
     D(442, "mount_setattr", errno.EPERM, MOUNT),
     D(443, "quotactl_fd", errno.EPERM, "quotas of host filesystems"),
-    P(444, "landlock_create_ruleset", LANDLOCK),
-    P(445, "landlock_add_rule", LANDLOCK),
-    P(446, "landlock_restrict_self", LANDLOCK),
+    D(444, "landlock_create_ruleset", errno.EOPNOTSUPP, LANDLOCK, fs_mode="strict"),
+    D(445, "landlock_add_rule", errno.EOPNOTSUPP, LANDLOCK, fs_mode="strict"),
+    D(446, "landlock_restrict_self", errno.EOPNOTSUPP, LANDLOCK, fs_mode="strict"),
     P(447, "memfd_secret", "secret memory areas"),
     P(448, "process_mrelease", "reaps a killed process's memory"),
     P(449, "futex_waitv", FUTEX),
@@ -563,6 +568,9 @@ BY_NR: dict[int, Row] = {row.nr: row for row in ROWS}
 BY_NAME: dict[str, Row] = {row.name: row for row in ROWS}
 
 
-def rows_with(action: Action) -> list[Row]:
-    """All rows with the given action, in number order."""
-    return [row for row in ROWS if row.action is action]
+def rows_with(action: Action, strict_fs: bool | None = None) -> list[Row]:
+    """All rows with the given action, in number order: as declared, or, with
+    strict_fs given, in that fs mode (model.Row.action_in)."""
+    if strict_fs is None:
+        return [row for row in ROWS if row.action is action]
+    return [row for row in ROWS if row.action_in(strict_fs) is action]

@@ -4,6 +4,8 @@ process state (seccomp, no_new_privs, capabilities) is as documented, and
 namespace creation and mounting are refused."""
 import errno
 
+import pytest
+
 from conftest import run_sandbox
 from sentry.syscalls import table
 from sentry.syscalls.model import Action
@@ -48,11 +50,13 @@ def call_syscalls(calls, *flags):
     return out
 
 
-def test_every_deny_row_returns_its_errno():
-    """Each DENY row of the table fails with exactly the errno the table gives."""
-    deny = table.rows_with(Action.DENY)
+@pytest.mark.parametrize("strict_fs", [False, True], ids=["default-fs", "strict-fs"])
+def test_every_deny_row_returns_its_errno(strict_fs):
+    """Each row DENY in the fs mode fails with exactly the errno the table gives."""
+    deny = table.rows_with(Action.DENY, strict_fs)
     assert len(deny) > 50
-    got = call_syscalls((row.name, row.nr) for row in deny)
+    assert ("landlock_restrict_self" in {r.name for r in deny}) == strict_fs
+    got = call_syscalls(((row.name, row.nr) for row in deny), *(["--strict-fs"] if strict_fs else []))
     wrong = {row.name: (got.get(row.name), errno.errorcode[row.errno])
              for row in deny if got.get(row.name) != (-1, row.errno)}
     assert not wrong, f"(ret, errno) differs from the table: {wrong}"
