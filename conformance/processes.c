@@ -1,7 +1,8 @@
 /* Processes: execve, execveat, getpid, getppid, gettid, kill (process
- * level; signal details are in signals.c), getpriority, setpriority, the
- * sched_* calls, unshare and vfork.  Waiting is in processes_wait.c,
- * clone, futex and threads in threads.c. */
+ * level; signal details are in signals.c), getpriority, setpriority,
+ * sched_yield and the affinity calls, unshare and vfork.  Waiting is in
+ * processes_wait.c, clone, futex and threads in threads.c, scheduling
+ * policies in sched.c, sessions and process groups in sessions.c. */
 #include "harness.h"
 #include "helpers.h"
 #include <fcntl.h>
