@@ -258,3 +258,9 @@ WUNTRACED = 2
 WCONTINUED = 8
 WNOTHREAD = 0x20000000          # __WNOTHREAD
 WCLONE = 0x80000000             # __WCLONE
+
+# include/uapi/asm-generic/ioctls.h: terminal ioctls that put bytes into a
+# terminal's input; TIOCSTI types one, TIOCLINUX (a VT's selection paste)
+# a whole selection.
+TIOCSTI = 0x5412
+TIOCLINUX = 0x541C

@@ -15,11 +15,44 @@ import errno
 
 from sentry import native
 from sentry.native import A_ALLOW, A_ERRNO, A_KILL, A_NOTIFY, FilterCtx
-from sentry.syscalls.model import Action, Row
+from sentry.syscalls.model import Action, Row, ValueRule
 
 # Before the sentry is serving, the workload must still be able to make
 # these calls without waiting for a reply.
 NEEDED_BEFORE_SERVING = frozenset({"sendmsg"})
+CMP_MASKED_EQ = 7          # libseccomp's SCMP_CMP_MASKED_EQ: (arg & a) == b
+LOW32 = 0xFFFFFFFF
+
+
+def value_rules(rule: ValueRule, action: int, err: int) -> list[tuple[int, int, int, int]]:
+    """A ValueRule as (action, errno, mask, datum) rules, each one
+    masked comparison, that together decide every value once.
+
+    libseccomp cannot say "not equal" of a masked value, and a rule without
+    a condition would swallow the conditional ones beside it.  So: M, the
+    bits on which every refused value agrees; one rule per bit of M giving
+    the row's action to values that differ there from the refused ones
+    (outside their group); and one exact rule for each of the 2^k values of
+    the group (k: the bits where refused values differ), refused or not.
+    """
+    first = rule.values[0]
+    spread = 0
+    for v in rule.values:
+        spread |= (v ^ first) & LOW32
+    common = LOW32 & ~spread
+    if bin(spread).count("1") > 4:
+        raise ValueError(f"{rule}: the refused values differ in too many bits")
+    out = []
+    for bit in range(32):
+        b = 1 << bit
+        if common & b:
+            out.append((action, err, b, ~first & b))
+    free = [1 << bit for bit in range(32) if spread & (1 << bit)]
+    for n in range(1 << len(free)):
+        value = (first & common) | sum(b for i, b in enumerate(free) if n >> i & 1)
+        refused = value in {v & LOW32 for v in rule.values}
+        out.append((A_ERRNO if refused else action, rule.errno if refused else err, LOW32, value))
+    return out
 
 
 def filter_action(row: Row, trace_all: bool, intercept: int, strict_fs: bool = False,
@@ -51,6 +84,14 @@ def build(rows, trace_all: bool = False, intercept: int = A_NOTIFY, strict_fs: b
     try:
         for row in rows:
             action, err = filter_action(row, trace_all, intercept, strict_fs, host_pid)
+            values = [r for r in row.arg_rules if isinstance(r, ValueRule)]
+            if values and action != A_ERRNO:
+                (rule,) = values          # one per syscall, and no flag rule beside it
+                for act, e, mask, datum in value_rules(rule, action, err):
+                    rc = f.rule(row.nr, act, e, [(rule.arg, CMP_MASKED_EQ, mask, datum)])
+                    if rc < 0:
+                        raise OSError(-rc, f"libseccomp refused a value rule for {row.name}")
+                continue
             # An allow-rule on a call that is allowed anyway says nothing.
             rules = [r for r in row.arg_rules if not (r.allow and action == A_ALLOW)]
             if (action, err) == (A_ERRNO, errno.ENOSYS) and not rules:

@@ -36,6 +36,20 @@ class ArgRule:
 
 
 @record(frozen=True)
+class ValueRule:
+    """When the low 32 bits of args[arg] are one of `values`, BPF refuses the
+    call with `errno`; any other value takes the row's action.
+
+    For an int argument naming an operation (ioctl's request): the kernel
+    reads only the low 32 bits, so a match on the whole register could be
+    dodged by setting the high ones (filter.value_rules compiles it).
+    """
+    arg: int
+    values: tuple
+    errno: int
+
+
+@record(frozen=True)
 class Row:
     nr: int
     name: str
@@ -45,7 +59,7 @@ class Row:
     handler: Callable | None = None   # for EMULATE (and optional for OBSERVE)
     fast: str | None = None           # name of a C fast-path handler, if any
     blocking: bool = False               # handler may sleep: run it off the notify loop
-    arg_rules: tuple = field(default_factory=tuple)  # ArgRule..., checked before the action
+    arg_rules: tuple = field(default_factory=tuple)  # ArgRule or ValueRule, checked before the action
     # The fs mode the row's action applies in; in the other it is
     # PASSTHROUGH.  "strict": a path call intercepted only under --strict-fs
     # (in the default mode the sandbox's mount namespace confines it, the

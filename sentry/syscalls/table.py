@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import errno
 
-from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH
+from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH, TIOCLINUX, TIOCSTI
 from sentry.handlers import attrs, dirs, fileopen, identity, inotify, signals, stat, sysinfo, times, uts, xattr
 from sentry.sandbox import synthesized
-from sentry.syscalls.model import Action, ArgRule, D, E, F, O, P, Row
+from sentry.syscalls.model import Action, ArgRule, D, E, F, O, P, Row, ValueRule
 
 # Namespace flags (include/uapi/linux/sched.h).  Creating namespaces inside
 # the sandbox is refused in BPF: the flag word is a register, so no TOCTOU.
@@ -137,7 +137,8 @@ ROWS: tuple[Row, ...] = (
     P(13, "rt_sigaction", SIG),
     P(14, "rt_sigprocmask", SIG),
     P(15, "rt_sigreturn", SIG),
-    P(16, "ioctl", "fd control; devices limited to the sandbox's /dev"),
+    P(16, "ioctl", "fd control; TIOCSTI, TIOCLINUX refused (no typing into a tty)",
+      arg_rules=(ValueRule(1, (TIOCSTI, TIOCLINUX), errno.EPERM),)),
     P(17, "pread64", FD),
     P(18, "pwrite64", FD),
     P(19, "readv", FD),
@@ -549,8 +550,11 @@ def validate(rows) -> None:
         if row.action is Action.EMULATE and not callable(row.handler):
             problems.append(f"{row.nr} {row.name}: EMULATE without handler")
         for rule in row.arg_rules:
-            if not (isinstance(rule, ArgRule) and 0 <= rule.arg <= 5
-                    and rule.mask and (rule.errno or rule.allow)):
+            if isinstance(rule, ValueRule):
+                if not (0 <= rule.arg <= 5 and rule.values and rule.errno and len(row.arg_rules) == 1):
+                    problems.append(f"{row.nr} {row.name}: bad ValueRule {rule!r} (one per row, alone)")
+            elif not (isinstance(rule, ArgRule) and 0 <= rule.arg <= 5
+                      and rule.mask and (rule.errno or rule.allow)):
                 problems.append(f"{row.nr} {row.name}: bad ArgRule {rule!r}")
     missing = sorted(KNOWN_NRS - seen_nr)
     extra = sorted(seen_nr - KNOWN_NRS)
