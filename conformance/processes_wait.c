@@ -41,7 +41,10 @@ TEST(wait4, exit_status_and_rusage)
 {
     pid_t pid;
     EXPECT_OK(pid = fork());
-    if (pid == 0) _exit(200);
+    if (pid == 0) {
+        sb_touch_rss();
+        _exit(200);
+    }
     int st;
     struct rusage ru;
     memset(&ru, 0xff, sizeof ru);

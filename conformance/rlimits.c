@@ -253,6 +253,7 @@ TEST(getrusage, self)
     /* Burn a little CPU so the numbers are not all zero. */
     volatile unsigned long x = 0;
     for (unsigned long i = 0; i < 20000000; i++) x += i;
+    sb_touch_rss();
     struct rusage ru;
     EXPECT_OK(syscall(SYS_getrusage, RUSAGE_SELF, &ru));
     EXPECT_TRUE(ru.ru_utime.tv_sec >= 0 && ru.ru_utime.tv_usec >= 0 && ru.ru_utime.tv_usec < 1000000);
@@ -270,8 +271,7 @@ TEST(getrusage, children)
     pid_t pid = fork();
     EXPECT_OK(pid);
     if (pid == 0) {
-        static char touch[1 << 20];
-        memset(touch, 1, sizeof touch);
+        sb_touch_rss();
         _exit(0);
     }
     int st;
@@ -283,6 +283,7 @@ TEST(getrusage, children)
 
 TEST(getrusage, thread)
 {
+    sb_touch_rss();
     struct rusage ru;
     EXPECT_OK(syscall(SYS_getrusage, RUSAGE_THREAD, &ru));
     EXPECT_TRUE(ru.ru_maxrss > 0);

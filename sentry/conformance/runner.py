@@ -130,8 +130,10 @@ def run(platforms: list[str], pattern: str | None = None, progress=None) -> Resu
             for case, o in outs.items():
                 res.cases.setdefault(case, {})[env] = o
                 res.areas[case] = exe.name
+            if pattern and not outs:
+                continue  # an area the filter left empty is not news
             bad = sum(not o.passed for o in outs.values())
-            progress(f"[{i}/{len(exes)}] {exe.name:<12} {env:<8} {len(outs) - bad:>4} passed, "
+            progress(f"[{i}/{len(exes)}] {exe.name:<14} {env:<14} {len(outs) - bad:>4} passed, "
                      f"{bad} failed  ({time.monotonic() - t0:.1f}s)")
     return res
 
@@ -142,16 +144,17 @@ def verdict(res: Results, expected) -> list[str]:
     for case, envs in sorted(res.cases.items()):
         native = envs.get("native")
         if native is None or not native.passed:
-            problems.append(f"native  {case}: must pass natively first ({native.detail if native else 'missing'})")
+            detail = native.detail if native else "missing"
+            problems.append(f"{'native':<15}{case}: must pass natively first ({detail})")
         for env in res.platforms:
             o = envs.get(env)
             listed = (env, case) in expected
             if o is None:
-                problems.append(f"{env:<8}{case}: did not run")
+                problems.append(f"{env:<15}{case}: did not run")
             elif not o.passed and not listed:
-                problems.append(f"{env:<8}{case}: new failure: {o.detail}")
+                problems.append(f"{env:<15}{case}: new failure: {o.detail}")
             elif o.passed and listed:
-                problems.append(f"{env:<8}{case}: passes now; remove it from {EXPECTED.name}")
+                problems.append(f"{env:<15}{case}: passes now; remove it from {EXPECTED.name}")
     return problems
 
 
@@ -171,16 +174,17 @@ def load_last_run() -> dict[str, dict[str, str]] | None:
 def print_table(res: Results, expected, out=sys.stdout, failures_only=False) -> None:
     envs = ["native", *res.platforms]
     width = max((len(c) for c in res.cases), default=10)
-    out.write(f"{'case':<{width}}  " + "  ".join(f"{e:<8}" for e in envs) + "\n")
+    cols = [max(8, len(e)) for e in envs]
+    out.write((f"{'case':<{width}}  " + "  ".join(f"{e:<{w}}" for e, w in zip(envs, cols))).rstrip() + "\n")
     for case in sorted(res.cases, key=lambda c: (res.areas[c], c)):
         cells = []
-        for e in envs:
+        for e, w in zip(envs, cols):
             o = res.cases[case].get(e)
             cell = "-" if o is None else "pass" if o.passed else ("xfail" if (e, case) in expected else "FAIL")
-            cells.append(f"{cell:<8}")
+            cells.append(f"{cell:<{w}}")
         if failures_only and all(c.strip() in ("pass", "-") for c in cells):
             continue
-        out.write(f"{case:<{width}}  " + "  ".join(cells) + "\n")
+        out.write((f"{case:<{width}}  " + "  ".join(cells)).rstrip() + "\n")
 
 
 def main(platform: str = "all", pattern: str | None = None, as_json: bool = False, verbose: bool = True) -> int:
