@@ -168,7 +168,21 @@ def test_a_tty_makes_stdout_line_buffered_as_at_start_up(spawner, probe):
     assert zr == sr
 
 
-def test_signals_are_reset_even_those_the_launcher_and_the_daemon_changed(spawner, probe):
+@pytest.fixture
+def sigint_default():
+    """SIGINT handled by Python, as in a test run from a terminal.
+
+    A background job of a non-interactive shell (`make test &`) starts with
+    SIGINT ignored, and then every child keeps it ignored (exec keeps an
+    ignore), so the launcher's own SIGINT ignore would not show.  A handled
+    signal is reset to the default by exec: both children start from that.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_signals_are_reset_even_those_the_launcher_and_the_daemon_changed(sigint_default, spawner, probe):
     # The launcher ignores SIGINT; a daemon thread blocking or ignoring a
     # signal at the request reaches neither child (the subprocess restores
     # the dispositions Python changed; exec keeps a mask: so none here).
