@@ -171,6 +171,7 @@ int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, u
 int sb_setns(int fd, int nstype);
 int sb_ns_holder(int flags, int *release_fd);
 int sb_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+size_t sb_cmdline_area(uintptr_t *start);
 void sb_hide_cmdline(const char *name);
 int sb_fstatat_raw(int dirfd, const char *path, void *statbuf, int flags);
 int sb_statx_raw(int dirfd, const char *path, int flags, unsigned mask, void *statxbuf);

@@ -192,6 +192,7 @@ int sb_mount_setattr_ro(const char *path);
 int sb_mount_setattr(const char *path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
                      uint64_t propagation);
 int sb_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+size_t sb_cmdline_area(uintptr_t *start);
 void sb_hide_cmdline(const char *name);
 int sb_prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5);
 int sb_fstatat_raw(int dirfd, const char *path, void *statbuf, int flags);

@@ -134,24 +134,23 @@ int sb_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint6
     RET((int)syscall(SYS_openat2, dirfd, path, &how, sizeof how));
 }
 
-/* Overwrite our command line where the kernel reads /proc/PID/cmdline from:
- * our own memory between arg_start and arg_end (fields 48 and 49 of
- * /proc/self/stat).  PR_SET_MM would move the range instead, but needs
- * CAP_SYS_RESOURCE, which root may lack (it does on the development VM). */
-void sb_hide_cmdline(const char *name)
+/* Our command line is where the kernel reads /proc/PID/cmdline from: our
+ * own memory between arg_start and arg_end (fields 48 and 49 of
+ * /proc/self/stat).  Its start, and its length (0 if unknown). */
+size_t sb_cmdline_area(uintptr_t *start_out)
 {
     char buf[4096];
     int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return;
+        return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0)
-        return;
+        return 0;
     buf[n] = 0;
     char *p = strrchr(buf, ')');      /* the comm field may contain anything */
     if (!p)
-        return;
+        return 0;
     unsigned long long start = 0, end = 0;
     int field = 2;                     /* p is the end of field 2 */
     for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
@@ -163,11 +162,23 @@ void sb_hide_cmdline(const char *name)
             break;
         }
     }
-    size_t len = strlen(name) + 1;
-    if (!start || end < start || end - start < len)
+    if (!start || end <= start)
+        return 0;
+    *start_out = (uintptr_t)start;
+    return (size_t)(end - start);
+}
+
+/* Overwrite our command line in place.  PR_SET_MM would move the range
+ * instead, but needs CAP_SYS_RESOURCE, which root may lack (it does on
+ * the development VM). */
+void sb_hide_cmdline(const char *name)
+{
+    uintptr_t start;
+    size_t size = sb_cmdline_area(&start), len = strlen(name) + 1;
+    if (size < len)
         return;
-    memset((void *)(uintptr_t)start, 0, end - start);
-    memcpy((void *)(uintptr_t)start, name, len);
+    memset((void *)start, 0, size);
+    memcpy((void *)start, name, len);
 }
 
 /* Path syscalls the sentry makes on a tracee's behalf, raw: the result

@@ -438,6 +438,21 @@ def hide_cmdline(name: str) -> None:
     lib.sb_hide_cmdline(name.encode())
 
 
+def swap_cmdline(name: str) -> tuple[int, bytes]:
+    """hide_cmdline(name), returning what restore_cmdline() puts back."""
+    start = ffi.new("uintptr_t *")
+    size = lib.sb_cmdline_area(start)
+    saved = ffi.buffer(ffi.cast("char *", start[0]), size)[:] if size else b""
+    lib.sb_hide_cmdline(name.encode())
+    return start[0], saved
+
+
+def restore_cmdline(swapped: tuple[int, bytes]) -> None:
+    start, saved = swapped
+    if saved:
+        ffi.memmove(ffi.cast("char *", start), saved, len(saved))
+
+
 # -- path calls a handler makes for a tracee: 0 (or a result) or -errno -----------
 
 class _Struct:

@@ -88,9 +88,9 @@ def _fail(sock, message: str) -> None:
 
 
 def _tie_to_parent(sock) -> None:
-    """Die with our parent; show no host path; default signal actions."""
+    """Die with our parent; default signal actions.  (Our command line is
+    "pysandbox-init" from the fork on: see lifecycle._fork_init.)"""
     native.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    _hide_command_line()
     # The parent may have died before the line above: the sentry's end of
     # the socket is then closed and poll reports a hang-up.
     if _peer_gone(sock):
@@ -269,12 +269,6 @@ def _sysctl(key: str, value: str) -> None:
             f.write(value)
     except OSError as e:
         raise SandboxError(f"linux.sysctl {key}={value!r}: {e.strerror}") from None
-
-
-def _hide_command_line() -> None:
-    """We are the sandbox's pid 1, forked from the sentry: /proc/1/cmdline
-    would show the sentry's command line, host paths included."""
-    native.hide_cmdline("pysandbox-init")
 
 
 def _peer_gone(sock) -> bool:

@@ -221,10 +221,8 @@ def _run(cfg, sb: Sandbox, life: Lifecycle) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     host_pid = cfg.host_pid and not cfg.exec_in
-    if host_pid:
-        pid = os.fork()              # no pid namespace: the cgroup ends the sandbox (see the header)
-    else:
-        pid = _fork_into_new_pid_namespace(f"/proc/{cfg.exec_in}/ns/pid" if cfg.exec_in else cfg.join.get("pid"))
+    pid = _fork_init(None if host_pid else f"/proc/{cfg.exec_in}/ns/pid" if cfg.exec_in else cfg.join.get("pid"),
+                     new_pid_ns=not host_pid)
     if pid == 0:
         ours.close()
         os.close(status_r)
@@ -341,6 +339,22 @@ def _oom_kills(cg) -> int:
         return cg.oom_kills()
     except (OSError, SandboxError):
         return 0
+
+
+def _fork_init(join: str | None, new_pid_ns: bool) -> int:
+    """Fork init (with no pid namespace of its own for a host-pid sandbox:
+    its cgroup ends it, see the header), showing "pysandbox-init" as its
+    command line from its first instant.  It is visible at once in a pid
+    namespace it joins (a pod's, a container's for an exec), and ours names
+    host paths (the bundle, the state root, the engine's log)."""
+    swapped = native.swap_cmdline("pysandbox-init")
+    pid = -1
+    try:
+        pid = _fork_into_new_pid_namespace(join) if new_pid_ns else os.fork()
+    finally:
+        if pid != 0:
+            native.restore_cmdline(swapped)
+    return pid
 
 
 def _fork_into_new_pid_namespace(join: str | None = None) -> int:

@@ -368,6 +368,52 @@ def test_cri_host_pid_pod(cri, tmp_path):
         host.wait()
 
 
+def test_cri_shared_pid_pod(cri, tmp_path):
+    """shareProcessNamespace (pid POD) through containerd: it asks each
+    container to join /proc/<pid>/ns/pid of the pause task, by the pid
+    `state` gave (its sentry's, in the host's pid namespace), and
+    pysandbox-oci reads that as the namespace of the sentry's container.
+    The containers see each other, the pause process as their pid 1, and
+    none of the host's processes; stopping one leaves the other running."""
+    host = subprocess.Popen(["sleep", "2994"])
+    pod = Pod(cri, "pysbk-sharedpid", tmp_path, pid=cri.pb.POD)
+    try:
+        a = pod.create("a", ["sleep", "2995"])
+        b = pod.create("b", ["sleep", "2996"])
+
+        def view(cid: str, settled) -> tuple[str, list[str]]:
+            # RUNNING comes when `start` released a container; its command is
+            # exec'd a moment later: so look again until it settles.
+            end = time.monotonic() + 10
+            while True:
+                r = cri.ExecSync(cri.pb.ExecSyncRequest(container_id=cid, timeout=20, cmd=[
+                    "sh", "-c", "readlink /proc/self/ns/pid; cat /proc/1/cmdline; echo; ps -o args"]), timeout=60)
+                assert r.exit_code == 0, r
+                ns, init, *ps = r.stdout.decode().splitlines()
+                assert init.rstrip("\0") == "/pause", r
+                if settled(ps) or time.monotonic() > end:
+                    return ns, ps
+                time.sleep(0.05)
+
+        def both(ps):
+            return {"sleep 2995", "sleep 2996", "/pause"} <= set(ps)
+        ns_a, ps_a = view(a, both)
+        ns_b, ps_b = view(b, both)
+        assert ns_a == ns_b != os.readlink("/proc/self/ns/pid")
+        for ps in (ps_a, ps_b):
+            assert both(ps), ps
+            assert "sleep 2994" not in ps, ps
+        cri.StopContainer(cri.pb.StopContainerRequest(container_id=a, timeout=2), timeout=60)
+        assert pod.container(a)[0].state == cri.pb.CONTAINER_EXITED
+        assert pod.container(b)[0].state == cri.pb.CONTAINER_RUNNING
+        _, ps_b = view(b, lambda ps: "sleep 2995" not in ps)
+        assert "sleep 2995" not in ps_b and "sleep 2996" in ps_b, ps_b
+    finally:
+        pod.remove()
+        host.kill()
+        host.wait()
+
+
 def _by_cmdline(argv: list[str]) -> list[int]:
     out = []
     for name in os.listdir("/proc"):
