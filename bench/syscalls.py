@@ -43,6 +43,8 @@ ROWS = [
     ("limit: ptrace RET_TRACE, skip + fake return", "limit", [], "ptrace", 50_000, None),
     ("emulated uname, ptrace, C fast path", "sandbox", ["--platform", "ptrace"], "uname", 50_000, ("x limit", 1.3)),
     ("emulated openat+close, ptrace", "sandbox", S + ["--platform", "ptrace"], "openat", 5_000, None),
+    ("native ioctl(FIONREAD)", "native", [], "ioctl", 1_000_000, None),
+    ("ioctl(FIONREAD), request checked in BPF", "sandbox", [], "ioctl", 1_000_000, ("x native row", 1.5)),
     ("native stat", "native", [], "stat", 500_000, None),
     ("stat, default fs mode (native)", "sandbox", [], "stat", 500_000, ("x native row", 1.3)),
     ("limit: stat, read path + fstatat + write", "limit", [], "stat", 50_000, None),
@@ -51,6 +53,7 @@ ROWS = [
 ]
 # A default-fs-mode row -> the native row doing the same calls.
 NATIVE_FOR = {"openat+close, default fs mode (native)": "native openat+close",
+              "ioctl(FIONREAD), request checked in BPF": "native ioctl(FIONREAD)",
               "stat, default fs mode (native)": "native stat"}
 LIMIT_FOR = {   # row -> the limit row doing the same kernel work
     "emulated uname, C fast path": "limit: same + ID_VALID + 390 B write",

@@ -264,3 +264,9 @@ WCLONE = 0x80000000             # __WCLONE
 # a whole selection.
 TIOCSTI = 0x5412
 TIOCLINUX = 0x541C
+
+# include/uapi/linux/fs.h: freeze and thaw the filesystem of an fd
+# (_IOWR('X', 119, int) and 120); with CAP_SYS_ADMIN, any file of a visible
+# host filesystem would do.
+FIFREEZE = 0xC0045877
+FITHAW = 0xC0045878

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import errno
 
-from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, O_PATH, TIOCLINUX, TIOCSTI
+from sentry.abi.linux import AT_EMPTY_PATH, CLONE_NEWTIME, CLONE_NS_ALL, FIFREEZE, FITHAW, O_PATH, TIOCLINUX, TIOCSTI
 from sentry.handlers import attrs, dirs, fileopen, identity, inotify, signals, stat, sysinfo, times, uts, xattr
 from sentry.sandbox import synthesized
 from sentry.syscalls.model import Action, ArgRule, D, E, F, O, P, Row, ValueRule
@@ -137,8 +137,8 @@ ROWS: tuple[Row, ...] = (
     P(13, "rt_sigaction", SIG),
     P(14, "rt_sigprocmask", SIG),
     P(15, "rt_sigreturn", SIG),
-    P(16, "ioctl", "fd control; TIOCSTI, TIOCLINUX refused (no typing into a tty)",
-      arg_rules=(ValueRule(1, (TIOCSTI, TIOCLINUX), errno.EPERM),)),
+    P(16, "ioctl", "fd control; TIOCSTI, TIOCLINUX, FIFREEZE, FITHAW refused",
+      arg_rules=(ValueRule(1, (TIOCSTI, TIOCLINUX, FIFREEZE, FITHAW), errno.EPERM),)),
     P(17, "pread64", FD),
     P(18, "pwrite64", FD),
     P(19, "readv", FD),
